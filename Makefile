@@ -1,0 +1,34 @@
+# Bun is installed from npm into .tools/ when none is on PATH, so a machine with only Node + npm can run everything.
+BUN_VERSION := 1.4.5
+BUN := $(shell command -v bun 2>/dev/null || echo $(CURDIR)/.tools/node_modules/.bin/bun)
+export PATH := $(dir $(BUN)):$(PATH)
+
+.PHONY: run test build bench check clean
+
+run: node_modules
+	$(BUN) src/main.ts serve
+
+test: node_modules
+	$(BUN) test
+
+build: node_modules
+	$(BUN) build src/main.ts --compile --minify --no-compile-autoload-dotenv --no-compile-autoload-bunfig --outfile dist/parley
+
+bench: node_modules build
+	$(BUN) test/bench/run.ts
+
+check: node_modules
+	$(BUN) x tsc --noEmit
+
+node_modules: package.json bun.lock | $(BUN)
+	$(BUN) install --frozen-lockfile
+	@touch node_modules
+
+$(CURDIR)/.tools/node_modules/.bin/bun:
+	npm install --prefix .tools --no-save --no-audit --no-fund bun@$(BUN_VERSION)
+	@# npm may skip install scripts; bun's postinstall is what puts the real binary in place.
+	@$@ --version >/dev/null 2>&1 || (cd .tools/node_modules/bun && node install.js)
+	@$@ --version
+
+clean:
+	rm -rf dist .tools node_modules

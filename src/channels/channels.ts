@@ -1,0 +1,125 @@
+import { AppError } from "../errors.ts";
+import { sha256Hex } from "../lib/hash.ts";
+import { newChannelId, newInviteCode } from "../lib/ids.ts";
+import type { Change, SlotRecord } from "../store/index.ts";
+import {
+  commit,
+  genesisHash,
+  loadMembership,
+  sealMessage,
+  systemMessage,
+  timestamp,
+  type Caller,
+  type ChannelsContext,
+} from "./context.ts";
+import type { ChannelRefInput, CreateChannelInput, UpdateChannelInput, UpdateOp } from "./schemas.ts";
+import { buildView, type ChannelView } from "./views.ts";
+
+export interface CreateChannelResult {
+  channel_id: string;
+  /** One invite code per invite slot, in slot order. Shown once; only hashes are stored. */
+  invites: string[];
+  view: ChannelView;
+  bots: unknown[];
+}
+
+/** Opens a channel; the caller becomes its admin (to post, it redeems an invite like anyone). */
+export async function createChannel(ctx: ChannelsContext, caller: Caller, input: CreateChannelInput): Promise<CreateChannelResult> {
+  if (input.bot_code !== undefined || input.bot_preset !== undefined) {
+    throw new AppError("BOT_NOT_FOUND", "Bots are not available on this server yet; create the channel without bot_code/bot_preset");
+  }
+  const id = newChannelId();
+  const created_at = timestamp(ctx);
+  const invites: string[] = [];
+  const slots: Omit<SlotRecord, "channel_id">[] = input.slots.map((spec, i) => {
+    const [kind, label] = spec.split(":", 2) as ["invite" | "bot", string];
+    let invite_hash: string | null = null;
+    if (kind === "invite") {
+      const code = newInviteCode();
+      invites.push(code);
+      invite_hash = sha256Hex(code);
+    }
+    return { slot_id: `s${i}`, label, kind, invite_hash, holder: null, rejoin_hash: null, admin: false, joined_at: null };
+  });
+  const channel = { id, name: input.name, creator: caller.principal, status: "open" as const, created_at };
+  await ctx.store.createChannel(
+    { channel, slots, genesisHash: genesisHash(id) },
+    [systemMessage(ctx, { type: "channel:create", name: input.name, slots: slots.map((s) => ({ slot_id: s.slot_id, label: s.label, kind: s.kind })) })],
+    sealMessage,
+  );
+  const stored = await ctx.store.getSlots(id);
+  return { channel_id: id, invites, view: buildView({ ...channel, head_hash: "" }, stored, caller.principal), bots: [] };
+}
+
+export async function getChannelInfo(ctx: ChannelsContext, caller: Caller, input: ChannelRefInput): Promise<{ view: ChannelView; bots: unknown[] }> {
+  const m = await loadMembership(ctx, caller, input.channel_id);
+  return { view: buildView(m.channel, m.slots, caller.principal), bots: [] };
+}
+
+/** The caller's own channels only (created or seated in); never anyone else's. */
+export async function listChannels(ctx: ChannelsContext, caller: Caller): Promise<{ channels: ChannelView[] }> {
+  const records = await ctx.store.listChannelsOf(caller.principal);
+  const channels = await Promise.all(records.map(async (c) => buildView(c, await ctx.store.getSlots(c.id), caller.principal)));
+  return { channels };
+}
+
+export interface UpdateChannelResult {
+  ok: true;
+  view: ChannelView;
+  /** New invite codes from reissue_invite ops, by slot id. */
+  invites: Record<string, string>;
+}
+
+/** Applies admin ops in order, all or nothing; each op leaves a system message. */
+export async function updateChannel(ctx: ChannelsContext, caller: Caller, input: UpdateChannelInput): Promise<UpdateChannelResult> {
+  const m = await loadMembership(ctx, caller, input.channel_id);
+  if (!m.isAdmin) throw new AppError("NOT_ADMIN", `Only an admin of "${input.channel_id}" can update it`);
+  if (m.channel.status === "closed") throw new AppError("CHANNEL_CLOSED", `Channel "${input.channel_id}" is closed`);
+
+  const slots = new Map(m.slots.map((s) => [s.slot_id, { ...s }]));
+  const changes: Change[] = [];
+  const messages = [];
+  const invites: Record<string, string> = {};
+  for (const op of input.ops) {
+    const slot = "slot_id" in op ? slotFor(slots, op) : undefined;
+    switch (op.type) {
+      case "rename":
+        changes.push({ type: "channel", set: { name: op.name } });
+        messages.push(systemMessage(ctx, { type: "channel:rename", name: op.name }));
+        break;
+      case "kick":
+        if (!slot!.holder) throw new AppError("INVALID_REQUEST", `Slot ${op.slot_id} is empty; nothing to kick`);
+        // The kicked holder's invite and rejoin token both die; reissue_invite seats someone new.
+        changes.push({ type: "slot", slot_id: op.slot_id, set: { holder: null, rejoin_hash: null, invite_hash: null, admin: false, joined_at: null } });
+        slot!.holder = null;
+        messages.push(systemMessage(ctx, { type: "slot:kick", slot_id: op.slot_id }));
+        break;
+      case "reissue_invite": {
+        if (slot!.kind !== "invite") throw new AppError("INVALID_REQUEST", `Slot ${op.slot_id} is a bot slot; it takes no invite`);
+        const code = newInviteCode();
+        invites[op.slot_id] = code;
+        changes.push({ type: "slot", slot_id: op.slot_id, set: { invite_hash: sha256Hex(code) } });
+        messages.push(systemMessage(ctx, { type: "slot:reissue_invite", slot_id: op.slot_id }));
+        break;
+      }
+      case "set_admin":
+        changes.push({ type: "slot", slot_id: op.slot_id, set: { admin: op.admin } });
+        messages.push(systemMessage(ctx, { type: "slot:set_admin", slot_id: op.slot_id, admin: op.admin }));
+        break;
+      case "close":
+        changes.push({ type: "channel", set: { status: "closed" } });
+        messages.push(systemMessage(ctx, { type: "channel:close" }));
+        break;
+    }
+  }
+  await commit(ctx, input.channel_id, changes, messages);
+  const after = await loadMembership(ctx, caller, input.channel_id).catch(() => null);
+  const view = after ? buildView(after.channel, after.slots, caller.principal) : buildView(m.channel, [...slots.values()], caller.principal);
+  return { ok: true, view, invites };
+}
+
+function slotFor(slots: Map<string, SlotRecord>, op: Extract<UpdateOp, { slot_id: string }>): SlotRecord {
+  const slot = slots.get(op.slot_id);
+  if (!slot) throw new AppError("INVALID_REQUEST", `No slot "${op.slot_id}" in this channel`);
+  return slot;
+}

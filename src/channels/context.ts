@@ -1,0 +1,68 @@
+import { AppError } from "../errors.ts";
+import { canonicalJson } from "../lib/canonical-json.ts";
+import { sha256Hex } from "../lib/hash.ts";
+import type { ChannelRecord, Message, MessageDraft, Sealer, SlotRecord, Store } from "../store/index.ts";
+import type { Notifier } from "./notifier.ts";
+
+/** Who is calling. Until OAuth lands the principal is the MCP session id (see mcp/identity.ts). */
+export interface Caller {
+  principal: string;
+}
+
+export interface ChannelsContext {
+  store: Store;
+  notifier: Notifier;
+  limits: { maxMessageBytes: number };
+  /** Injected for tests; the message `ts`. */
+  now?: () => Date;
+}
+
+/** DESIGN.md §6: hash = SHA-256 over the previous hash and the message's RFC 8785 canonical JSON. */
+export const sealMessage: Sealer = (prevHash, message) => sha256Hex(`${prevHash}\n${canonicalJson(message)}`);
+
+/** Chain start for a channel, so two channels never share a chain prefix. */
+export const genesisHash = (channelId: string) => sha256Hex(`parley:genesis:${channelId}`);
+
+export function timestamp(ctx: ChannelsContext): string {
+  return (ctx.now?.() ?? new Date()).toISOString();
+}
+
+export function systemMessage(ctx: ChannelsContext, body: Record<string, unknown>): MessageDraft {
+  return { sender: "system", kind: "system", body, ts: timestamp(ctx), to_slot: null };
+}
+
+export async function requireChannel(ctx: ChannelsContext, channelId: string): Promise<ChannelRecord> {
+  const channel = await ctx.store.getChannel(channelId);
+  if (!channel) throw new AppError("CHANNEL_NOT_FOUND", `No channel "${channelId}"`);
+  return channel;
+}
+
+export interface Membership {
+  channel: ChannelRecord;
+  slots: SlotRecord[];
+  /** The caller's slot, if it holds one. */
+  slot: SlotRecord | null;
+  isAdmin: boolean;
+}
+
+/** Loads a channel as seen by the caller; throws NOT_MEMBER unless it holds a slot or administers the channel. */
+export async function loadMembership(ctx: ChannelsContext, caller: Caller, channelId: string): Promise<Membership> {
+  const channel = await requireChannel(ctx, channelId);
+  const slots = await ctx.store.getSlots(channelId);
+  const slot = slots.find((s) => s.holder === caller.principal) ?? null;
+  const isAdmin = channel.creator === caller.principal || slot?.admin === true;
+  if (!slot && !isAdmin) throw new AppError("NOT_MEMBER", `You hold no slot in channel "${channelId}"; redeem an invite with join_channel`);
+  return { channel, slots, slot, isAdmin };
+}
+
+/** Appends messages (and applies changes) and wakes the channel's waiters. */
+export async function commit(
+  ctx: ChannelsContext,
+  channelId: string,
+  changes: Parameters<Store["apply"]>[1],
+  messages: MessageDraft[],
+): Promise<Message[]> {
+  const written = await ctx.store.apply(channelId, changes, messages, sealMessage);
+  if (written.length) ctx.notifier.notify(channelId);
+  return written;
+}

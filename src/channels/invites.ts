@@ -1,0 +1,55 @@
+import { AppError } from "../errors.ts";
+import { sha256Hex } from "../lib/hash.ts";
+import { newRejoinToken } from "../lib/ids.ts";
+import { StoreConflict, type SlotRecord } from "../store/index.ts";
+import { commit, requireChannel, systemMessage, timestamp, type Caller, type ChannelsContext } from "./context.ts";
+import type { JoinChannelInput } from "./schemas.ts";
+import { buildView, type ChannelView } from "./views.ts";
+
+export interface JoinChannelResult {
+  channel_id: string;
+  slot_id: string;
+  /** Shown once; redeem it with join_channel to take this slot back from any new session. */
+  rejoin_token: string;
+  view: ChannelView;
+  bots: unknown[];
+}
+
+/**
+ * Redeems an `inv_…` code (seats the caller in a free slot) or a `rejoin_…` token (moves the slot
+ * to the caller; the previous holder loses it). Every join rotates the rejoin token.
+ */
+export async function joinChannel(ctx: ChannelsContext, caller: Caller, input: JoinChannelInput): Promise<JoinChannelResult> {
+  const code = input.invite_code;
+  const isRejoin = code.startsWith("rejoin_");
+  const hash = sha256Hex(code);
+  const slot = isRejoin ? await ctx.store.findSlotByRejoinHash(hash) : await ctx.store.findSlotByInviteHash(hash);
+  if (!slot) throw new AppError("INVITE_INVALID", isRejoin ? "Unknown or superseded rejoin token" : "Unknown or withdrawn invite code");
+
+  const channel = await requireChannel(ctx, slot.channel_id);
+  if (!isRejoin && channel.status === "closed") throw new AppError("CHANNEL_CLOSED", `Channel "${channel.id}" is closed`);
+  if (!isRejoin && slot.holder !== null && slot.holder !== caller.principal) {
+    throw new AppError("SLOT_ALREADY_FILLED", `Slot ${slot.slot_id} of "${channel.id}" is already taken; ask the admin for a new invite`);
+  }
+  const slots = await ctx.store.getSlots(channel.id);
+  const other = slots.find((s) => s.holder === caller.principal && s.slot_id !== slot.slot_id);
+  if (other) throw new AppError("INVALID_REQUEST", `You already hold slot ${other.slot_id} in "${channel.id}"; one slot per member`);
+
+  const rejoin_token = newRejoinToken();
+  const moved = isRejoin && slot.holder !== caller.principal;
+  const fresh = !isRejoin && slot.holder === null;
+  const event = fresh ? "slot:join" : moved ? "slot:rejoin" : null;
+  try {
+    await commit(
+      ctx,
+      channel.id,
+      [{ type: "slot", slot_id: slot.slot_id, expectHolder: slot.holder, set: { holder: caller.principal, rejoin_hash: sha256Hex(rejoin_token), joined_at: slot.joined_at ?? timestamp(ctx) } }],
+      event ? [systemMessage(ctx, { type: event, slot_id: slot.slot_id, label: slot.label })] : [],
+    );
+  } catch (err) {
+    if (err instanceof StoreConflict) throw new AppError("SLOT_ALREADY_FILLED", `Slot ${slot.slot_id} was taken a moment ago`);
+    throw err;
+  }
+  const seated: SlotRecord[] = slots.map((s) => (s.slot_id === slot.slot_id ? { ...s, holder: caller.principal } : s));
+  return { channel_id: channel.id, slot_id: slot.slot_id, rejoin_token, view: buildView(channel, seated, caller.principal), bots: [] };
+}

@@ -1,0 +1,46 @@
+import { AppError } from "../errors.ts";
+import type { Message } from "../store/index.ts";
+import { commit, loadMembership, timestamp, type Caller, type ChannelsContext } from "./context.ts";
+import type { PostMessageInput, SyncMessagesInput } from "./schemas.ts";
+import { buildView, type ChannelView } from "./views.ts";
+
+/** Posts a public user message; returns once it is durably stored (WAL commit). */
+export async function postMessage(ctx: ChannelsContext, caller: Caller, input: PostMessageInput): Promise<{ msg_id: number; ts: string }> {
+  const bytes = Buffer.byteLength(input.body, "utf8");
+  if (bytes > ctx.limits.maxMessageBytes) {
+    throw new AppError("INVALID_REQUEST", `Message body is ${bytes} bytes; the limit is ${ctx.limits.maxMessageBytes}`);
+  }
+  const m = await loadMembership(ctx, caller, input.channel_id);
+  if (!m.slot) throw new AppError("NOT_MEMBER", `You administer "${input.channel_id}" but hold no slot; redeem an invite to post`);
+  if (m.channel.status === "closed") throw new AppError("CHANNEL_CLOSED", `Channel "${input.channel_id}" is closed`);
+  const [msg] = await commit(ctx, input.channel_id, [], [
+    { sender: m.slot.slot_id, kind: "user", body: { text: input.body }, ts: timestamp(ctx), to_slot: null },
+  ]);
+  return { msg_id: msg!.id, ts: msg!.ts };
+}
+
+export interface SyncResult {
+  messages: Message[];
+  /** Pass this back as `cursor` next time. */
+  cursor: number;
+  view: ChannelView;
+}
+
+/**
+ * Returns visible messages with id > cursor (public ones and those to the caller's slot), at once
+ * if any exist; otherwise waits up to timeout_ms for news.
+ */
+export async function syncMessages(ctx: ChannelsContext, caller: Caller, input: SyncMessagesInput, signal?: AbortSignal): Promise<SyncResult> {
+  const deadline = Date.now() + input.timeout_ms;
+  for (;;) {
+    const seen = ctx.notifier.version(input.channel_id);
+    const m = await loadMembership(ctx, caller, input.channel_id);
+    const query = { after: input.cursor, slotId: m.slot?.slot_id ?? null, limit: input.limit };
+    const messages = await ctx.store.listMessages(input.channel_id, query);
+    const remaining = deadline - Date.now();
+    if (messages.length > 0 || remaining <= 0 || signal?.aborted) {
+      return { messages, cursor: messages.at(-1)?.id ?? input.cursor, view: buildView(m.channel, m.slots, caller.principal) };
+    }
+    await ctx.notifier.wait(input.channel_id, seen, remaining, signal);
+  }
+}

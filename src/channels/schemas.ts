@@ -1,0 +1,77 @@
+import { z } from "zod";
+
+/** Tool inputs (DESIGN.md §4). One schema per tool: validator, JSON Schema for tools/list, and TS type. */
+export const MAX_SYNC_TIMEOUT_MS = 25_000;
+export const MAX_SLOTS = 32;
+
+const ChannelId = z.string().regex(/^chn_[A-Za-z0-9_-]{8,64}$/, "must be a channel id like chn_…");
+const SlotId = z.string().regex(/^s\d{1,3}$/, "must be a slot id like s0");
+const SlotSpec = z
+  .string()
+  .regex(/^(bot|invite):[A-Za-z0-9_.-]{1,40}$/, 'must be "invite:LABEL" or "bot:LABEL" (letters, digits, _ . -)');
+
+export const CreateChannelInputSchema = z
+  .object({
+    name: z.string().trim().min(1).max(100).describe("Channel name shown to members"),
+    slots: z.array(SlotSpec).min(1).max(MAX_SLOTS).describe('Seats in order: "invite:LABEL" for a player, "bot:LABEL" for a referee bot'),
+    bot_code: z.string().max(256 * 1024).optional().describe("Inline bot source (later release)"),
+    bot_preset: z.string().max(64).optional().describe("Built-in bot name (later release)"),
+    bot_params: z.record(z.string(), z.unknown()).optional().describe("Parameters passed to the bot"),
+  })
+  .strict();
+
+export const JoinChannelInputSchema = z
+  .object({
+    invite_code: z
+      .string()
+      .regex(/^(inv|rejoin)_[A-Za-z0-9_-]{16,64}$/, "must be an inv_… invite code or a rejoin_… token")
+      .describe("An inv_… invite code, or a rejoin_… token to take your slot back"),
+  })
+  .strict();
+
+export const PostMessageInputSchema = z
+  .object({
+    channel_id: ChannelId,
+    body: z.string().min(1).describe("Message text; stored as {text}"),
+    kind: z.literal("user").optional().describe('Always "user" for members'),
+  })
+  .strict();
+
+export const SyncMessagesInputSchema = z
+  .object({
+    channel_id: ChannelId,
+    cursor: z.number().int().min(0).default(0).describe("Return messages with id > cursor; pass back the cursor you got"),
+    timeout_ms: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_SYNC_TIMEOUT_MS)
+      .default(MAX_SYNC_TIMEOUT_MS)
+      .describe("Wait up to this long for news when there is none (0 = return at once)"),
+    limit: z.number().int().min(1).max(1000).default(500).describe("Most messages to return in one page"),
+  })
+  .strict();
+
+export const ChannelRefInputSchema = z.object({ channel_id: ChannelId }).strict();
+
+export const EmptyInputSchema = z.object({}).strict();
+
+export const UpdateOpSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("rename"), name: z.string().trim().min(1).max(100) }).strict(),
+  z.object({ type: z.literal("kick"), slot_id: SlotId }).strict(),
+  z.object({ type: z.literal("reissue_invite"), slot_id: SlotId }).strict(),
+  z.object({ type: z.literal("set_admin"), slot_id: SlotId, admin: z.boolean() }).strict(),
+  z.object({ type: z.literal("close") }).strict(),
+]);
+
+export const UpdateChannelInputSchema = z
+  .object({ channel_id: ChannelId, ops: z.array(UpdateOpSchema).min(1).max(50).describe("Applied in order, all or nothing") })
+  .strict();
+
+export type CreateChannelInput = z.infer<typeof CreateChannelInputSchema>;
+export type JoinChannelInput = z.infer<typeof JoinChannelInputSchema>;
+export type PostMessageInput = z.infer<typeof PostMessageInputSchema>;
+export type SyncMessagesInput = z.infer<typeof SyncMessagesInputSchema>;
+export type ChannelRefInput = z.infer<typeof ChannelRefInputSchema>;
+export type UpdateOp = z.infer<typeof UpdateOpSchema>;
+export type UpdateChannelInput = z.infer<typeof UpdateChannelInputSchema>;

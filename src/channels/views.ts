@@ -1,0 +1,26 @@
+import type { ChannelRecord, SlotRecord } from "../store/index.ts";
+
+/** What a member sees of a channel: slots and who is seated, never secrets or other principals. */
+export interface ChannelView {
+  channel_id: string;
+  name: string;
+  status: ChannelRecord["status"];
+  created_at: string;
+  /** The caller's slot id, or null if it holds none. */
+  you: string | null;
+  admin: boolean;
+  slots: { slot_id: string; label: string; kind: SlotRecord["kind"]; filled: boolean; admin: boolean }[];
+}
+
+export function buildView(channel: ChannelRecord, slots: SlotRecord[], principal: string): ChannelView {
+  const mine = slots.find((s) => s.holder === principal) ?? null;
+  return {
+    channel_id: channel.id,
+    name: channel.name,
+    status: channel.status,
+    created_at: channel.created_at,
+    you: mine?.slot_id ?? null,
+    admin: channel.creator === principal || mine?.admin === true,
+    slots: slots.map((s) => ({ slot_id: s.slot_id, label: s.label, kind: s.kind, filled: s.holder !== null, admin: s.admin })),
+  };
+}

@@ -1,0 +1,33 @@
+import { z } from "zod";
+
+/**
+ * The one configuration object. Every key has a flag (`--public-url`), an env var
+ * (`PARLEY_PUBLIC_URL`) and a TOML key (`public_url`); precedence is in load.ts.
+ */
+export const ConfigSchema = z
+  .object({
+    host: z.string().min(1).default("127.0.0.1"),
+    port: z.coerce.number().int().min(0).max(65535).default(8201),
+    data: z.string().min(1).default("./parley_data"),
+    /** What clients see; the OAuth issuer and the MCP resource `…/mcp`. Default http://localhost:PORT. */
+    public_url: z.url({ protocol: /^https?$/ }).optional(),
+    /**
+     * Extra browser origins allowed at /mcp besides loopback and public_url's own origin.
+     * Claude and ChatGPT connectors call from these (MCP 2025-11-25 transports: validate Origin).
+     */
+    allowed_origins: z
+      .array(z.url())
+      .default(["https://claude.ai", "https://claude.com", "https://chatgpt.com", "https://chat.openai.com"]),
+    /** An MCP session unused this long is closed (its client re-initializes and gets a new one). */
+    session_idle_seconds: z.coerce.number().int().min(1).default(1800),
+    /** Largest accepted request body at /mcp (bytes). */
+    max_body_bytes: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+    /** Largest message body a member may post (UTF-8 bytes of the text). */
+    max_message_bytes: z.coerce.number().int().min(16).max(1024 * 1024).default(64 * 1024),
+  })
+  .strict();
+
+export type Config = Readonly<z.infer<typeof ConfigSchema>> & { readonly public_url: string };
+
+/** Config keys, for flag/env derivation and the README table. */
+export const CONFIG_KEYS = Object.keys(ConfigSchema.shape) as (keyof z.infer<typeof ConfigSchema>)[];

@@ -1,0 +1,50 @@
+/**
+ * The one shared error kernel. Every failure a user can see carries a stable code from
+ * DESIGN.md §4; adapters map it once (mcp/errors.ts → tool error text, http/errors.ts → status).
+ */
+export const ERROR_CODES = {
+  INVALID_REQUEST: 400,
+  UNAUTHENTICATED: 401,
+  CHANNEL_NOT_FOUND: 404,
+  NOT_MEMBER: 403,
+  NOT_ADMIN: 403,
+  INVITE_INVALID: 400,
+  SLOT_ALREADY_FILLED: 409,
+  BOT_NOT_FOUND: 404,
+  BOT_ERROR: 500,
+  CHANNEL_CLOSED: 409,
+  RATE_LIMITED: 429,
+  FORBIDDEN: 403,
+  UPSTREAM_UNAVAILABLE: 503,
+  INTERNAL_ERROR: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly detail?: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; detail?: Record<string, unknown> } = {}) {
+    super(message, { cause: options.cause });
+    this.name = "AppError";
+    this.code = code;
+    this.detail = options.detail;
+  }
+
+  /** HTTP status for this code (used by http/errors.ts). */
+  get status(): number {
+    return ERROR_CODES[this.code];
+  }
+
+  /** Wire text: the code first, then the message (deno std grammar). */
+  override toString(): string {
+    return `${this.code}: ${this.message}`;
+  }
+}
+
+/** Any thrown value as an AppError; unknown errors become INTERNAL_ERROR with nothing leaked. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  return new AppError("INTERNAL_ERROR", "Unexpected server error", { cause: err });
+}

@@ -1,0 +1,1 @@
+export { createApp, type App, type AppDeps } from "./app.ts";

@@ -1,0 +1,33 @@
+#!/usr/bin/env bun
+// Bots and timestamps must never depend on the host's zone (QuickJS reads local time from the host).
+process.env.TZ = "UTC";
+
+import { AppError } from "./errors.ts";
+
+const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
+  serve: () => import("./cli/serve.ts"),
+  version: () => import("./cli/version.ts"),
+  help: () => import("./cli/help.ts"),
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name = "help", ...rest] = argv;
+  const alias = name === "--help" || name === "-h" ? "help" : name === "--version" || name === "-v" ? "version" : name;
+  const load = COMMANDS[alias];
+  if (!load) {
+    process.stderr.write(`parley: unknown command "${name}" (try: parley help)\n`);
+    return 2;
+  }
+  try {
+    return await (await load()).run(rest);
+  } catch (err) {
+    if (err instanceof AppError && err.code === "INVALID_REQUEST") {
+      process.stderr.write(`parley: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`parley: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

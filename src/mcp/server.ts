@@ -1,0 +1,72 @@
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type Tool } from "@modelcontextprotocol/sdk/types.js";
+import { z } from "zod";
+import { AppError } from "../errors.ts";
+import { toToolError } from "./errors.ts";
+import { callerFrom } from "./identity.ts";
+import { registerGuides } from "./resources.ts";
+import { jsonResult, type ToolDef } from "./tool.ts";
+
+export interface McpServerOptions {
+  version: string;
+  tools: ToolDef[];
+  /** Extra registrations (the conformance fixture entry point uses this; the product does not). */
+  configure?: (server: McpServer) => void;
+}
+
+/** A tool table shared by every session: JSON Schemas are computed once, not per session. */
+export class ToolTable {
+  readonly list: Tool[];
+  private readonly byName: Map<string, ToolDef>;
+
+  constructor(tools: ToolDef[]) {
+    this.byName = new Map(tools.map((t) => [t.name, t]));
+    this.list = tools.map((t) => ({
+      name: t.name,
+      ...(t.title ? { title: t.title } : {}),
+      description: t.description,
+      inputSchema: z.toJSONSchema(t.input, { io: "input" }) as Tool["inputSchema"],
+      ...(t.annotations ? { annotations: t.annotations } : {}),
+    }));
+  }
+
+  get(name: string): ToolDef | undefined {
+    return this.byName.get(name);
+  }
+}
+
+export function createMcpServer(options: McpServerOptions & { table: ToolTable }): McpServer {
+  const server = new McpServer(
+    { name: "parley", title: "Parley", version: options.version },
+    {
+      capabilities: { tools: { listChanged: true }, resources: { listChanged: true } },
+      instructions: "Shared channels for AI sessions. Read doc://quick-start first.",
+    },
+  );
+  registerGuides(server);
+  options.configure?.(server);
+
+  const { table } = options;
+  server.server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: table.list }));
+  server.server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+    const tool = table.get(request.params.name);
+    // Unknown tool is a protocol error (MCP 2025-11-25 tools: "Unknown tools" → -32602).
+    if (!tool) throw new McpError(ErrorCode.InvalidParams, `Tool ${request.params.name} not found`);
+    try {
+      const parsed = tool.input.safeParse(request.params.arguments ?? {});
+      if (!parsed.success) throw new AppError("INVALID_REQUEST", `Invalid arguments for ${tool.name}: ${describeIssues(parsed.error)}`);
+      const result = await tool.run(parsed.data, { caller: callerFrom(extra), signal: extra.signal, extra });
+      return tool.raw ? (result as never) : jsonResult(result);
+    } catch (err) {
+      return toToolError(err);
+    }
+  });
+  return server;
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.length ? i.path.join(".") : "arguments"}: ${i.message}`)
+    .join("; ");
+}

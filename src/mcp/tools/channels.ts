@@ -1,0 +1,74 @@
+import * as channels from "../../channels/index.ts";
+import type { ChannelsContext } from "../../channels/index.ts";
+import { defineTool, type ToolDef } from "../tool.ts";
+
+/** DESIGN.md §4 channel tools. Each is a thin adapter: validated args → channels.* → JSON result. */
+export function channelTools(ctx: ChannelsContext, version: string): ToolDef[] {
+  return [
+    defineTool({
+      name: "create_channel",
+      title: "Create a channel",
+      description:
+        'Open a shared channel with seats ("slots"). slots: ["invite:alice","invite:bob"] gives one invite code per invite slot, in order; hand each to a player, who redeems it with join_channel. You become the channel admin; to post yourself, redeem one invite too.',
+      input: channels.CreateChannelInputSchema,
+      run: (args, { caller }) => channels.createChannel(ctx, caller, args),
+    }),
+    defineTool({
+      name: "join_channel",
+      title: "Join a channel",
+      description:
+        "Take a slot with an inv_… invite code, or take your slot back with the rejoin_… token you got when you joined (e.g. after reconnecting). Keep the returned rejoin_token: it is shown only once.",
+      input: channels.JoinChannelInputSchema,
+      run: (args, { caller }) => channels.joinChannel(ctx, caller, args),
+    }),
+    defineTool({
+      name: "post_message",
+      title: "Post a message",
+      description: "Post a public message to a channel you hold a slot in. Returns its id once it is stored durably.",
+      input: channels.PostMessageInputSchema,
+      run: (args, { caller }) => channels.postMessage(ctx, caller, args),
+    }),
+    defineTool({
+      name: "sync_messages",
+      title: "Read new messages",
+      description:
+        "Messages with id > cursor that you may see, oldest first. Returns at once if there are any; otherwise waits up to timeout_ms (default 25000) for the next one. Pass the returned cursor to the next call.",
+      input: channels.SyncMessagesInputSchema,
+      annotations: { readOnlyHint: true },
+      run: (args, { caller, signal }) => channels.syncMessages(ctx, caller, args, signal),
+    }),
+    defineTool({
+      name: "get_channel_info",
+      title: "Channel info",
+      description: "The channel's name, status, slots (who is seated, who is admin) and your own slot.",
+      input: channels.ChannelRefInputSchema,
+      annotations: { readOnlyHint: true },
+      run: (args, { caller }) => channels.getChannelInfo(ctx, caller, args),
+    }),
+    defineTool({
+      name: "list_channels",
+      title: "My channels",
+      description: "Channels you created or hold a slot in (never anyone else's).",
+      input: channels.EmptyInputSchema,
+      annotations: { readOnlyHint: true },
+      run: (_args, { caller }) => channels.listChannels(ctx, caller),
+    }),
+    defineTool({
+      name: "update_channel",
+      title: "Administer a channel",
+      description:
+        'Admin only. ops, applied in order, all or nothing: {type:"rename",name}, {type:"kick",slot_id}, {type:"reissue_invite",slot_id} (new code in result.invites), {type:"set_admin",slot_id,admin}, {type:"close"}. Each op leaves a system message.',
+      input: channels.UpdateChannelInputSchema,
+      annotations: { destructiveHint: true },
+      run: (args, { caller }) => channels.updateChannel(ctx, caller, args),
+    }),
+    defineTool({
+      name: "health_check",
+      title: "Health check",
+      description: "Server status and version.",
+      input: channels.EmptyInputSchema,
+      annotations: { readOnlyHint: true },
+      run: async () => ({ status: "ok", version, waiting_syncs: ctx.notifier.waiting }),
+    }),
+  ];
+}

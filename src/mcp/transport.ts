@@ -1,0 +1,110 @@
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import { SessionEventStore } from "./event-store.ts";
+
+interface Session {
+  transport: WebStandardStreamableHTTPServerTransport;
+  server: McpServer;
+  lastSeen: number;
+}
+
+export interface McpEndpointOptions {
+  /** Builds the McpServer for a new session. */
+  createServer: () => McpServer;
+  idleMs: number;
+  maxBodyBytes: number;
+}
+
+/** JSON-RPC error response with no id (MCP transports: errors outside a request carry none). */
+export function jsonRpcError(status: number, code: number, message: string, headers?: HeadersInit): Response {
+  return Response.json({ jsonrpc: "2.0", error: { code, message }, id: null }, { status, headers });
+}
+
+/**
+ * Streamable HTTP at /mcp, stateful: one transport + McpServer per session, SSE responses with an
+ * event store (resumable with Last-Event-ID). SSE, not JSON-response mode: the SDK's JSON mode
+ * leaks per request (typescript-sdk #2559) and drops in-call notifications.
+ */
+export class McpEndpoint {
+  private readonly sessions = new Map<string, Session>();
+  private readonly sweeper: ReturnType<typeof setInterval>;
+
+  constructor(private readonly options: McpEndpointOptions) {
+    this.sweeper = setInterval(() => this.closeIdle(), Math.min(60_000, Math.max(1_000, options.idleMs / 2)));
+    this.sweeper.unref?.();
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  async handle(request: Request): Promise<Response> {
+    const sid = request.headers.get("mcp-session-id");
+    if (sid) {
+      const session = this.sessions.get(sid);
+      // MCP transports: a terminated or unknown session MUST get 404; the client re-initializes.
+      if (!session) return jsonRpcError(404, -32001, "Session not found");
+      session.lastSeen = Date.now();
+      return session.transport.handleRequest(request);
+    }
+    if (request.method !== "POST") return jsonRpcError(400, -32000, "Bad Request: Mcp-Session-Id header is required");
+
+    let body: unknown;
+    try {
+      body = await request.json();
+    } catch {
+      return jsonRpcError(400, -32700, "Parse error: body is not valid JSON");
+    }
+    if (!isInitializeRequest(body)) {
+      return jsonRpcError(400, -32000, "Bad Request: Mcp-Session-Id header is required (send initialize first)");
+    }
+    return this.startSession(request, body);
+  }
+
+  private async startSession(request: Request, body: unknown): Promise<Response> {
+    const server = this.options.createServer();
+    const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: () => crypto.randomUUID(),
+      eventStore: new SessionEventStore(),
+      // A client that lost its stream reconnects after this (MCP 2025-11-25 SSE `retry`).
+      retryInterval: 1_000,
+      maxRequestBodySize: this.options.maxBodyBytes,
+      onsessioninitialized: (id) => {
+        this.sessions.set(id, { transport, server, lastSeen: Date.now() });
+      },
+      onsessionclosed: (id) => {
+        this.drop(id);
+      },
+    });
+    transport.onclose = () => {
+      if (transport.sessionId) this.drop(transport.sessionId);
+    };
+    await server.connect(transport);
+    return transport.handleRequest(request, { parsedBody: body });
+  }
+
+  private drop(id: string): void {
+    const session = this.sessions.get(id);
+    if (!session) return;
+    this.sessions.delete(id);
+    void session.server.close().catch(() => {});
+  }
+
+  /** Closes sessions unused for idleMs; their clients get 404 and start a new one. */
+  closeIdle(now = Date.now()): number {
+    let closed = 0;
+    for (const [id, s] of this.sessions) {
+      if (now - s.lastSeen < this.options.idleMs) continue;
+      this.drop(id);
+      closed++;
+    }
+    return closed;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    const all = [...this.sessions.keys()];
+    for (const id of all) this.drop(id);
+  }
+}

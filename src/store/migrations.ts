@@ -1,0 +1,67 @@
+import type { Database } from "bun:sqlite";
+
+/**
+ * Schema, applied in order at start-up inside one transaction and recorded in `_migrations`.
+ * Never edit a released migration; add a new one.
+ *
+ * Tables (columns ending in `_hash` hold SHA-256 hex of a secret, never the secret):
+ * - channels: id `chn_…`, name, creator (principal), status open|closed, created_at (ISO 8601),
+ *   head_hash = hash of the newest message (the chain head, DESIGN.md §6).
+ * - slots: one row per slot `s0, s1, …`; kind invite|bot; invite_hash (outstanding invite code),
+ *   holder (principal or NULL), rejoin_hash (holder's rejoin token), admin flag, joined_at.
+ * - messages: id is server-wide and strictly increasing; body is JSON text; to_slot NULL = public;
+ *   hash = sha256(prev hash, RFC 8785 canonical JSON of the message), so the log is a hash chain.
+ */
+export const MIGRATIONS: { name: string; sql: string }[] = [
+  {
+    name: "0001_channels",
+    sql: `
+      CREATE TABLE channels (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        creator TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('open','closed')),
+        created_at TEXT NOT NULL,
+        head_hash TEXT NOT NULL
+      );
+      CREATE INDEX channels_creator ON channels(creator);
+      CREATE TABLE slots (
+        channel_id TEXT NOT NULL REFERENCES channels(id),
+        slot_id TEXT NOT NULL,
+        label TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('invite','bot')),
+        invite_hash TEXT UNIQUE,
+        holder TEXT,
+        rejoin_hash TEXT UNIQUE,
+        admin INTEGER NOT NULL DEFAULT 0,
+        joined_at TEXT,
+        PRIMARY KEY (channel_id, slot_id)
+      );
+      CREATE INDEX slots_holder ON slots(holder);
+      CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        channel_id TEXT NOT NULL REFERENCES channels(id),
+        sender TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('user','bot','system','control')),
+        body TEXT NOT NULL,
+        ts TEXT NOT NULL,
+        to_slot TEXT,
+        hash TEXT NOT NULL
+      );
+      CREATE INDEX messages_channel ON messages(channel_id, id);
+    `,
+  },
+];
+
+export function migrate(db: Database): string[] {
+  db.run("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)");
+  const done = new Set(db.query<{ name: string }, []>("SELECT name FROM _migrations").all().map((r) => r.name));
+  const pending = MIGRATIONS.filter((m) => !done.has(m.name));
+  db.transaction(() => {
+    for (const m of pending) {
+      db.run(m.sql);
+      db.run("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", [m.name, new Date().toISOString()]);
+    }
+  })();
+  return pending.map((m) => m.name);
+}

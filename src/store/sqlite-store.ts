@@ -1,0 +1,155 @@
+import type { Database, Statement } from "bun:sqlite";
+import { openDatabase } from "./db.ts";
+import { migrate } from "./migrations.ts";
+import {
+  StoreConflict,
+  type Change,
+  type ChannelRecord,
+  type Message,
+  type MessageDraft,
+  type MessageQuery,
+  type NewChannel,
+  type Sealer,
+  type SlotRecord,
+  type Store,
+} from "./types.ts";
+
+type SlotRow = Omit<SlotRecord, "admin"> & { admin: number };
+type MessageRow = Omit<Message, "body"> & { body: string };
+
+const SLOT_COLUMNS = ["invite_hash", "holder", "rejoin_hash", "admin", "joined_at"] as const;
+
+export class SqliteStore implements Store {
+  readonly db: Database;
+  /** Message ids are assigned here (single writer), so the chain hash can cover the id. */
+  private lastMessageId: number;
+  private readonly q: ReturnType<typeof prepare>;
+
+  constructor(dataDir: string) {
+    this.db = openDatabase(dataDir);
+    migrate(this.db);
+    this.q = prepare(this.db);
+    this.lastMessageId = this.db.query<{ m: number | null }, []>("SELECT MAX(id) AS m FROM messages").get()?.m ?? 0;
+  }
+
+  async createChannel(input: NewChannel, messages: MessageDraft[], seal: Sealer): Promise<Message[]> {
+    return this.db.transaction(() => {
+      const c = input.channel;
+      this.q.insertChannel.run(c.id, c.name, c.creator, c.status, c.created_at, input.genesisHash);
+      for (const s of input.slots) {
+        this.q.insertSlot.run(c.id, s.slot_id, s.label, s.kind, s.invite_hash, s.holder, s.rejoin_hash, s.admin ? 1 : 0, s.joined_at);
+      }
+      return this.appendLocked(c.id, input.genesisHash, messages, seal);
+    })();
+  }
+
+  async getChannel(id: string): Promise<ChannelRecord | null> {
+    return this.q.getChannel.get(id) ?? null;
+  }
+
+  async getSlots(channelId: string): Promise<SlotRecord[]> {
+    return this.q.getSlots.all(channelId).map(toSlot);
+  }
+
+  async findSlotByInviteHash(hash: string): Promise<SlotRecord | null> {
+    const row = this.q.slotByInvite.get(hash);
+    return row ? toSlot(row) : null;
+  }
+
+  async findSlotByRejoinHash(hash: string): Promise<SlotRecord | null> {
+    const row = this.q.slotByRejoin.get(hash);
+    return row ? toSlot(row) : null;
+  }
+
+  async apply(channelId: string, changes: Change[], messages: MessageDraft[], seal: Sealer): Promise<Message[]> {
+    return this.db.transaction(() => {
+      for (const change of changes) {
+        if (change.type === "channel") {
+          const { name, status } = change.set;
+          this.q.updateChannel.run(name ?? null, status ?? null, channelId);
+          continue;
+        }
+        const entries = SLOT_COLUMNS.filter((k) => k in change.set);
+        if (entries.length === 0) continue;
+        const sets = entries.map((k) => `${k} = ?`).join(", ");
+        const values = entries.map((k) => {
+          const v = change.set[k];
+          return typeof v === "boolean" ? (v ? 1 : 0) : (v ?? null);
+        });
+        let sql = `UPDATE slots SET ${sets} WHERE channel_id = ? AND slot_id = ?`;
+        const params: (string | number | null)[] = [...values, channelId, change.slot_id];
+        if (change.expectHolder !== undefined) {
+          sql += " AND holder IS ?";
+          params.push(change.expectHolder);
+        }
+        const res = this.db.query(sql).run(...params);
+        if (res.changes !== 1) throw new StoreConflict(change.slot_id);
+      }
+      if (messages.length === 0) return [];
+      const head = this.q.getHead.get(channelId)!.head_hash;
+      return this.appendLocked(channelId, head, messages, seal);
+    })();
+  }
+
+  async listMessages(channelId: string, { after, slotId, limit }: MessageQuery): Promise<Message[]> {
+    return this.q.listMessages.all(channelId, after, slotId, limit).map(toMessage);
+  }
+
+  async listChannelsOf(principal: string): Promise<ChannelRecord[]> {
+    return this.q.channelsOf.all(principal, principal);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** Inserts messages and moves the channel head; caller holds the transaction. */
+  private appendLocked(channelId: string, prevHash: string, drafts: MessageDraft[], seal: Sealer): Message[] {
+    let head = prevHash;
+    const out: Message[] = [];
+    for (const d of drafts) {
+      const id = ++this.lastMessageId;
+      const unsealed = { id, channel_id: channelId, sender: d.sender, kind: d.kind, body: d.body, ts: d.ts, to_slot: d.to_slot };
+      const hash = seal(head, unsealed);
+      this.q.insertMessage.run(id, channelId, d.sender, d.kind, JSON.stringify(d.body), d.ts, d.to_slot, hash);
+      head = hash;
+      out.push({ ...unsealed, hash });
+    }
+    if (out.length) this.q.setHead.run(head, channelId);
+    return out;
+  }
+}
+
+function prepare(db: Database) {
+  return {
+    insertChannel: db.prepare("INSERT INTO channels (id, name, creator, status, created_at, head_hash) VALUES (?, ?, ?, ?, ?, ?)"),
+    insertSlot: db.prepare(
+      "INSERT INTO slots (channel_id, slot_id, label, kind, invite_hash, holder, rejoin_hash, admin, joined_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    ),
+    getChannel: db.prepare("SELECT * FROM channels WHERE id = ?") as Statement<ChannelRecord, [string]>,
+    getHead: db.prepare("SELECT head_hash FROM channels WHERE id = ?") as Statement<{ head_hash: string }, [string]>,
+    setHead: db.prepare("UPDATE channels SET head_hash = ? WHERE id = ?"),
+    updateChannel: db.prepare("UPDATE channels SET name = COALESCE(?, name), status = COALESCE(?, status) WHERE id = ?"),
+    getSlots: db.prepare("SELECT * FROM slots WHERE channel_id = ? ORDER BY CAST(substr(slot_id, 2) AS INTEGER)") as Statement<SlotRow, [string]>,
+    slotByInvite: db.prepare("SELECT * FROM slots WHERE invite_hash = ?") as Statement<SlotRow, [string]>,
+    slotByRejoin: db.prepare("SELECT * FROM slots WHERE rejoin_hash = ?") as Statement<SlotRow, [string]>,
+    insertMessage: db.prepare(
+      "INSERT INTO messages (id, channel_id, sender, kind, body, ts, to_slot, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    ),
+    listMessages: db.prepare(
+      "SELECT * FROM messages WHERE channel_id = ? AND id > ? AND (to_slot IS NULL OR to_slot = ?) ORDER BY id LIMIT ?",
+    ) as Statement<MessageRow, [string, number, string | null, number]>,
+    channelsOf: db.prepare(
+      `SELECT * FROM channels WHERE creator = ? OR id IN (SELECT channel_id FROM slots WHERE holder = ?)
+       ORDER BY created_at DESC, id`,
+    ) as Statement<ChannelRecord, [string, string]>,
+  };
+}
+
+function toSlot(row: SlotRow): SlotRecord {
+  return { ...row, admin: row.admin === 1 };
+}
+
+function toMessage(row: MessageRow): Message {
+  return { ...row, body: JSON.parse(row.body) };
+}

@@ -1,0 +1,95 @@
+/**
+ * The store contract. One SQLite implementation today (sqlite-store.ts); a PostgreSQL one follows,
+ * so everything here is async and nothing SQLite-specific leaks into src/channels.
+ */
+export type MessageKind = "user" | "bot" | "system" | "control";
+export type ChannelStatus = "open" | "closed";
+export type SlotKind = "invite" | "bot";
+
+export interface ChannelRecord {
+  id: string;
+  name: string;
+  creator: string;
+  status: ChannelStatus;
+  created_at: string;
+  head_hash: string;
+}
+
+export interface SlotRecord {
+  channel_id: string;
+  slot_id: string;
+  label: string;
+  kind: SlotKind;
+  /** sha256 hex of the current invite code; null when none is outstanding. */
+  invite_hash: string | null;
+  /** The principal holding the slot, or null while it is free. */
+  holder: string | null;
+  /** sha256 hex of the holder's current rejoin token. */
+  rejoin_hash: string | null;
+  admin: boolean;
+  joined_at: string | null;
+}
+
+export interface Message {
+  id: number;
+  channel_id: string;
+  sender: string;
+  kind: MessageKind;
+  body: Record<string, unknown>;
+  ts: string;
+  to_slot: string | null;
+  hash: string;
+}
+
+export type MessageDraft = Omit<Message, "id" | "channel_id" | "hash">;
+
+/** Computes a message's chain hash from the previous head (DESIGN.md §6); runs inside the write transaction. */
+export type Sealer = (prevHash: string, message: Omit<Message, "hash">) => string;
+
+export type SlotPatch = Partial<Pick<SlotRecord, "invite_hash" | "holder" | "rejoin_hash" | "admin" | "joined_at">>;
+
+/** A change applied atomically with the messages that record it. */
+export type Change =
+  | {
+      type: "slot";
+      slot_id: string;
+      set: SlotPatch;
+      /** Optimistic check: the update applies only if the slot's holder is still this value. */
+      expectHolder?: string | null;
+    }
+  | { type: "channel"; set: Partial<Pick<ChannelRecord, "name" | "status">> };
+
+export interface NewChannel {
+  channel: Omit<ChannelRecord, "head_hash">;
+  slots: Omit<SlotRecord, "channel_id">[];
+  genesisHash: string;
+}
+
+export interface MessageQuery {
+  after: number;
+  /** Private messages to this slot are included; null = public messages only. */
+  slotId: string | null;
+  limit: number;
+}
+
+export interface Store {
+  createChannel(input: NewChannel, messages: MessageDraft[], seal: Sealer): Promise<Message[]>;
+  getChannel(id: string): Promise<ChannelRecord | null>;
+  getSlots(channelId: string): Promise<SlotRecord[]>;
+  findSlotByInviteHash(hash: string): Promise<SlotRecord | null>;
+  findSlotByRejoinHash(hash: string): Promise<SlotRecord | null>;
+  /** Applies every change and appends every message in one transaction; throws StoreConflict if an expectation fails. */
+  apply(channelId: string, changes: Change[], messages: MessageDraft[], seal: Sealer): Promise<Message[]>;
+  listMessages(channelId: string, query: MessageQuery): Promise<Message[]>;
+  /** Channels the principal created or holds a slot in, newest first. */
+  listChannelsOf(principal: string): Promise<ChannelRecord[]>;
+  close(): void;
+}
+
+/** Thrown by Store.apply when an optimistic expectation no longer holds (someone else won the race). */
+export class StoreConflict extends Error {
+  constructor(readonly slotId: string) {
+    super(`Slot ${slotId} changed concurrently`);
+    this.name = "StoreConflict";
+  }
+}

@@ -1,0 +1,42 @@
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+
+export interface TestClient extends AsyncDisposable {
+  client: Client;
+  transport: StreamableHTTPClientTransport;
+  /** Calls a tool and returns its structured result; throws with the error text on isError. */
+  call<T = any>(name: string, args?: Record<string, unknown>): Promise<T>;
+  /** Calls a tool and returns the raw result (for error assertions). */
+  raw(name: string, args?: Record<string, unknown>): Promise<CallToolResult>;
+  /** The error text of a tool call that must fail. */
+  error(name: string, args?: Record<string, unknown>): Promise<string>;
+}
+
+export async function connect(mcpUrl: string, name = "test"): Promise<TestClient> {
+  const client = new Client({ name, version: "1.0.0" });
+  const transport = new StreamableHTTPClientTransport(new URL(mcpUrl));
+  await client.connect(transport);
+  const raw = async (tool: string, args: Record<string, unknown> = {}) =>
+    (await client.callTool({ name: tool, arguments: args }, undefined, { timeout: 60_000 })) as CallToolResult;
+  return {
+    client,
+    transport,
+    raw,
+    async call(tool, args) {
+      const res = await raw(tool, args);
+      const text = (res.content[0] as { text: string }).text;
+      if (res.isError) throw new Error(text);
+      return (res.structuredContent ?? JSON.parse(text)) as any;
+    },
+    async error(tool, args) {
+      const res = await raw(tool, args);
+      if (!res.isError) throw new Error(`expected ${tool} to fail, got ${JSON.stringify(res.structuredContent)}`);
+      return (res.content[0] as { text: string }).text;
+    },
+    async [Symbol.asyncDispose]() {
+      await transport.terminateSession().catch(() => {});
+      await client.close().catch(() => {});
+    },
+  };
+}
