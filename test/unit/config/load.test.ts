@@ -1,0 +1,66 @@
+import { describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { loadConfig } from "../../../src/config/index.ts";
+import { AppError } from "../../../src/errors.ts";
+import { tempDir } from "../../helpers/temp-dir.ts";
+
+describe("loadConfig()", () => {
+  test("defaults are loopback, port 8201, ./parley_data, public URL on localhost", () => {
+    using dir = tempDir();
+    const c = loadConfig({ flags: {}, env: {}, cwd: dir.path });
+    expect(c.host).toBe("127.0.0.1");
+    expect(c.port).toBe(8201);
+    expect(c.data).toBe("./parley_data");
+    expect(c.public_url).toBe("http://localhost:8201");
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  test("precedence: flags > PARLEY_* env > parley.toml > defaults", () => {
+    using dir = tempDir();
+    writeFileSync(join(dir.path, "parley.toml"), 'port = 9000\nhost = "127.0.0.2"\ndata = "/tmp/from-toml"\n');
+    const c = loadConfig({ flags: { port: "9002" }, env: { PARLEY_PORT: "9001", PARLEY_HOST: "127.0.0.3" }, cwd: dir.path });
+    expect(c.port).toBe(9002);
+    expect(c.host).toBe("127.0.0.3");
+    expect(c.data).toBe("/tmp/from-toml");
+  });
+
+  test("--config names the TOML file; PARLEY_ALLOWED_ORIGINS is a comma list", () => {
+    using dir = tempDir();
+    const file = join(dir.path, "other.toml");
+    writeFileSync(file, 'public_url = "https://parley.example.com/"\n');
+    const c = loadConfig({ flags: { config: file }, env: { PARLEY_ALLOWED_ORIGINS: "https://a.example, https://b.example" }, cwd: dir.path });
+    expect(c.public_url).toBe("https://parley.example.com");
+    expect(c.allowed_origins).toEqual(["https://a.example", "https://b.example"]);
+  });
+
+  const bad: [string, Parameters<typeof loadConfig>[0], RegExp][] = [
+    ["non-numeric port flag", { flags: { port: "http" }, env: {} }, /"port" from --port/],
+    ["port out of range in env", { flags: {}, env: { PARLEY_PORT: "70000" } }, /"port" from PARLEY_PORT/],
+    ["public URL that is not http(s)", { flags: { public_url: "ftp://x" }, env: {} }, /"public_url" from --public-url/],
+    ["missing config file", { flags: { config: "/nonexistent/parley.toml" }, env: {} }, /Cannot read config file/],
+  ];
+  for (const [name, sources, message] of bad) {
+    test(`rejects ${name} with one clear INVALID_REQUEST line`, () => {
+      using dir = tempDir();
+      let err: unknown;
+      try {
+        loadConfig({ ...sources, cwd: dir.path });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(AppError);
+      expect((err as AppError).code).toBe("INVALID_REQUEST");
+      expect((err as AppError).message).toMatch(message);
+      expect((err as AppError).message).not.toContain("\n");
+    });
+  }
+
+  test("rejects an unknown key and a TOML syntax error, naming the file", () => {
+    using dir = tempDir();
+    writeFileSync(join(dir.path, "parley.toml"), "prot = 1\n");
+    expect(() => loadConfig({ flags: {}, env: {}, cwd: dir.path })).toThrow(/parley\.toml/);
+    writeFileSync(join(dir.path, "parley.toml"), "port = = 1\n");
+    expect(() => loadConfig({ flags: {}, env: {}, cwd: dir.path })).toThrow(/Cannot parse config file/);
+  });
+});

@@ -1,0 +1,137 @@
+import { Database } from "bun:sqlite";
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { genesisHash, sealMessage } from "../../../src/channels/index.ts";
+import { MIGRATIONS, SqliteStore, StoreConflict, type MessageDraft } from "../../../src/store/index.ts";
+import { tempDir } from "../../helpers/temp-dir.ts";
+
+const draft = (text: string, to_slot: string | null = null): MessageDraft => ({ sender: "s0", kind: "user", body: { text }, ts: new Date().toISOString(), to_slot });
+
+function seed(store: SqliteStore, id = "chn_test_channel_1") {
+  return store.createChannel(
+    {
+      channel: { id, name: "t", creator: "p1", status: "open", created_at: new Date().toISOString() },
+      slots: [
+        { slot_id: "s0", label: "a", kind: "invite", invite_hash: `h0-${id}`, holder: null, rejoin_hash: null, admin: false, joined_at: null },
+        { slot_id: "s1", label: "b", kind: "invite", invite_hash: `h1-${id}`, holder: null, rejoin_hash: null, admin: false, joined_at: null },
+      ],
+      genesisHash: genesisHash(id),
+    },
+    [],
+    sealMessage,
+  );
+}
+
+describe("SqliteStore", () => {
+  test("opens in WAL mode with synchronous=NORMAL and foreign keys, and applies every migration once", () => {
+    using dir = tempDir();
+    const store = new SqliteStore(dir.path);
+    expect(store.db.query<{ journal_mode: string }, []>("PRAGMA journal_mode").get()!.journal_mode).toBe("wal");
+    expect(store.db.query<{ synchronous: number }, []>("PRAGMA synchronous").get()!.synchronous).toBe(1);
+    expect(store.db.query<{ foreign_keys: number }, []>("PRAGMA foreign_keys").get()!.foreign_keys).toBe(1);
+    store.close();
+    const again = new SqliteStore(dir.path); // re-opening must not re-apply
+    const applied = again.db.query<{ name: string }, []>("SELECT name FROM _migrations ORDER BY name").all().map((r) => r.name);
+    expect(applied).toEqual(MIGRATIONS.map((m) => m.name));
+    again.close();
+  });
+
+  test("message ids are strictly increasing across channels and survive a reopen", async () => {
+    using dir = tempDir();
+    let store = new SqliteStore(dir.path);
+    await seed(store, "chn_first_channel_1");
+    await seed(store, "chn_second_channel");
+    const a = await store.apply("chn_first_channel_1", [], [draft("1"), draft("2")], sealMessage);
+    const b = await store.apply("chn_second_channel", [], [draft("3")], sealMessage);
+    store.close();
+    store = new SqliteStore(dir.path);
+    const c = await store.apply("chn_first_channel_1", [], [draft("4")], sealMessage);
+    const ids = [...a, ...b, ...c].map((m) => m.id);
+    expect(ids).toEqual([...ids].sort((x, y) => x - y));
+    expect(new Set(ids).size).toBe(4);
+    const listed = await store.listMessages("chn_first_channel_1", { after: 0, slotId: null, limit: 10 });
+    expect(listed.map((m) => m.body.text)).toEqual(["1", "2", "4"]);
+    store.close();
+  });
+
+  test("messages form a hash chain from the channel's genesis hash", async () => {
+    using dir = tempDir();
+    const store = new SqliteStore(dir.path);
+    await seed(store);
+    await store.apply("chn_test_channel_1", [], [draft("a"), draft("b"), draft("c")], sealMessage);
+    const msgs = await store.listMessages("chn_test_channel_1", { after: 0, slotId: null, limit: 10 });
+    let prev = genesisHash("chn_test_channel_1");
+    for (const m of msgs) {
+      const { hash, ...unsealed } = m;
+      expect(hash).toBe(sealMessage(prev, unsealed));
+      prev = hash;
+    }
+    expect((await store.getChannel("chn_test_channel_1"))!.head_hash).toBe(prev);
+    store.close();
+  });
+
+  test("listMessages shows private messages only to their slot", async () => {
+    using dir = tempDir();
+    const store = new SqliteStore(dir.path);
+    await seed(store);
+    await store.apply("chn_test_channel_1", [], [draft("public"), draft("for s1", "s1"), draft("for s0", "s0")], sealMessage);
+    const text = async (slotId: string | null) =>
+      (await store.listMessages("chn_test_channel_1", { after: 0, slotId, limit: 10 })).map((m) => m.body.text);
+    expect(await text("s0")).toEqual(["public", "for s0"]);
+    expect(await text("s1")).toEqual(["public", "for s1"]);
+    expect(await text(null)).toEqual(["public"]);
+    store.close();
+  });
+
+  test("apply() is all or nothing: a failed holder expectation writes neither changes nor messages", async () => {
+    using dir = tempDir();
+    const store = new SqliteStore(dir.path);
+    await seed(store);
+    await store.apply("chn_test_channel_1", [{ type: "slot", slot_id: "s0", expectHolder: null, set: { holder: "p2" } }], [draft("joined")], sealMessage);
+    const before = await store.listMessages("chn_test_channel_1", { after: 0, slotId: null, limit: 10 });
+    const attempt = store.apply(
+      "chn_test_channel_1",
+      [
+        { type: "channel", set: { name: "renamed" } },
+        { type: "slot", slot_id: "s0", expectHolder: null, set: { holder: "p3" } },
+      ],
+      [draft("should not exist")],
+      sealMessage,
+    );
+    expect(attempt).rejects.toBeInstanceOf(StoreConflict);
+    await attempt.catch(() => {});
+    expect(await store.listMessages("chn_test_channel_1", { after: 0, slotId: null, limit: 10 })).toEqual(before);
+    expect((await store.getChannel("chn_test_channel_1"))!.name).toBe("t");
+    expect((await store.getSlots("chn_test_channel_1"))[0]!.holder).toBe("p2");
+    store.close();
+  });
+
+  test("finds slots by secret hash and lists a principal's channels", async () => {
+    using dir = tempDir();
+    const store = new SqliteStore(dir.path);
+    await seed(store);
+    expect((await store.findSlotByInviteHash("h1-chn_test_channel_1"))!.slot_id).toBe("s1");
+    expect(await store.findSlotByInviteHash("nope")).toBeNull();
+    await store.apply("chn_test_channel_1", [{ type: "slot", slot_id: "s1", set: { holder: "p9", rejoin_hash: "r9" } }], [], sealMessage);
+    expect((await store.findSlotByRejoinHash("r9"))!.holder).toBe("p9");
+    expect((await store.listChannelsOf("p9")).map((c) => c.id)).toEqual(["chn_test_channel_1"]);
+    expect((await store.listChannelsOf("p1")).map((c) => c.id)).toEqual(["chn_test_channel_1"]);
+    expect(await store.listChannelsOf("stranger")).toEqual([]);
+    store.close();
+  });
+
+  test("the sync query for the last page uses the (channel_id, id) index", () => {
+    using dir = tempDir();
+    const store = new SqliteStore(dir.path);
+    store.close();
+    const db = new Database(join(dir.path, "parley.db"));
+    const plan = db
+      .query<{ detail: string }, []>("EXPLAIN QUERY PLAN SELECT * FROM messages WHERE channel_id = 'x' AND id > 5 AND (to_slot IS NULL OR to_slot = 's0') ORDER BY id LIMIT 100")
+      .all()
+      .map((r) => r.detail)
+      .join(" | ");
+    expect(plan).toContain("USING INDEX messages_channel");
+    expect(plan).not.toContain("TEMP B-TREE");
+    db.close();
+  });
+});
