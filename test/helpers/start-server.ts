@@ -26,6 +26,8 @@ export interface StartServerOptions {
   /** Command to run instead of `bun src/main.ts` (e.g. the compiled binary or a fixture entry). */
   command?: string[];
   keepData?: boolean;
+  /** Working directory of the process; default: the data dir. */
+  cwd?: string;
 }
 
 /** Starts the real server as a child process and parses its banner (`serving at http://HOST:PORT`). */
@@ -37,7 +39,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
-    cwd: dataDir,
+    cwd: options.cwd ?? dataDir,
     env: { ...process.env, ...options.env },
   });
   let out = "";

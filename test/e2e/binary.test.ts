@@ -1,0 +1,47 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { connect } from "../helpers/mcp-client.ts";
+import { startServer } from "../helpers/start-server.ts";
+import { tempDir } from "../helpers/temp-dir.ts";
+
+const ROOT = resolve(import.meta.dir, "../..");
+const work = tempDir("parley-bin-");
+const binary = join(work.path, "parley");
+
+beforeAll(() => {
+  // The same flags as `make build`, into a directory with no node_modules beside it.
+  const makefile = Bun.spawnSync(["make", "-s", "-n", "build"], { cwd: ROOT }).stdout.toString();
+  const flags = /build src\/main\.ts (.*) --outfile/.exec(makefile)![1]!.split(/\s+/);
+  const res = Bun.spawnSync([process.execPath, "build", "src/main.ts", ...flags, "--outfile", binary], { cwd: ROOT, stderr: "pipe" });
+  if (res.exitCode !== 0) throw new Error(res.stderr.toString());
+}, 120_000);
+afterAll(() => work[Symbol.dispose]());
+
+describe("dist/parley, the compiled binary", () => {
+  test("runs from another directory with no node_modules, ignores a stray .env, and serves two clients", async () => {
+    using cwd = tempDir("parley-bin-cwd-");
+    // Bun binaries autoload .env from the working directory unless built with --no-compile-autoload-dotenv.
+    writeFileSync(join(cwd.path, ".env"), "PARLEY_HOST=0.0.0.0\nPARLEY_PUBLIC_URL=http://evil.example\n");
+    await using srv = await startServer({ command: [binary], cwd: cwd.path });
+    expect(srv.stdout()).toMatch(/serving at http:\/\/127\.0\.0\.1:/);
+    expect(srv.stdout()).toContain(`http://localhost:${srv.port}/mcp`);
+    await using alice = await connect(srv.mcpUrl, "alice");
+    await using bob = await connect(srv.mcpUrl, "bob");
+    const ch = await alice.call("create_channel", { name: "bin", slots: ["invite:a", "invite:b"] });
+    await alice.call("join_channel", { invite_code: ch.invites[0] });
+    await bob.call("join_channel", { invite_code: ch.invites[1] });
+    const head = await bob.call("sync_messages", { channel_id: ch.channel_id, timeout_ms: 0 });
+    const waiting = bob.call("sync_messages", { channel_id: ch.channel_id, cursor: head.cursor, timeout_ms: 20_000 });
+    const posted = await alice.call("post_message", { channel_id: ch.channel_id, body: "from the binary" });
+    const seen = await waiting;
+    expect(seen.messages.map((m: any) => [m.id, m.body.text])).toEqual([[posted.msg_id, "from the binary"]]);
+    expect(await bob.error("post_message", { channel_id: ch.channel_id })).toStartWith("INVALID_REQUEST:");
+  });
+
+  test("prints its version", () => {
+    const r = Bun.spawnSync([binary, "version"]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.toString()).toMatch(/^parley \d+\.\d+\.\d+/);
+  });
+});

@@ -1,0 +1,61 @@
+import { describe, expect, test } from "bun:test";
+import { existsSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { tempDir } from "../helpers/temp-dir.ts";
+import { startServer } from "../helpers/start-server.ts";
+
+const MAIN = resolve(import.meta.dir, "../../src/main.ts");
+
+function parley(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
+  const res = Bun.spawnSync([process.execPath, MAIN, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdout: "pipe", stderr: "pipe" });
+  return { code: res.exitCode, out: res.stdout.toString(), err: res.stderr.toString() };
+}
+
+describe("parley CLI", () => {
+  test("version and help print and exit 0 without touching the data dir", () => {
+    using dir = tempDir();
+    const v = parley(["version"], { cwd: dir.path });
+    expect(v.code).toBe(0);
+    expect(v.out).toMatch(/^parley \d+\.\d+\.\d+/);
+    const h = parley(["help"], { cwd: dir.path });
+    expect(h.code).toBe(0);
+    expect(h.out).toContain("parley serve");
+    expect(existsSync(join(dir.path, "parley_data"))).toBe(false);
+  });
+
+  const bad: [string, string[], Record<string, string>, RegExp][] = [
+    ["an unknown command", ["serf"], {}, /unknown command "serf"/],
+    ["an unknown flag", ["serve", "--prot", "1"], {}, /Unknown option '--prot'/],
+    ["a flag missing its value", ["serve", "--port"], {}, /--port/],
+    ["a bad port", ["serve", "--port", "99999"], {}, /"port" from --port/],
+    ["a bad env value", ["serve"], { PARLEY_PUBLIC_URL: "not a url" }, /"public_url" from PARLEY_PUBLIC_URL/],
+  ];
+  for (const [name, args, env, message] of bad) {
+    test(`${name}: one line on stderr, exit 2, no data dir created`, () => {
+      using dir = tempDir();
+      const r = parley(args, { cwd: dir.path, env });
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(message);
+      expect(r.err.trim().split("\n")).toHaveLength(1);
+      expect(existsSync(join(dir.path, "parley_data"))).toBe(false);
+    });
+  }
+
+  test("a broken parley.toml in the working directory is named, exit 2", () => {
+    using dir = tempDir();
+    writeFileSync(join(dir.path, "parley.toml"), "port = [\n");
+    const r = parley(["serve"], { cwd: dir.path });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("parley.toml");
+  });
+
+  test("serve prints a banner with every URL and the data dir's absolute path, and stops cleanly on SIGTERM", async () => {
+    await using srv = await startServer();
+    const out = srv.stdout();
+    expect(out).toMatch(/^Parley \d+\.\d+\.\d+ serving at http:\/\/127\.0\.0\.1:\d+\n/);
+    expect(out).toContain(`MCP:    http://localhost:${srv.port}/mcp`);
+    expect(out).toContain(`Data:   ${srv.dataDir}`);
+    expect((await fetch(`${srv.url}/`)).status).toBe(200);
+    expect(await srv.kill("SIGTERM")).toBe(0);
+  });
+});
