@@ -1,0 +1,119 @@
+import { describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+
+/**
+ * STYLE.md §8.2: which folder may import which, each third-party library through one folder,
+ * other features only through their index.ts, and no cycles.
+ */
+const SRC = resolve(import.meta.dir, "../../src");
+
+const ALLOWED: Record<string, string[]> = {
+  main: ["cli", "errors"],
+  cli: ["config", "http", "store", "mcp", "channels", "errors", "version", "lib"],
+  http: ["config", "errors", "lib"],
+  mcp: ["channels", "errors", "lib"],
+  channels: ["store", "lib", "errors"],
+  store: ["lib", "errors"],
+  config: ["errors"],
+  lib: [],
+  errors: [],
+  version: [],
+};
+
+const LIBRARY_HOME: Record<string, string[]> = {
+  elysia: ["http"],
+  "@modelcontextprotocol/sdk/server": ["mcp"],
+  "@modelcontextprotocol/sdk/types": ["mcp"],
+  "@modelcontextprotocol/sdk/shared": ["mcp"],
+  "bun:sqlite": ["store"],
+};
+
+function featureOf(file: string): string {
+  const rel = relative(SRC, file);
+  const top = rel.split("/")[0]!;
+  return top.endsWith(".ts") ? top.slice(0, -3) : top;
+}
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : [],
+  );
+}
+
+const files = sourceFiles(SRC);
+const imports = new Map<string, string[]>();
+for (const file of files) {
+  const text = readFileSync(file, "utf8");
+  const specs = [...text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1] ?? m[2]!);
+  imports.set(file, specs);
+}
+
+describe("architecture (STYLE.md §8.2)", () => {
+  test("features import only the folders they are allowed to", () => {
+    const violations: string[] = [];
+    for (const [file, specs] of imports) {
+      const from = featureOf(file);
+      for (const spec of specs.filter((s) => s.startsWith("."))) {
+        const target = resolve(dirname(file), spec);
+        if (!target.startsWith(SRC)) continue; // e.g. ../package.json
+        const to = featureOf(target);
+        if (to !== from && !(ALLOWED[from] ?? []).includes(to)) violations.push(`${relative(SRC, file)} → ${relative(SRC, target)}`);
+      }
+    }
+    expect(violations).toEqual([]);
+  });
+
+  test("another feature is reached only through its index.ts", () => {
+    const violations: string[] = [];
+    for (const [file, specs] of imports) {
+      const from = featureOf(file);
+      for (const spec of specs.filter((s) => s.startsWith("."))) {
+        const target = resolve(dirname(file), spec);
+        if (!target.startsWith(SRC)) continue;
+        const to = featureOf(target);
+        // main.ts is the dispatcher: it loads one cli/<command>.ts per subcommand (STYLE.md §8.1).
+        if (from === "main" && to === "cli") continue;
+        const isFolderFeature = !relative(SRC, target).endsWith(".ts") || relative(SRC, target).includes("/");
+        if (to === from || !isFolderFeature || to === "lib") continue;
+        if (!target.endsWith(`/${to}/index.ts`)) violations.push(`${relative(SRC, file)} → ${relative(SRC, target)}`);
+      }
+    }
+    expect(violations).toEqual([]);
+  });
+
+  test("each third-party library enters through exactly one folder", () => {
+    const violations: string[] = [];
+    for (const [file, specs] of imports) {
+      for (const spec of specs) {
+        const home = Object.entries(LIBRARY_HOME).find(([lib]) => spec === lib || spec.startsWith(`${lib}/`) || spec.startsWith(`${lib}.`));
+        if (home && !home[1].includes(featureOf(file))) violations.push(`${relative(SRC, file)} imports ${spec}`);
+      }
+    }
+    expect(violations).toEqual([]);
+  });
+
+  test("the feature graph has no cycles", () => {
+    const edges = new Map<string, Set<string>>();
+    for (const [file, specs] of imports) {
+      const from = featureOf(file);
+      for (const spec of specs.filter((s) => s.startsWith("."))) {
+        const target = resolve(dirname(file), spec);
+        if (!target.startsWith(SRC)) continue;
+        const to = featureOf(target);
+        if (to !== from) (edges.get(from) ?? edges.set(from, new Set()).get(from)!).add(to);
+      }
+    }
+    const state = new Map<string, "visiting" | "done">();
+    const cycles: string[] = [];
+    const visit = (node: string, path: string[]) => {
+      if (state.get(node) === "done") return;
+      if (state.get(node) === "visiting") return void cycles.push([...path, node].join(" → "));
+      state.set(node, "visiting");
+      for (const next of edges.get(node) ?? []) visit(next, [...path, node]);
+      state.set(node, "done");
+    };
+    for (const node of edges.keys()) visit(node, []);
+    expect(cycles).toEqual([]);
+  });
+});
