@@ -1,0 +1,54 @@
+import { describe, expect, test } from "bun:test";
+import { connect } from "../helpers/mcp-client.ts";
+import { startServer } from "../helpers/start-server.ts";
+
+const HEADERS = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+
+async function rawPing(mcpUrl: string, sessionId: string) {
+  return fetch(mcpUrl, {
+    method: "POST",
+    headers: { ...HEADERS, "mcp-session-id": sessionId, "mcp-protocol-version": "2025-11-25" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }),
+  });
+}
+
+describe("MCP sessions", () => {
+  test("DELETE ends a session; its id then gets 404 and a new initialize works", async () => {
+    await using srv = await startServer();
+    const c = await connect(srv.mcpUrl);
+    const sid = c.transport.sessionId!;
+    expect(sid).toMatch(/^[\x21-\x7e]+$/);
+    expect((await rawPing(srv.mcpUrl, sid)).status).toBe(200);
+    await c.transport.terminateSession();
+    const after = await rawPing(srv.mcpUrl, sid);
+    expect(after.status).toBe(404);
+    expect((await after.json()).error.code).toBe(-32001);
+    await using again = await connect(srv.mcpUrl);
+    expect((await again.call("health_check")).status).toBe("ok");
+    await c.client.close();
+  });
+
+  test("an idle session expires (PARLEY_SESSION_IDLE_SECONDS) and answers 404", async () => {
+    await using srv = await startServer({ env: { PARLEY_SESSION_IDLE_SECONDS: "1" } });
+    const c = await connect(srv.mcpUrl);
+    const sid = c.transport.sessionId!;
+    // Any request would refresh the session, so stay quiet past idle (1 s) + one sweep period (1 s).
+    await Bun.sleep(2_500);
+    const status = (await rawPing(srv.mcpUrl, sid)).status;
+    expect(status).toBe(404);
+    await c.client.close();
+  });
+
+  test("a long poll outlives Bun's default 10 s idle timeout (idleTimeout: 0)", async () => {
+    await using srv = await startServer();
+    await using c = await connect(srv.mcpUrl);
+    const ch = await c.call("create_channel", { name: "quiet", slots: ["invite:a"] });
+    await c.call("join_channel", { invite_code: ch.invites[0] });
+    const head = await c.call("sync_messages", { channel_id: ch.channel_id, timeout_ms: 0 });
+    const started = Date.now();
+    const res = await c.call("sync_messages", { channel_id: ch.channel_id, cursor: head.cursor, timeout_ms: 12_000 });
+    expect(res.messages).toEqual([]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(11_900);
+  }, 30_000);
+});
+
