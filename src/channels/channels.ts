@@ -77,7 +77,7 @@ export async function updateChannel(ctx: ChannelsContext, caller: Caller, input:
   if (m.channel.status === "closed") throw new AppError("CHANNEL_CLOSED", `Channel "${input.channel_id}" is closed`);
 
   const slots = new Map(m.slots.map((s) => [s.slot_id, { ...s }]));
-  const changes: Change[] = [];
+  const changes: Change[] = [{ type: "require", open: true }];
   const messages = [];
   const invites: Record<string, string> = {};
   for (const op of input.ops) {

@@ -1,7 +1,7 @@
 import { AppError } from "../errors.ts";
 import { canonicalJson } from "../lib/canonical-json.ts";
 import { sha256Hex } from "../lib/hash.ts";
-import type { ChannelRecord, Message, MessageDraft, Sealer, SlotRecord, Store } from "../store/index.ts";
+import { StoreConflict, type ChannelRecord, type Message, type MessageDraft, type Sealer, type SlotRecord, type Store } from "../store/index.ts";
 import type { Notifier } from "./notifier.ts";
 
 /** Who is calling. Until OAuth lands the principal is the MCP session id (see mcp/identity.ts). */
@@ -55,14 +55,37 @@ export async function loadMembership(ctx: ChannelsContext, caller: Caller, chann
   return { channel, slots, slot, isAdmin };
 }
 
-/** Appends messages (and applies changes) and wakes the channel's waiters. */
+/**
+ * Applies changes and appends messages atomically, then wakes the channel's waiters. A requirement
+ * that no longer holds at commit time (a race lost to another call) becomes the error the caller
+ * would have got had it arrived a moment later.
+ */
 export async function commit(
   ctx: ChannelsContext,
   channelId: string,
   changes: Parameters<Store["apply"]>[1],
   messages: MessageDraft[],
 ): Promise<Message[]> {
-  const written = await ctx.store.apply(channelId, changes, messages, sealMessage);
+  let written: Message[];
+  try {
+    written = await ctx.store.apply(channelId, changes, messages, sealMessage);
+  } catch (err) {
+    if (err instanceof StoreConflict) throw conflictError(channelId, err);
+    throw err;
+  }
   if (written.length) ctx.notifier.notify(channelId);
   return written;
+}
+
+function conflictError(channelId: string, err: StoreConflict): AppError {
+  switch (err.reason) {
+    case "channel_closed":
+      return new AppError("CHANNEL_CLOSED", `Channel "${channelId}" is closed`);
+    case "not_holder":
+      return new AppError("NOT_MEMBER", `You no longer hold slot ${err.slotId} in "${channelId}"`);
+    case "already_seated":
+      return new AppError("INVALID_REQUEST", `You already hold a slot in "${channelId}"; one slot per member`);
+    case "slot_changed":
+      return new AppError("SLOT_ALREADY_FILLED", `Slot ${err.slotId} of "${channelId}" was taken a moment ago`);
+  }
 }

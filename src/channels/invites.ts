@@ -1,7 +1,7 @@
 import { AppError } from "../errors.ts";
 import { sha256Hex } from "../lib/hash.ts";
 import { newRejoinToken } from "../lib/ids.ts";
-import { StoreConflict, type SlotRecord } from "../store/index.ts";
+import type { SlotRecord } from "../store/index.ts";
 import { commit, requireChannel, systemMessage, timestamp, type Caller, type ChannelsContext } from "./context.ts";
 import type { JoinChannelInput } from "./schemas.ts";
 import { buildView, type ChannelView } from "./views.ts";
@@ -39,17 +39,23 @@ export async function joinChannel(ctx: ChannelsContext, caller: Caller, input: J
   const moved = isRejoin && slot.holder !== caller.principal;
   const fresh = !isRejoin && slot.holder === null;
   const event = fresh ? "slot:join" : moved ? "slot:rejoin" : null;
-  try {
-    await commit(
-      ctx,
-      channel.id,
-      [{ type: "slot", slot_id: slot.slot_id, expectHolder: slot.holder, set: { holder: caller.principal, rejoin_hash: sha256Hex(rejoin_token), joined_at: slot.joined_at ?? timestamp(ctx) } }],
-      event ? [systemMessage(ctx, { type: event, slot_id: slot.slot_id, label: slot.label })] : [],
-    );
-  } catch (err) {
-    if (err instanceof StoreConflict) throw new AppError("SLOT_ALREADY_FILLED", `Slot ${slot.slot_id} was taken a moment ago`);
-    throw err;
-  }
-  const seated: SlotRecord[] = slots.map((s) => (s.slot_id === slot.slot_id ? { ...s, holder: caller.principal } : s));
+  // The creator's own seat is an admin seat, so admin rights follow the slot through rejoin tokens
+  // (identity is the MCP session until OAuth lands; the creating session does not outlive a restart).
+  const admin = slot.admin || (fresh && channel.creator === caller.principal);
+  await commit(
+    ctx,
+    channel.id,
+    [
+      { type: "require", open: !isRejoin, soleSeat: { slot_id: slot.slot_id, principal: caller.principal } },
+      {
+        type: "slot",
+        slot_id: slot.slot_id,
+        expectHolder: slot.holder,
+        set: { holder: caller.principal, rejoin_hash: sha256Hex(rejoin_token), admin, joined_at: slot.joined_at ?? timestamp(ctx) },
+      },
+    ],
+    event ? [systemMessage(ctx, { type: event, slot_id: slot.slot_id, label: slot.label })] : [],
+  );
+  const seated: SlotRecord[] = slots.map((s) => (s.slot_id === slot.slot_id ? { ...s, holder: caller.principal, admin } : s));
   return { channel_id: channel.id, slot_id: slot.slot_id, rejoin_token, view: buildView(channel, seated, caller.principal), bots: [] };
 }

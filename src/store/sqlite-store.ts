@@ -64,6 +64,10 @@ export class SqliteStore implements Store {
   async apply(channelId: string, changes: Change[], messages: MessageDraft[], seal: Sealer): Promise<Message[]> {
     return this.db.transaction(() => {
       for (const change of changes) {
+        if (change.type === "require") {
+          this.checkRequirement(channelId, change);
+          continue;
+        }
         if (change.type === "channel") {
           const { name, status } = change.set;
           this.q.updateChannel.run(name ?? null, status ?? null, channelId);
@@ -83,7 +87,7 @@ export class SqliteStore implements Store {
           params.push(change.expectHolder);
         }
         const res = this.db.query(sql).run(...params);
-        if (res.changes !== 1) throw new StoreConflict(change.slot_id);
+        if (res.changes !== 1) throw new StoreConflict("slot_changed", change.slot_id);
       }
       if (messages.length === 0) return [];
       const head = this.q.getHead.get(channelId)!.head_hash;
@@ -101,6 +105,16 @@ export class SqliteStore implements Store {
 
   close(): void {
     this.db.close();
+  }
+
+  private checkRequirement(channelId: string, req: Extract<Change, { type: "require" }>): void {
+    if (req.open && this.q.getChannel.get(channelId)?.status !== "open") throw new StoreConflict("channel_closed");
+    if (req.holder && this.q.slotHolder.get(channelId, req.holder.slot_id)?.holder !== req.holder.principal) {
+      throw new StoreConflict("not_holder", req.holder.slot_id);
+    }
+    if (req.soleSeat && this.q.otherSeat.get(channelId, req.soleSeat.principal, req.soleSeat.slot_id)) {
+      throw new StoreConflict("already_seated", req.soleSeat.slot_id);
+    }
   }
 
   /** Inserts messages and moves the channel head; caller holds the transaction. */
@@ -131,6 +145,8 @@ function prepare(db: Database) {
     setHead: db.prepare("UPDATE channels SET head_hash = ? WHERE id = ?"),
     updateChannel: db.prepare("UPDATE channels SET name = COALESCE(?, name), status = COALESCE(?, status) WHERE id = ?"),
     getSlots: db.prepare("SELECT * FROM slots WHERE channel_id = ? ORDER BY CAST(substr(slot_id, 2) AS INTEGER)") as Statement<SlotRow, [string]>,
+    slotHolder: db.prepare("SELECT holder FROM slots WHERE channel_id = ? AND slot_id = ?") as Statement<{ holder: string | null }, [string, string]>,
+    otherSeat: db.prepare("SELECT slot_id FROM slots WHERE channel_id = ? AND holder = ? AND slot_id <> ? LIMIT 1") as Statement<{ slot_id: string }, [string, string, string]>,
     slotByInvite: db.prepare("SELECT * FROM slots WHERE invite_hash = ?") as Statement<SlotRow, [string]>,
     slotByRejoin: db.prepare("SELECT * FROM slots WHERE rejoin_hash = ?") as Statement<SlotRow, [string]>,
     insertMessage: db.prepare(

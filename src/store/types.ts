@@ -57,7 +57,20 @@ export type Change =
       /** Optimistic check: the update applies only if the slot's holder is still this value. */
       expectHolder?: string | null;
     }
-  | { type: "channel"; set: Partial<Pick<ChannelRecord, "name" | "status">> };
+  | { type: "channel"; set: Partial<Pick<ChannelRecord, "name" | "status">> }
+  /**
+   * Conditions checked inside the write transaction, so they hold at commit time even when other
+   * calls interleave (an async store can run other requests between a read and its write).
+   */
+  | {
+      type: "require";
+      /** The channel is still open. */
+      open?: boolean;
+      /** This principal still holds this slot. */
+      holder?: { slot_id: string; principal: string };
+      /** This principal holds no slot of the channel other than slot_id. */
+      soleSeat?: { slot_id: string; principal: string };
+    };
 
 export interface NewChannel {
   channel: Omit<ChannelRecord, "head_hash">;
@@ -86,10 +99,15 @@ export interface Store {
   close(): void;
 }
 
-/** Thrown by Store.apply when an optimistic expectation no longer holds (someone else won the race). */
+export type ConflictReason = "slot_changed" | "channel_closed" | "not_holder" | "already_seated";
+
+/** Thrown by Store.apply when an expectation or requirement no longer holds (someone else won the race). */
 export class StoreConflict extends Error {
-  constructor(readonly slotId: string) {
-    super(`Slot ${slotId} changed concurrently`);
+  constructor(
+    readonly reason: ConflictReason,
+    readonly slotId?: string,
+  ) {
+    super(`Store conflict: ${reason}${slotId ? ` (slot ${slotId})` : ""}`);
     this.name = "StoreConflict";
   }
 }

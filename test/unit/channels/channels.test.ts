@@ -121,4 +121,19 @@ describe("channels domain", () => {
     expect(after.messages).toEqual(before.messages);
     expect(after.view.name).toBe("t");
   });
+
+  test("the creator's own seat is an admin seat: admin rights follow it to a new identity via the rejoin token", async () => {
+    using s = setup();
+    const created = await channels.createChannel(s.ctx, who("creator-session-1"), { name: "t", slots: ["invite:a", "invite:b"] });
+    const seat = await channels.joinChannel(s.ctx, who("creator-session-1"), { invite_code: created.invites[0]! });
+    expect(seat.view.slots[0]!.admin).toBe(true);
+    // The creating session is gone (restart); a new session takes the seat back.
+    const back = await channels.joinChannel(s.ctx, who("creator-session-2"), { invite_code: seat.rejoin_token });
+    expect(back.view.admin).toBe(true);
+    const res = await channels.updateChannel(s.ctx, who("creator-session-2"), { channel_id: created.channel_id, ops: [{ type: "rename", name: "still mine" }] });
+    expect(res.view.name).toBe("still mine");
+    // A player seated by someone else's invite is not made admin.
+    const other = await channels.joinChannel(s.ctx, who("player"), { invite_code: created.invites[1]! });
+    expect(other.view.admin).toBe(false);
+  });
 });

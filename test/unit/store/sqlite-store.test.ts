@@ -134,4 +134,21 @@ describe("SqliteStore", () => {
     expect(plan).not.toContain("TEMP B-TREE");
     db.close();
   });
+
+  test("apply() checks requirements at commit time: open channel, current holder, one seat per principal", async () => {
+    using dir = tempDir();
+    const store = new SqliteStore(dir.path);
+    await seed(store);
+    const id = "chn_test_channel_1";
+    await store.apply(id, [{ type: "slot", slot_id: "s0", set: { holder: "p2" } }], [], sealMessage);
+    const reason = (p: Promise<unknown>) => p.then(() => "ok", (e) => (e instanceof StoreConflict ? e.reason : String(e)));
+    expect(await reason(store.apply(id, [{ type: "require", holder: { slot_id: "s0", principal: "p3" } }], [draft("x")], sealMessage))).toBe("not_holder");
+    expect(await reason(store.apply(id, [{ type: "require", soleSeat: { slot_id: "s1", principal: "p2" } }], [], sealMessage))).toBe("already_seated");
+    expect(await reason(store.apply(id, [{ type: "require", open: true, holder: { slot_id: "s0", principal: "p2" } }], [draft("ok")], sealMessage))).toBe("ok");
+    await store.apply(id, [{ type: "channel", set: { status: "closed" } }], [], sealMessage);
+    expect(await reason(store.apply(id, [{ type: "require", open: true }], [draft("late")], sealMessage))).toBe("channel_closed");
+    const texts = (await store.listMessages(id, { after: 0, slotId: null, limit: 10 })).map((m) => m.body.text);
+    expect(texts).toEqual(["ok"]);
+    store.close();
+  });
 });
