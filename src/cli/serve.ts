@@ -37,7 +37,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     port: config.port,
     // Bun's idle timeout would cut quiet SSE streams and long polls (measured: default 10 s).
     idleTimeout: 0,
-    maxRequestBodySize: config.max_body_bytes,
+    // A little above our own cap, so a declared oversized body gets our JSON-RPC 413 (http/guards.ts)
+    // rather than Bun's bare one; the SDK transport enforces the exact cap on streamed bodies.
+    maxRequestBodySize: config.max_body_bytes + 64 * 1024,
   });
   const port = app.server!.port!;
   const shownHost = config.host.includes(":") ? `[${config.host}]` : config.host;

@@ -1,5 +1,5 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type Tool } from "@modelcontextprotocol/sdk/types.js";
+import { ErrorCode, ListToolsRequestSchema, McpError, type Tool } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { AppError } from "../errors.ts";
 import { toToolError } from "./errors.ts";
@@ -48,7 +48,7 @@ export function createMcpServer(options: McpServerOptions & { table: ToolTable }
 
   const { table } = options;
   server.server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: table.list }));
-  server.server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+  server.server.setRequestHandler(LooseCallToolRequestSchema, async (request, extra) => {
     const tool = table.get(request.params.name);
     // Unknown tool is a protocol error (MCP 2025-11-25 tools: "Unknown tools" → -32602).
     if (!tool) throw new McpError(ErrorCode.InvalidParams, `Tool ${request.params.name} not found`);
@@ -63,6 +63,17 @@ export function createMcpServer(options: McpServerOptions & { table: ToolTable }
   });
   return server;
 }
+
+/**
+ * tools/call as the SDK's Server expects it, but loose: the Server wraps this handler and validates
+ * the request against CallToolRequestSchema itself, answering -32602 for malformed params (e.g.
+ * `arguments` that is not an object). With the strict schema here, the same failure escaped as a
+ * raw ZodError → -32603 Internal error. Argument contents are validated by each tool's own schema.
+ */
+const LooseCallToolRequestSchema = z.looseObject({
+  method: z.literal("tools/call"),
+  params: z.looseObject({ name: z.string(), arguments: z.unknown().optional() }),
+});
 
 function describeIssues(error: z.ZodError): string {
   return error.issues

@@ -299,6 +299,19 @@ describe("bad tool arguments and forbidden operations: precise error, server kee
       expect(err.code).toBe(-32602);
       expect(String(err.message)).toContain("delete_channel");
     }));
+
+  for (const [label, args] of [["a string", "hello"], ["an array", [1, 2]], ["a number", 7]] as const) {
+    test(`tools/call whose arguments are ${label}: JSON-RPC error -32602, not an internal error`, () =>
+      expectHarmless(async () => {
+        const err = await alice.client.callTool({ name: "post_message", arguments: args as any }).then(
+          () => null,
+          (e: any) => e,
+        );
+        expect(err).not.toBeNull();
+        expect(err.code).toBe(-32602);
+        expect(String(err.message)).toContain("Invalid tools/call request");
+      }));
+  }
 });
 
 interface HttpCase {
@@ -338,11 +351,15 @@ const httpCases: HttpCase[] = [
     send: () =>
       post({ jsonrpc: "2.0", id: 9, method: "tools/call", params: { name: "post_message", arguments: { channel_id: fx.main, body: "x".repeat(BODY_LIMIT) } } }, {}, rawSid),
     status: 413,
+    rpcCode: -32000,
+    mentions: /^INVALID_REQUEST: Body of \d+ bytes exceeds 1048576/,
   },
   {
     name: "1 MiB body before any session → 413",
     send: () => post({ ...initializeBody(), padding: "x".repeat(BODY_LIMIT) }),
     status: 413,
+    rpcCode: -32000,
+    mentions: /^INVALID_REQUEST: Body of \d+ bytes exceeds/,
   },
 ];
 
