@@ -49,36 +49,29 @@ for (const file of files) {
   imports.set(file, specs);
 }
 
+/** Every import of one src file by another, with the features on both ends. */
+const localEdges = [...imports].flatMap(([file, specs]) =>
+  specs
+    .filter((s) => s.startsWith("."))
+    .map((spec) => resolve(dirname(file), spec))
+    .filter((target) => target.startsWith(SRC)) // e.g. ../package.json
+    .map((target) => ({ file: relative(SRC, file), target, from: featureOf(file), to: featureOf(target) })),
+);
+
 describe("architecture (STYLE.md §8.2)", () => {
   test("features import only the folders they are allowed to", () => {
-    const violations: string[] = [];
-    for (const [file, specs] of imports) {
-      const from = featureOf(file);
-      for (const spec of specs.filter((s) => s.startsWith("."))) {
-        const target = resolve(dirname(file), spec);
-        if (!target.startsWith(SRC)) continue; // e.g. ../package.json
-        const to = featureOf(target);
-        if (to !== from && !(ALLOWED[from] ?? []).includes(to)) violations.push(`${relative(SRC, file)} → ${relative(SRC, target)}`);
-      }
-    }
+    const violations = localEdges
+      .filter(({ from, to }) => to !== from && !(ALLOWED[from] ?? []).includes(to))
+      .map(({ file, target }) => `${file} → ${relative(SRC, target)}`);
     expect(violations).toEqual([]);
   });
 
   test("another feature is reached only through its index.ts", () => {
-    const violations: string[] = [];
-    for (const [file, specs] of imports) {
-      const from = featureOf(file);
-      for (const spec of specs.filter((s) => s.startsWith("."))) {
-        const target = resolve(dirname(file), spec);
-        if (!target.startsWith(SRC)) continue;
-        const to = featureOf(target);
-        // main.ts is the dispatcher: it loads one cli/<command>.ts per subcommand (STYLE.md §8.1).
-        if (from === "main" && to === "cli") continue;
-        const isFolderFeature = !relative(SRC, target).endsWith(".ts") || relative(SRC, target).includes("/");
-        if (to === from || !isFolderFeature || to === "lib") continue;
-        if (!target.endsWith(`/${to}/index.ts`)) violations.push(`${relative(SRC, file)} → ${relative(SRC, target)}`);
-      }
-    }
+    const violations = localEdges
+      // main.ts is the dispatcher: it loads one cli/<command>.ts per subcommand (STYLE.md §8.1).
+      .filter(({ from, to }) => to !== from && to !== "lib" && !(from === "main" && to === "cli"))
+      .filter(({ target }) => relative(SRC, target).includes("/") && !target.endsWith("/index.ts"))
+      .map(({ file, target }) => `${file} → ${relative(SRC, target)}`);
     expect(violations).toEqual([]);
   });
 
@@ -95,15 +88,7 @@ describe("architecture (STYLE.md §8.2)", () => {
 
   test("the feature graph has no cycles", () => {
     const edges = new Map<string, Set<string>>();
-    for (const [file, specs] of imports) {
-      const from = featureOf(file);
-      for (const spec of specs.filter((s) => s.startsWith("."))) {
-        const target = resolve(dirname(file), spec);
-        if (!target.startsWith(SRC)) continue;
-        const to = featureOf(target);
-        if (to !== from) (edges.get(from) ?? edges.set(from, new Set()).get(from)!).add(to);
-      }
-    }
+    for (const { from, to } of localEdges) if (to !== from) (edges.get(from) ?? edges.set(from, new Set()).get(from)!).add(to);
     const state = new Map<string, "visiting" | "done">();
     const cycles: string[] = [];
     const visit = (node: string, path: string[]) => {
