@@ -45,7 +45,9 @@ const files = sourceFiles(SRC);
 const imports = new Map<string, string[]>();
 for (const file of files) {
   const text = readFileSync(file, "utf8");
-  const specs = [...text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1] ?? m[2]!);
+  const specs = [
+    ...text.matchAll(/\b(?:import|export)\b[^;'"]*?\bfrom\s*["']([^"']+)["']|\bimport\s*\(\s*["']([^"']+)["']\s*\)|\bimport\s+["']([^"']+)["']/g),
+  ].map((m) => m[1] ?? m[2] ?? m[3]!);
   imports.set(file, specs);
 }
 
