@@ -1,9 +1,11 @@
 import { resolve } from "node:path";
+import { createAuthContext, loadSigningKey, type AuthContext, type AuthSettings } from "../auth/index.ts";
 import { Notifier, type ChannelsContext } from "../channels/index.ts";
 import { loadConfig, type Config } from "../config/index.ts";
 import { createApp } from "../http/index.ts";
 import { channelTools, createMcpServer, McpEndpoint, ToolTable, type McpServerOptions, type ToolDef } from "../mcp/index.ts";
-import { SqliteStore } from "../store/index.ts";
+import { AppError } from "../errors.ts";
+import { SqliteAuthStore, SqliteStore } from "../store/index.ts";
 import { VERSION } from "../version.ts";
 import { parseFlags } from "./args.ts";
 
@@ -11,6 +13,7 @@ export interface RunningServer {
   url: string;
   port: number;
   config: Config;
+  auth: AuthContext | null;
   stop(): Promise<void>;
 }
 
@@ -20,10 +23,30 @@ export interface StartOptions {
   configure?: McpServerOptions["configure"];
 }
 
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
+
+/** Auth settings from config; `issuer`/`resource` are final once the port is known. */
+export function authSettings(config: Config, publicUrl = config.public_url): AuthSettings {
+  return {
+    issuer: publicUrl,
+    resource: `${publicUrl}/mcp`,
+    passcode: config.passcode,
+    accessTokenTtlSeconds: config.access_token_ttl_seconds,
+    refreshTokenTtlSeconds: config.refresh_token_ttl_seconds,
+    defaultServers: config.default_servers,
+    knownServers: ["channels"],
+  };
+}
+
 /** Opens the store, wires channels → MCP → HTTP, and listens. */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  if (!config.auth && !LOOPBACK.has(config.host)) {
+    throw new AppError("INVALID_REQUEST", `--no-auth is only for local testing; refusing to serve ${config.host} without sign-in`);
+  }
   const dataDir = resolve(config.data);
   const store = new SqliteStore(dataDir);
+  const settings = authSettings(config);
+  const auth = config.auth ? createAuthContext(new SqliteAuthStore(store.db), await loadSigningKey(dataDir), settings) : null;
   const ctx: ChannelsContext = { store, notifier: new Notifier(), limits: { maxMessageBytes: config.max_message_bytes } };
   const table = new ToolTable([...channelTools(ctx, VERSION), ...(options.extraTools ?? [])]);
   const endpoint = new McpEndpoint({
@@ -31,7 +54,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     idleMs: config.session_idle_seconds * 1000,
     maxBodyBytes: config.max_body_bytes,
   });
-  const app = createApp({ config, version: VERSION, handleMcp: (r) => endpoint.handle(r) });
+  const app = createApp({ config, version: VERSION, auth: auth ?? undefined, handleMcp: (r, identity) => endpoint.handle(r, identity) });
   app.listen({
     hostname: config.host,
     port: config.port,
@@ -44,7 +67,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const port = app.server!.port!;
   const shownHost = config.host.includes(":") ? `[${config.host}]` : config.host;
   const publicUrl = config.public_url.endsWith(":0") ? `http://localhost:${port}` : config.public_url;
+  // With --port 0 the issuer and resource are known only now, before the first request is served.
+  Object.assign(settings, authSettings(config, publicUrl));
   return {
+    auth,
     url: `http://${shownHost}:${port}`,
     port,
     config: { ...config, public_url: publicUrl },
@@ -58,12 +84,19 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
 export function banner(server: RunningServer): string {
   const { config } = server;
-  return [
-    `Parley ${VERSION} serving at ${server.url}`,
-    `├─ MCP:    ${config.public_url}/mcp`,
-    `└─ Data:   ${resolve(config.data)}  (SQLite, WAL)`,
-    "",
-  ].join("\n");
+  const lines = [`Parley ${VERSION} serving at ${server.url}`, `├─ MCP:    ${config.public_url}/mcp`];
+  if (server.auth) {
+    lines.push(`├─ OAuth:  ${config.public_url}/.well-known/oauth-authorization-server`);
+    lines.push(`├─ Sign-in: ${config.passcode ? "passcode required (consent page)" : "approves at once (no --passcode)"}`);
+  } else {
+    lines.push("├─ Auth:   OFF (--no-auth, loopback only; for the MCP conformance suite)");
+  }
+  lines.push(`└─ Data:   ${resolve(config.data)}  (SQLite, WAL)`, "");
+  const warning =
+    server.auth && !config.passcode && !LOOPBACK.has(config.host)
+      ? `WARNING: serving ${config.host} without --passcode: anyone who can reach this port can sign in. Set --passcode or PARLEY_PASSCODE.\n`
+      : "";
+  return lines.join("\n") + warning;
 }
 
 export async function run(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
@@ -73,9 +106,19 @@ export async function run(argv: string[], env: Record<string, string | undefined
     data: { type: "string" },
     config: { type: "string" },
     "public-url": { type: "string" },
+    passcode: { type: "string" },
+    "no-auth": { type: "boolean" },
   });
   const config = loadConfig({
-    flags: { host: values.host, port: values.port, data: values.data, config: values.config, public_url: values["public-url"] },
+    flags: {
+      host: values.host,
+      port: values.port,
+      data: values.data,
+      config: values.config,
+      public_url: values["public-url"],
+      passcode: values.passcode,
+      auth: values["no-auth"] ? false : undefined,
+    },
     env,
   });
   const server = await startServer(config);

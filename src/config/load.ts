@@ -2,6 +2,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { AppError } from "../errors.ts";
 import { CONFIG_KEYS, ConfigSchema, type Config } from "./schema.ts";
 
+/** Keys whose env value is a comma-separated list. */
+const LIST_KEYS = new Set<string>(["allowed_origins", "default_servers"]);
+
 export interface LoadSources {
   /** Parsed flags, already in config-key form (`public_url`, …), plus `config` for the TOML path. */
   flags: Record<string, unknown>;
@@ -22,7 +25,7 @@ export function loadConfig({ flags, env, cwd = process.cwd() }: LoadSources): Co
   for (const key of CONFIG_KEYS) {
     const value = env[`PARLEY_${key.toUpperCase()}`];
     if (value === undefined || value === "") continue;
-    fromEnv[key] = key === "allowed_origins" ? value.split(",").map((s) => s.trim()).filter(Boolean) : value;
+    fromEnv[key] = LIST_KEYS.has(key) ? value.split(",").map((s) => s.trim()).filter(Boolean) : value;
   }
   const fromFlags = Object.fromEntries(Object.entries(flags).filter(([k, v]) => k !== "config" && v !== undefined));
 

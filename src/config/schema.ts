@@ -22,6 +22,19 @@ export const ConfigSchema = z
     session_idle_seconds: z.coerce.number().int().min(1).default(1800),
     /** Largest accepted request body at /mcp (bytes). */
     max_body_bytes: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+    /**
+     * When set, /authorize shows a consent page asking for it; when unset, sign-in approves at once.
+     * Binding a non-loopback host without one prints a warning.
+     */
+    passcode: z.string().min(4).max(200).optional(),
+    /** false only for the MCP conformance suite, which cannot send a token; refused on non-loopback hosts. */
+    auth: z
+      .union([z.boolean(), z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1")])
+      .default(true),
+    access_token_ttl_seconds: z.coerce.number().int().min(1).max(86_400).default(3600),
+    refresh_token_ttl_seconds: z.coerce.number().int().min(60).default(30 * 86_400),
+    /** Servers an OAuth user is granted; "channels" = the built-in tools (DESIGN.md §8). */
+    default_servers: z.array(z.string().regex(/^[a-z0-9-]+$/)).default(["channels"]),
     /** Largest message body a member may post (UTF-8 bytes of the text). */
     max_message_bytes: z.coerce.number().int().min(16).max(1024 * 1024).default(64 * 1024),
   })

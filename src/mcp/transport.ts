@@ -7,6 +7,18 @@ interface Session {
   transport: WebStandardStreamableHTTPServerTransport;
   server: McpServer;
   lastSeen: number;
+  /** The token subject that opened the session; null in --no-auth mode. */
+  subject: string | null;
+}
+
+/** The verified caller of one HTTP request, as src/auth's resource-server check found it. */
+export interface RequestIdentity {
+  subject: string;
+  servers: string[];
+  clientId: string | null;
+  token: string;
+  /** Epoch seconds. */
+  expiresAt: number;
 }
 
 export interface McpEndpointOptions {
@@ -14,6 +26,19 @@ export interface McpEndpointOptions {
   createServer: () => McpServer;
   idleMs: number;
   maxBodyBytes: number;
+}
+
+type AuthInfo = NonNullable<NonNullable<Parameters<WebStandardStreamableHTTPServerTransport["handleRequest"]>[1]>["authInfo"]>;
+
+/** The SDK's AuthInfo, which reaches tool handlers as `extra.authInfo` (see identity.ts). */
+function toAuthInfo(identity: RequestIdentity): AuthInfo {
+  return {
+    token: identity.token,
+    clientId: identity.clientId ?? identity.subject,
+    scopes: identity.servers,
+    expiresAt: identity.expiresAt,
+    extra: { subject: identity.subject },
+  };
 }
 
 /** JSON-RPC error response with no id (MCP transports: errors outside a request carry none). */
@@ -39,14 +64,17 @@ export class McpEndpoint {
     return this.sessions.size;
   }
 
-  async handle(request: Request): Promise<Response> {
+  async handle(request: Request, identity: RequestIdentity | null = null): Promise<Response> {
+    const authInfo = identity ? toAuthInfo(identity) : undefined;
     const sid = request.headers.get("mcp-session-id");
     if (sid) {
       const session = this.sessions.get(sid);
       // MCP transports: a terminated or unknown session MUST get 404; the client re-initializes.
-      if (!session) return jsonRpcError(404, -32001, "Session not found");
+      // Sessions are bound to their subject (MCP security best practices): another subject
+      // presenting the id learns nothing, not even that it exists.
+      if (!session || session.subject !== (identity?.subject ?? null)) return jsonRpcError(404, -32001, "Session not found");
       session.lastSeen = Date.now();
-      return session.transport.handleRequest(request);
+      return session.transport.handleRequest(request, { authInfo });
     }
     if (request.method !== "POST") return jsonRpcError(400, -32000, "Bad Request: Mcp-Session-Id header is required");
 
@@ -59,10 +87,10 @@ export class McpEndpoint {
     if (!isInitializeRequest(body)) {
       return jsonRpcError(400, -32000, "Bad Request: Mcp-Session-Id header is required (send initialize first)");
     }
-    return this.startSession(request, body);
+    return this.startSession(request, body, identity);
   }
 
-  private async startSession(request: Request, body: unknown): Promise<Response> {
+  private async startSession(request: Request, body: unknown, identity: RequestIdentity | null): Promise<Response> {
     const server = this.options.createServer();
     const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => crypto.randomUUID(),
@@ -71,7 +99,7 @@ export class McpEndpoint {
       retryInterval: 1_000,
       maxRequestBodySize: this.options.maxBodyBytes,
       onsessioninitialized: (id) => {
-        this.sessions.set(id, { transport, server, lastSeen: Date.now() });
+        this.sessions.set(id, { transport, server, lastSeen: Date.now(), subject: identity?.subject ?? null });
       },
       onsessionclosed: (id) => {
         this.drop(id);
@@ -81,7 +109,7 @@ export class McpEndpoint {
       if (transport.sessionId) this.drop(transport.sessionId);
     };
     await server.connect(transport);
-    return transport.handleRequest(request, { parsedBody: body });
+    return transport.handleRequest(request, { parsedBody: body, authInfo: identity ? toAuthInfo(identity) : undefined });
   }
 
   private drop(id: string): void {

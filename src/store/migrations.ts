@@ -11,6 +11,13 @@ import type { Database } from "bun:sqlite";
  *   holder (principal or NULL), rejoin_hash (holder's rejoin token), admin flag, joined_at.
  * - messages: id is server-wide and strictly increasing; body is JSON text; to_slot NULL = public;
  *   hash = sha256(prev hash, RFC 8785 canonical JSON of the message), so the log is a hash chain.
+ * - oauth_clients (RFC 7591): client_id, secret_hash (confidential clients only), metadata JSON,
+ *   subject = the user identity this client signs in as (bound at its first authorization).
+ * - grants: one per sign-in (kind oauth, a refresh-token family) or per agent token (kind agent);
+ *   scope = space-separated server names; revoked_at kills every token of the grant at once.
+ * - oauth_codes: code_hash, PKCE challenge, redirect_uri, resource; grant_id set when exchanged
+ *   (single use: a replay revokes that grant, RFC 6749 §4.1.2).
+ * - refresh_tokens: token_hash, grant_id; used_at set on rotation (reuse revokes the grant).
  */
 export const MIGRATIONS: { name: string; sql: string }[] = [
   {
@@ -49,6 +56,49 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
         hash TEXT NOT NULL
       );
       CREATE INDEX messages_channel ON messages(channel_id, id);
+    `,
+  },
+  {
+    name: "0002_oauth",
+    sql: `
+      CREATE TABLE oauth_clients (
+        client_id TEXT PRIMARY KEY,
+        secret_hash TEXT,
+        metadata TEXT NOT NULL,
+        subject TEXT,
+        created_at TEXT NOT NULL
+      );
+      CREATE TABLE grants (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('oauth','agent')),
+        subject TEXT NOT NULL,
+        client_id TEXT,
+        name TEXT,
+        scope TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at INTEGER,
+        revoked_at TEXT
+      );
+      CREATE TABLE oauth_codes (
+        code_hash TEXT PRIMARY KEY,
+        client_id TEXT NOT NULL,
+        redirect_uri TEXT NOT NULL,
+        code_challenge TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        grant_id TEXT
+      );
+      CREATE TABLE refresh_tokens (
+        token_hash TEXT PRIMARY KEY,
+        grant_id TEXT NOT NULL REFERENCES grants(id),
+        client_id TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER
+      );
+      CREATE INDEX refresh_tokens_grant ON refresh_tokens(grant_id);
     `,
   },
 ];

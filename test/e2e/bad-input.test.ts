@@ -12,6 +12,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
 import { connect, type TestClient } from "../helpers/mcp-client.ts";
+import { signIn } from "../helpers/oauth.ts";
 import { startServer, type ServerProcess } from "../helpers/start-server.ts";
 
 const MESSAGE_LIMIT = 64 * 1024; // config max_message_bytes default
@@ -51,10 +52,13 @@ const initializeBody = (id: number | string = 1) => ({
   params: { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: "raw-fetch", version: "1.0.0" } },
 });
 
+/** A signed-in bearer for the raw (fetch-level) requests; every /mcp request needs one. */
+let rawAuth: Record<string, string> = {};
+
 function post(body: unknown, headers: Record<string, string> = {}, sid?: string): Promise<Response> {
   return fetch(server.mcpUrl, {
     method: "POST",
-    headers: { ...JSON_HEADERS, ...(sid ? { "mcp-session-id": sid, "mcp-protocol-version": LATEST_PROTOCOL_VERSION } : {}), ...headers },
+    headers: { ...JSON_HEADERS, ...rawAuth, ...(sid ? { "mcp-session-id": sid, "mcp-protocol-version": LATEST_PROTOCOL_VERSION } : {}), ...headers },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
 }
@@ -142,6 +146,7 @@ async function expectHarmless(badInput: () => Promise<void>) {
 
 beforeAll(async () => {
   server = await startServer();
+  rawAuth = { authorization: `Bearer ${(await signIn(server.url)).access_token}` };
   alice = await connect(server.mcpUrl, "alice");
   bob = await connect(server.mcpUrl, "bob");
   eve = await connect(server.mcpUrl, "eve");
@@ -332,13 +337,13 @@ const httpCases: HttpCase[] = [
   { name: "JSON that is not JSON-RPC, in a session → 400 parse error", send: () => post({ hello: "world" }, {}, rawSid), status: 400, rpcCode: -32700 },
   { name: "valid JSON-RPC that is not initialize, without a session → 400", send: () => post(toolsList), status: 400, rpcCode: -32000, mentions: /Mcp-Session-Id/ },
   { name: "tools/call without a session → 400", send: () => post({ jsonrpc: "2.0", id: 8, method: "tools/call", params: { name: "post_message", arguments: { channel_id: "chn_AAAAAAAAAAAAAAAAAAAAAA", body: "x" } } }), status: 400, rpcCode: -32000 },
-  { name: "GET without a session → 400", send: () => fetch(server.mcpUrl, { headers: { accept: "text/event-stream" } }), status: 400, rpcCode: -32000 },
+  { name: "GET without a session → 400", send: () => fetch(server.mcpUrl, { headers: { ...rawAuth, accept: "text/event-stream" } }), status: 400, rpcCode: -32000 },
   { name: "Accept without text/event-stream on initialize → 406", send: () => post(initializeBody(), { accept: "application/json" }), status: 406, rpcCode: -32000, mentions: /Not Acceptable/ },
   { name: "Accept text/html in a session → 406", send: () => post(toolsList, { accept: "text/html" }, rawSid), status: 406, rpcCode: -32000, mentions: /Not Acceptable/ },
   { name: "Content-Type text/plain on initialize → 415", send: () => post(initializeBody(), { "content-type": "text/plain" }), status: 415, rpcCode: -32000, mentions: /Unsupported Media Type/ },
   { name: "Content-Type form-urlencoded in a session → 415", send: () => post(toolsList, { "content-type": "application/x-www-form-urlencoded" }, rawSid), status: 415, rpcCode: -32000 },
   { name: "unknown session id → 404", send: () => post(toolsList, {}, "00000000-0000-4000-8000-000000000000"), status: 404, rpcCode: -32001 },
-  { name: "DELETE of an unknown session → 404", send: () => fetch(server.mcpUrl, { method: "DELETE", headers: { "mcp-session-id": "no-such-session" } }), status: 404, rpcCode: -32001 },
+  { name: "DELETE of an unknown session → 404", send: () => fetch(server.mcpUrl, { method: "DELETE", headers: { ...rawAuth, "mcp-session-id": "no-such-session" } }), status: 404, rpcCode: -32001 },
   { name: "foreign Origin on initialize → 403", send: () => post(initializeBody(), { origin: "https://evil.example" }), status: 403, rpcCode: -32000, mentions: /^FORBIDDEN: .*evil\.example/ },
   { name: "foreign Origin in an existing session → 403", send: () => post(toolsList, { origin: "https://evil.example" }, rawSid), status: 403, rpcCode: -32000, mentions: /^FORBIDDEN:/ },
   { name: "Origin that only starts like localhost → 403", send: () => post(initializeBody(), { origin: "http://localhost.evil.example" }), status: 403, rpcCode: -32000, mentions: /^FORBIDDEN:/ },
@@ -400,7 +405,7 @@ describe("Origins that real clients send are accepted", () => {
         expect(res.result.isError).toBeUndefined();
         // A brand-new session sees none of the fixture's channels.
         expect(res.result.structuredContent).toEqual({ channels: [] });
-        const bye = await fetch(server.mcpUrl, { method: "DELETE", headers: { ...headers, "mcp-session-id": sid, "mcp-protocol-version": LATEST_PROTOCOL_VERSION } });
+        const bye = await fetch(server.mcpUrl, { method: "DELETE", headers: { ...rawAuth, ...headers, "mcp-session-id": sid, "mcp-protocol-version": LATEST_PROTOCOL_VERSION } });
         expect(bye.status).toBe(200);
       }),
     );

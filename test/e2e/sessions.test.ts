@@ -4,10 +4,10 @@ import { startServer } from "../helpers/start-server.ts";
 
 const HEADERS = { "content-type": "application/json", accept: "application/json, text/event-stream" };
 
-async function rawPing(mcpUrl: string, sessionId: string) {
+async function rawPing(mcpUrl: string, sessionId: string, token: string) {
   return fetch(mcpUrl, {
     method: "POST",
-    headers: { ...HEADERS, "mcp-session-id": sessionId, "mcp-protocol-version": "2025-11-25" },
+    headers: { ...HEADERS, authorization: `Bearer ${token}`, "mcp-session-id": sessionId, "mcp-protocol-version": "2025-11-25" },
     body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }),
   });
 }
@@ -18,9 +18,9 @@ describe("MCP sessions", () => {
     const c = await connect(srv.mcpUrl);
     const sid = c.transport.sessionId!;
     expect(sid).toMatch(/^[\x21-\x7e]+$/);
-    expect((await rawPing(srv.mcpUrl, sid)).status).toBe(200);
+    expect((await rawPing(srv.mcpUrl, sid, c.token!)).status).toBe(200);
     await c.transport.terminateSession();
-    const after = await rawPing(srv.mcpUrl, sid);
+    const after = await rawPing(srv.mcpUrl, sid, c.token!);
     expect(after.status).toBe(404);
     expect((await after.json()).error.code).toBe(-32001);
     await using again = await connect(srv.mcpUrl);
@@ -34,7 +34,7 @@ describe("MCP sessions", () => {
     const sid = c.transport.sessionId!;
     // Any request would refresh the session, so stay quiet past idle (1 s) + one sweep period (1 s).
     await Bun.sleep(2_500);
-    const status = (await rawPing(srv.mcpUrl, sid)).status;
+    const status = (await rawPing(srv.mcpUrl, sid, c.token!)).status;
     expect(status).toBe(404);
     await c.client.close();
   });

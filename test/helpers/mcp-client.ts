@@ -1,9 +1,19 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { signIn } from "./oauth.ts";
+
+export interface ConnectOptions {
+  /** Bearer token to send; default: sign in afresh (a new OAuth client = a new identity). */
+  token?: string;
+  /** Send no token (for --no-auth servers). */
+  noAuth?: boolean;
+}
 
 export interface TestClient extends AsyncDisposable {
   client: Client;
+  /** The bearer token this client sends (undefined with noAuth). */
+  token?: string;
   transport: StreamableHTTPClientTransport;
   /** Calls a tool and returns its structured result; throws with the error text on isError. */
   call<T = any>(name: string, args?: Record<string, unknown>): Promise<T>;
@@ -13,14 +23,18 @@ export interface TestClient extends AsyncDisposable {
   error(name: string, args?: Record<string, unknown>): Promise<string>;
 }
 
-export async function connect(mcpUrl: string, name = "test"): Promise<TestClient> {
+export async function connect(mcpUrl: string, name = "test", options: ConnectOptions = {}): Promise<TestClient> {
+  const token = options.noAuth ? undefined : (options.token ?? (await signIn(new URL(mcpUrl).origin)).access_token);
   const client = new Client({ name, version: "1.0.0" });
-  const transport = new StreamableHTTPClientTransport(new URL(mcpUrl));
+  const transport = new StreamableHTTPClientTransport(new URL(mcpUrl), {
+    requestInit: token ? { headers: { authorization: `Bearer ${token}` } } : undefined,
+  });
   await client.connect(transport);
   const raw = async (tool: string, args: Record<string, unknown> = {}) =>
     (await client.callTool({ name: tool, arguments: args }, undefined, { timeout: 60_000 })) as CallToolResult;
   return {
     client,
+    token,
     transport,
     raw,
     async call(tool, args) {

@@ -10,8 +10,9 @@ const SRC = resolve(import.meta.dir, "../../src");
 
 const ALLOWED: Record<string, string[]> = {
   main: ["cli", "errors"],
-  cli: ["config", "http", "store", "mcp", "channels", "errors", "version", "lib"],
-  http: ["config", "errors", "lib"],
+  cli: ["config", "http", "store", "mcp", "channels", "auth", "errors", "version", "lib"],
+  http: ["auth", "config", "errors", "lib"],
+  auth: ["store", "lib", "errors"],
   mcp: ["channels", "errors", "lib"],
   channels: ["store", "lib", "errors"],
   store: ["lib", "errors"],
@@ -26,6 +27,10 @@ const LIBRARY_HOME: Record<string, string[]> = {
   "@modelcontextprotocol/sdk/server": ["mcp"],
   "@modelcontextprotocol/sdk/types": ["mcp"],
   "@modelcontextprotocol/sdk/shared": ["mcp"],
+  // The SDK's OAuth error classes and RFC schemas: only src/auth (oauth-errors.ts, clients.ts).
+  "@modelcontextprotocol/sdk/server/auth": ["auth"],
+  "@modelcontextprotocol/sdk/shared/auth": ["auth"],
+  jose: ["auth"],
   "bun:sqlite": ["store"],
 };
 
@@ -81,7 +86,10 @@ describe("architecture (STYLE.md §8.2)", () => {
     const violations: string[] = [];
     for (const [file, specs] of imports) {
       for (const spec of specs) {
-        const home = Object.entries(LIBRARY_HOME).find(([lib]) => spec === lib || spec.startsWith(`${lib}/`) || spec.startsWith(`${lib}.`));
+        // The most specific entry wins (e.g. sdk/server/auth over sdk/server).
+        const home = Object.entries(LIBRARY_HOME)
+          .filter(([lib]) => spec === lib || spec.startsWith(`${lib}/`) || spec.startsWith(`${lib}.`))
+          .sort(([a], [b]) => b.length - a.length)[0];
         if (home && !home[1].includes(featureOf(file))) violations.push(`${relative(SRC, file)} imports ${spec}`);
       }
     }

@@ -1,0 +1,33 @@
+/**
+ * RFC 6749 error codes through the SDK's OAuthError family. The SDK's OAuth server moved to a
+ * legacy package in v2, so this file is the one place that imports it (STYLE.md §11).
+ */
+import { CustomOAuthError, OAuthError } from "@modelcontextprotocol/sdk/server/auth/errors.js";
+
+export {
+  AccessDeniedError,
+  InsufficientScopeError,
+  InvalidClientError,
+  InvalidClientMetadataError,
+  InvalidGrantError,
+  InvalidRequestError,
+  InvalidScopeError,
+  InvalidTargetError,
+  InvalidTokenError,
+  OAuthError,
+  ServerError,
+  TooManyRequestsError,
+  UnauthorizedClientError,
+  UnsupportedGrantTypeError,
+  UnsupportedResponseTypeError,
+} from "@modelcontextprotocol/sdk/server/auth/errors.js";
+
+/** RFC 7591 §3.2.2: a redirect URI the server will not accept. */
+export const invalidRedirectUri = (message: string) => new CustomOAuthError("invalid_redirect_uri", message);
+
+const STATUS: Record<string, number> = { invalid_client: 401, invalid_token: 401, insufficient_scope: 403, too_many_requests: 429, server_error: 500 };
+
+/** An OAuth error as its JSON response; `Cache-Control: no-store` as RFC 6749 §5.1 asks of token responses. */
+export function oauthErrorResponse(err: OAuthError, status = STATUS[err.errorCode] ?? 400, headers: Record<string, string> = {}): Response {
+  return Response.json(err.toResponseObject(), { status, headers: { "cache-control": "no-store", ...headers } });
+}

@@ -1,0 +1,56 @@
+import { verifyAccessToken } from "./access-tokens.ts";
+import type { AuthContext } from "./context.ts";
+import { resourceMetadataUrl } from "./metadata.ts";
+
+/** Who a verified bearer token speaks for. */
+export interface Identity {
+  subject: string;
+  /** Granted servers ("channels", upstream names). */
+  servers: string[];
+  grantId: string;
+  clientId: string | null;
+  token: string;
+  /** Epoch seconds. */
+  expiresAt: number;
+}
+
+export type AuthenticateResult = { ok: true; identity: Identity } | { ok: false; response: Response };
+
+/**
+ * Resource-server check for every /mcp request, before anything else (MCP authorization; OAuth 2.1
+ * §5.2): bearer in the header only, signature, iss, aud = our resource, expiry, then the grant is
+ * looked up so revocation takes effect at once. Missing or bad → 401 with WWW-Authenticate
+ * pointing at the RFC 9728 metadata; valid but granting no server here → 403 insufficient_scope.
+ */
+export async function authenticate(ctx: AuthContext, request: Request): Promise<AuthenticateResult> {
+  const { issuer, resource, knownServers } = ctx.settings;
+  const scope = knownServers.join(" ");
+  const challenge = (status: number, error?: string, description?: string) => {
+    const parts = [`Bearer resource_metadata="${resourceMetadataUrl(ctx.settings)}"`, `scope="${scope}"`];
+    if (error) parts.push(`error="${error}"`);
+    if (description) parts.push(`error_description="${description}"`);
+    const body = error ? { error, error_description: description } : { error: "invalid_token", error_description: "Authorization required" };
+    return { ok: false as const, response: Response.json(body, { status, headers: { "www-authenticate": parts.join(", ") } }) };
+  };
+
+  // OAuth 2.1 §5.2 / MCP: tokens never travel in the query string.
+  if (new URL(request.url).searchParams.has("access_token")) return challenge(400, "invalid_request", "Send the token in the Authorization header, not the URL");
+  const header = request.headers.get("authorization");
+  if (!header) return challenge(401);
+  const match = /^Bearer\s+([A-Za-z0-9._~+/=-]+)$/i.exec(header.trim());
+  if (!match) return challenge(401, "invalid_token", "Malformed Authorization header");
+  const token = match[1]!;
+
+  let claims;
+  try {
+    claims = await verifyAccessToken(ctx.key, { issuer, audience: resource }, token);
+  } catch {
+    return challenge(401, "invalid_token", "The access token is invalid or expired");
+  }
+  const grant = await ctx.store.getGrant(claims.gid);
+  if (!grant || grant.revoked_at || grant.subject !== claims.sub) return challenge(401, "invalid_token", "The access token has been revoked");
+  if (grant.expires_at !== null && grant.expires_at < Date.now()) return challenge(401, "invalid_token", "The access token has expired");
+  const servers = claims.scope.split(" ").filter((s) => knownServers.includes(s));
+  if (servers.length === 0) return challenge(403, "insufficient_scope", `This token grants none of: ${scope}`);
+  return { ok: true, identity: { subject: claims.sub, servers, grantId: claims.gid, clientId: claims.client_id ?? null, token, expiresAt: claims.exp } };
+}
