@@ -6,6 +6,7 @@ import { AppError } from "./errors.ts";
 
 const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
   serve: () => import("./cli/serve.ts"),
+  token: () => import("./cli/token.ts"),
   version: () => import("./cli/version.ts"),
   help: () => import("./cli/help.ts"),
 };

@@ -4,6 +4,10 @@ export const HELP = `Parley ${VERSION} — shared MCP channels for AI sessions
 
 Usage:
   parley serve [--host 127.0.0.1] [--port 8201] [--data ./parley_data] [--config parley.toml] [--public-url URL]
+               [--passcode CODE] [--no-auth]
+  parley token issue --agent NAME --servers channels[,a,b] [--ttl 30d] [--data DIR]
+  parley token list [--data DIR]
+  parley token revoke ID [--data DIR]
   parley version
   parley help
 
