@@ -98,7 +98,7 @@ describe("SqliteStore", () => {
       [draft("should not exist")],
       sealMessage,
     );
-    expect(attempt).rejects.toBeInstanceOf(StoreConflict);
+    await expect(attempt).rejects.toBeInstanceOf(StoreConflict);
     await attempt.catch(() => {});
     expect(await store.listMessages("chn_test_channel_1", { after: 0, slotId: null, limit: 10 })).toEqual(before);
     expect((await store.getChannel("chn_test_channel_1"))!.name).toBe("t");
