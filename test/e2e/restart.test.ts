@@ -31,7 +31,12 @@ const KILLS = 2;
 const ACKS_PER_LIFE = 25;
 
 const dataDir = mkdtempSync(join(tmpdir(), "parley-restart-"));
-afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+/** Every server process this test started; whatever is still alive at the end is killed. */
+const started: ServerProcess[] = [];
+afterAll(async () => {
+  for (const srv of started) await srv[Symbol.asyncDispose]();
+  rmSync(dataDir, { recursive: true, force: true });
+});
 
 /** Wakes waiters whenever something they may be waiting for happened (an ack, a failure, a restart). */
 class Progress {
@@ -101,6 +106,7 @@ interface Ack {
 test(`every acknowledged post survives ${KILLS} SIGKILLs mid-traffic, exactly once, in order, hash-chained`, async () => {
   const progress = new Progress();
   let life: Life = { n: 0, srv: await startServer({ dataDir }), killed: false, abort: new AbortController() };
+  started.push(life.srv);
   let clock = 0;
   let stopping = false;
   const acks: Ack[] = [];
@@ -181,6 +187,7 @@ test(`every acknowledged post survives ${KILLS} SIGKILLs mid-traffic, exactly on
       if (k === 1) await admin.close().catch(() => {});
 
       const srv = await startServer({ dataDir, port });
+      started.push(srv);
       expect(srv.port).toBe(port);
       // Before any player is back: an invite made before the crash still seats someone, and the
       // seats filled before the crash are still filled (s0…s3 by players' dead sessions, late ones too).
