@@ -57,8 +57,13 @@ export async function authenticateClient(ctx: AuthContext, request: Request, for
     const decoded = Buffer.from(header.slice(6).trim(), "base64").toString("utf8");
     const colon = decoded.indexOf(":");
     if (colon < 0) throw new InvalidClientError("Malformed Basic credentials");
-    clientId = decodeURIComponent(decoded.slice(0, colon));
-    secret = decodeURIComponent(decoded.slice(colon + 1));
+    try {
+      clientId = decodeURIComponent(decoded.slice(0, colon));
+      secret = decodeURIComponent(decoded.slice(colon + 1));
+    } catch {
+      // A stray "%" is the client's mistake (invalid_client), not a server error.
+      throw new InvalidClientError("Malformed Basic credentials");
+    }
     usedBasic = true;
   }
   if (!clientId) throw new InvalidClientError("client_id is required");

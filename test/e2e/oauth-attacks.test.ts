@@ -1,0 +1,736 @@
+/**
+ * The OAuth / resource-server attack table, end to end against the real server process over HTTP.
+ * Each attack asserts the exact refusal (status, OAuth `error` code, no redirect where the spec
+ * forbids one, no token issued) and then that the legitimate path still works. The table of
+ * results is printed at the end of the file's run.
+ *
+ * No timed assertions: expiry waits for the token's own `exp` to pass, the rate limit is counted
+ * in attempts, not seconds.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import net from "node:net";
+import { join, resolve } from "node:path";
+import { importJWK, SignJWT, type JWK } from "jose";
+import { connect } from "../helpers/mcp-client.ts";
+import { authorize, pkcePair, REDIRECT_URI, registerClient, signIn, tokenRequest } from "../helpers/oauth.ts";
+import { startServer, type ServerProcess } from "../helpers/start-server.ts";
+
+const MAIN = resolve(import.meta.dir, "../../src/main.ts");
+const MCP_HEADERS = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+const INITIALIZE = {
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "attacker", version: "1.0.0" } },
+};
+
+// ---------------------------------------------------------------------------------------------
+// The attack table: every attack test records one row; afterAll prints them all.
+
+const table: { name: string; result: string }[] = [];
+const ATTACKS: string[] = [];
+
+function attack(name: string, fn: () => Promise<string>, timeout?: number) {
+  ATTACKS.push(name);
+  test(
+    `attack: ${name}`,
+    async () => {
+      try {
+        const refusal = await fn();
+        table.push({ name, result: `REFUSED ${refusal}; legit path OK` });
+      } catch (err) {
+        table.push({ name, result: `FAILED: ${String(err instanceof Error ? err.message : err).split("\n")[0]}` });
+        throw err;
+      }
+    },
+    timeout,
+  );
+}
+
+afterAll(() => {
+  const width = Math.max(...ATTACKS.map((a) => a.length));
+  const rows = ATTACKS.map((name) => `  ${name.padEnd(width)}  →  ${table.find((r) => r.name === name)?.result ?? "NOT RUN"}`);
+  console.log(`\nOAuth attack table (${table.filter((r) => r.result.startsWith("REFUSED")).length}/${ATTACKS.length} refused):\n${rows.join("\n")}\n`);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+function decodeJwt(token: string): { header: Record<string, unknown>; payload: Record<string, any> } {
+  const [h, p] = token.split(".");
+  return { header: JSON.parse(Buffer.from(h!, "base64url").toString()), payload: JSON.parse(Buffer.from(p!, "base64url").toString()) };
+}
+
+const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+
+/** Replaces the character at index i with a different base64url character. */
+function flipChar(s: string, i: number): string {
+  const c = s[i]!;
+  return s.slice(0, i) + (c === "A" ? "B" : "A") + s.slice(i + 1);
+}
+
+/** A raw initialize at /mcp: the resource-server check runs before anything else. */
+async function mcpInit(srv: ServerProcess, token?: string, init: { url?: string; headers?: Record<string, string> } = {}) {
+  const res = await fetch(init.url ?? srv.mcpUrl, {
+    method: "POST",
+    headers: { ...MCP_HEADERS, ...(token ? { authorization: `Bearer ${token}` } : {}), ...init.headers },
+    body: JSON.stringify(INITIALIZE),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
+}
+
+/** Asserts a 401 at /mcp with the RFC 6750 challenge (and `error="invalid_token"` when a token was sent). */
+async function expectRejected(srv: ServerProcess, token: string | undefined, status = 401) {
+  const res = await mcpInit(srv, token);
+  expect(res.status).toBe(status);
+  expect(res.headers.get("mcp-session-id")).toBeNull();
+  const challenge = res.headers.get("www-authenticate") ?? "";
+  expect(challenge).toContain(`resource_metadata="${srv.url}/.well-known/oauth-protected-resource/mcp"`);
+  if (token && status === 401) {
+    expect(challenge).toContain('error="invalid_token"');
+    expect(res.json().error).toBe("invalid_token");
+  }
+  return res;
+}
+
+/** The token works at /mcp: a real SDK client connects and calls a tool. */
+async function expectWorks(srv: ServerProcess, token: string) {
+  await using c = await connect(srv.mcpUrl, "legit", { token });
+  expect((await c.call("health_check")).status).toBe("ok");
+}
+
+/** Signs in an already-registered public client (authorize → token); returns the token response. */
+async function signInClient(srv: ServerProcess, clientId: string) {
+  const { verifier, challenge } = pkcePair();
+  const back = await authorize(srv.url, {
+    response_type: "code",
+    client_id: clientId,
+    redirect_uri: REDIRECT_URI,
+    code_challenge: challenge,
+    code_challenge_method: "S256",
+    state: "legit",
+    resource: srv.mcpUrl,
+  });
+  const code = back.searchParams.get("code");
+  expect(code).toBeTruthy();
+  const res = await tokenRequest(srv.url, { grant_type: "authorization_code", code: code!, code_verifier: verifier, client_id: clientId, redirect_uri: REDIRECT_URI });
+  expect(res.status).toBe(200);
+  return (await res.json()) as { access_token: string; refresh_token: string; expires_in: number; scope: string };
+}
+
+/** Legitimate path after an attack: the same client signs in properly and the token works at /mcp. */
+async function legitAfter(srv: ServerProcess, clientId?: string) {
+  const id = clientId ?? (await registerClient(srv.url)).client_id;
+  const tokens = await signInClient(srv, id);
+  await expectWorks(srv, tokens.access_token);
+  return tokens;
+}
+
+/** An authorization redirect that carries an error: no code, our `iss`, the client's `state`. */
+function expectErrorRedirect(location: URL, error: string, state = "st") {
+  expect(`${location.origin}${location.pathname}`).toBe(REDIRECT_URI);
+  expect(location.searchParams.get("error")).toBe(error);
+  expect(location.searchParams.get("code")).toBeNull();
+  expect(location.searchParams.get("state")).toBe(state);
+}
+
+/** Token endpoint refusal: status, error code, no tokens, not cacheable. */
+async function expectTokenError(res: Response, error: string, status = 400) {
+  expect(res.status).toBe(status);
+  expect(res.headers.get("cache-control")).toBe("no-store");
+  const body = (await res.json()) as Record<string, unknown>;
+  expect(body.error).toBe(error);
+  expect(body.access_token).toBeUndefined();
+  expect(body.refresh_token).toBeUndefined();
+  return body;
+}
+
+function parley(args: string[], srv: ServerProcess) {
+  const res = Bun.spawnSync([process.execPath, MAIN, ...args, "--data", srv.dataDir, "--port", String(srv.port)], {
+    cwd: srv.dataDir,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  return { code: res.exitCode, out: res.stdout.toString(), err: res.stderr.toString() };
+}
+
+/** Waits (by condition, not by a fixed sleep) until the wall clock is past a JWT's `exp`. */
+async function untilExpired(token: string) {
+  const { exp } = decodeJwt(token).payload;
+  while (Math.floor(Date.now() / 1000) < exp) await Bun.sleep(100);
+}
+
+/** One HTTP/1.1 request over a socket bound to a chosen local address (the rate limiter keys on it). */
+async function requestFrom(localAddress: string, port: number, method: string, path: string, form: URLSearchParams) {
+  const body = form.toString();
+  const sock = net.connect({ host: "127.0.0.1", port, localAddress });
+  let raw = "";
+  sock.setEncoding("utf8");
+  sock.on("data", (d) => (raw += d));
+  await new Promise<void>((ok, fail) => {
+    sock.on("connect", () => {
+      sock.write(
+        `${method} ${path} HTTP/1.1\r\nHost: localhost:${port}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    });
+    sock.on("close", () => ok());
+    sock.on("error", fail);
+  });
+  const [head] = raw.split("\r\n\r\n");
+  const lines = head!.split("\r\n");
+  const status = Number(lines[0]!.split(" ")[1]);
+  const headers = new Map(lines.slice(1).map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()] as const));
+  return { status, headers, raw };
+}
+
+// ---------------------------------------------------------------------------------------------
+// One server for the attacks that need no special configuration.
+
+let srv: ServerProcess;
+beforeAll(async () => {
+  srv = await startServer();
+});
+afterAll(async () => {
+  await srv?.[Symbol.asyncDispose]();
+});
+
+/** Authorize params for a client, overridable per attack. */
+function authParams(clientId: string, challenge: string, extra: Record<string, string> = {}) {
+  return {
+    response_type: "code",
+    client_id: clientId,
+    redirect_uri: REDIRECT_URI,
+    code_challenge: challenge,
+    code_challenge_method: "S256",
+    state: "st",
+    resource: srv.mcpUrl,
+    ...extra,
+  };
+}
+
+describe("OAuth attacks", () => {
+  attack("no PKCE", async () => {
+    const client = await registerClient(srv.url);
+    const { challenge } = pkcePair();
+    const { code_challenge: _c, code_challenge_method: _m, ...noPkce } = authParams(client.client_id, challenge);
+    const back = await authorize(srv.url, noPkce);
+    expectErrorRedirect(back, "invalid_request");
+    expect(back.searchParams.get("error_description")).toContain("PKCE");
+    // A code exchange without a verifier is refused too (there is no code to exchange, so use a bogus one).
+    await expectTokenError(await tokenRequest(srv.url, { grant_type: "authorization_code", code: "code_bogus", client_id: client.client_id, redirect_uri: REDIRECT_URI }), "invalid_request");
+    await legitAfter(srv, client.client_id);
+    return "302 error=invalid_request, no code";
+  });
+
+  attack("plain PKCE", async () => {
+    const client = await registerClient(srv.url);
+    const { verifier } = pkcePair();
+    const back = await authorize(srv.url, authParams(client.client_id, verifier, { code_challenge_method: "plain" }));
+    expectErrorRedirect(back, "invalid_request");
+    // RFC 7636 §4.3: an absent method means plain; refused as well.
+    const { code_challenge_method: _m, ...implicitPlain } = authParams(client.client_id, verifier);
+    expectErrorRedirect(await authorize(srv.url, implicitPlain), "invalid_request");
+    await legitAfter(srv, client.client_id);
+    return "302 error=invalid_request (plain and absent method), no code";
+  });
+
+  attack("wrong PKCE verifier", async () => {
+    const client = await registerClient(srv.url);
+    const { challenge } = pkcePair();
+    const back = await authorize(srv.url, authParams(client.client_id, challenge));
+    const code = back.searchParams.get("code")!;
+    expect(code).toBeTruthy();
+    const wrong = pkcePair().verifier;
+    await expectTokenError(
+      await tokenRequest(srv.url, { grant_type: "authorization_code", code, code_verifier: wrong, client_id: client.client_id, redirect_uri: REDIRECT_URI }),
+      "invalid_grant",
+    );
+    // Presenting the challenge itself as the verifier (what `plain` would accept) fails too.
+    await expectTokenError(
+      await tokenRequest(srv.url, { grant_type: "authorization_code", code, code_verifier: challenge, client_id: client.client_id, redirect_uri: REDIRECT_URI }),
+      "invalid_grant",
+    );
+    await legitAfter(srv, client.client_id);
+    return "400 invalid_grant, no token";
+  });
+
+  attack("authorization code replay", async () => {
+    const client = await registerClient(srv.url);
+    const { verifier, challenge } = pkcePair();
+    const code = (await authorize(srv.url, authParams(client.client_id, challenge))).searchParams.get("code")!;
+    const form = { grant_type: "authorization_code", code, code_verifier: verifier, client_id: client.client_id, redirect_uri: REDIRECT_URI };
+    const first = await tokenRequest(srv.url, form);
+    expect(first.status).toBe(200);
+    const tokens = (await first.json()) as { access_token: string; refresh_token: string };
+    await expectWorks(srv, tokens.access_token);
+    // The second exchange is refused, and it revokes what the first one issued (RFC 6749 §4.1.2).
+    await expectTokenError(await tokenRequest(srv.url, form), "invalid_grant");
+    await expectRejected(srv, tokens.access_token);
+    await expectTokenError(await tokenRequest(srv.url, { grant_type: "refresh_token", refresh_token: tokens.refresh_token, client_id: client.client_id }), "invalid_grant");
+    await legitAfter(srv, client.client_id);
+    return "400 invalid_grant; first exchange's access token → 401, refresh → invalid_grant";
+  });
+
+  attack("redirect URI not registered", async () => {
+    const client = await registerClient(srv.url);
+    const { challenge } = pkcePair();
+    for (const evil of ["http://localhost:9999/steal", `${REDIRECT_URI}/`, `${REDIRECT_URI}?x=1`, "https://attacker.example/callback"]) {
+      const url = new URL(`${srv.url}/authorize`);
+      for (const [k, v] of Object.entries(authParams(client.client_id, challenge, { redirect_uri: evil }))) url.searchParams.set(k, v);
+      const res = await fetch(url, { redirect: "manual" });
+      expect(res.status).toBe(400);
+      expect(res.headers.get("location")).toBeNull();
+      expect(res.headers.get("content-type")).toContain("text/html");
+      const page = await res.text();
+      expect(page).toContain("Invalid redirect URI");
+      expect(page).not.toContain("code=");
+    }
+    // An unknown client gets the same: a page, never a redirect to the URI it names.
+    const url = new URL(`${srv.url}/authorize`);
+    for (const [k, v] of Object.entries(authParams("cli_unknown", challenge, { redirect_uri: "https://attacker.example/callback" }))) url.searchParams.set(k, v);
+    const unknown = await fetch(url, { redirect: "manual" });
+    expect(unknown.status).toBe(400);
+    expect(unknown.headers.get("location")).toBeNull();
+    expect(await unknown.text()).toContain("Unknown client");
+    await legitAfter(srv, client.client_id);
+    return "400 HTML error page, no Location header";
+  });
+
+  attack("token for another audience", async () => {
+    // (a) A JWT signed with the server's very own key, perfect in every way but `aud`.
+    const legit = await signIn(srv.url);
+    const jwk = JSON.parse(readFileSync(join(srv.dataDir, "keys", "ed25519.jwk"), "utf8")) as JWK;
+    const key = await importJWK({ ...jwk, alg: "EdDSA" }, "EdDSA");
+    const { header, payload } = decodeJwt(legit.access_token);
+    const forge = (aud: string) =>
+      new SignJWT({ ...payload, aud })
+        .setProtectedHeader(header as { alg: string })
+        .sign(key);
+    await expectRejected(srv, await forge("https://other.example/mcp"));
+    await expectRejected(srv, await forge(srv.url)); // the issuer is not the resource
+    // Control: the same forgery with our audience passes, so `aud` alone made the difference.
+    await expectWorks(srv, await forge(srv.mcpUrl));
+
+    // (b) Asking this server for a token for another resource.
+    const client = await registerClient(srv.url);
+    const { verifier, challenge } = pkcePair();
+    const back = await authorize(srv.url, authParams(client.client_id, challenge, { resource: "https://other.example/mcp" }));
+    expectErrorRedirect(back, "invalid_target");
+    // …and at the token endpoint, with an otherwise good code.
+    const code = (await authorize(srv.url, authParams(client.client_id, challenge))).searchParams.get("code")!;
+    await expectTokenError(
+      await tokenRequest(srv.url, { grant_type: "authorization_code", code, code_verifier: verifier, client_id: client.client_id, redirect_uri: REDIRECT_URI, resource: "https://other.example/mcp" }),
+      "invalid_target",
+    );
+    await legitAfter(srv, client.client_id);
+    return "forged aud → 401 invalid_token; resource=other → 302 error=invalid_target, /token → 400 invalid_target";
+  });
+
+  attack("expired access token", async () => {
+    await using short = await startServer({ env: { PARLEY_ACCESS_TOKEN_TTL_SECONDS: "2" } });
+    const signed = await signIn(short.url);
+    expect(signed.expires_in).toBe(2);
+    await untilExpired(signed.access_token);
+    await expectRejected(short, signed.access_token);
+    // Legit path: the refresh token gets a fresh access token that works.
+    const res = await tokenRequest(short.url, { grant_type: "refresh_token", refresh_token: signed.refresh_token, client_id: signed.client_id });
+    expect(res.status).toBe(200);
+    const fresh = (await res.json()) as { access_token: string };
+    const head = await mcpInit(short, fresh.access_token);
+    expect(head.status).toBe(200);
+    return "401 invalid_token after exp";
+  });
+
+  attack("tampered token (signature, payload)", async () => {
+    const legit = await signIn(srv.url);
+    const [h, p, s] = legit.access_token.split(".") as [string, string, string];
+    // A character in the middle of the signature (the last one may only carry padding bits).
+    await expectRejected(srv, `${h}.${p}.${flipChar(s, 10)}`);
+    await expectRejected(srv, `${h}.${p}.${flipChar(s, 40)}`);
+    // A character of the payload, and a meaningful payload edit (another subject, wider scope).
+    await expectRejected(srv, `${h}.${flipChar(p, 20)}.${s}`);
+    const { payload } = decodeJwt(legit.access_token);
+    await expectRejected(srv, `${h}.${b64url({ ...payload, sub: "usr_someone_else" })}.${s}`);
+    await expectRejected(srv, `${h}.${b64url({ ...payload, exp: payload.exp + 86_400 })}.${s}`);
+    // Truncated / garbage tokens.
+    await expectRejected(srv, `${h}.${p}`);
+    await expectRejected(srv, "not-a-jwt");
+    await expectWorks(srv, legit.access_token);
+    return "401 invalid_token";
+  });
+
+  attack("alg:none token (and HS256 key confusion)", async () => {
+    const legit = await signIn(srv.url);
+    const { header, payload } = decodeJwt(legit.access_token);
+    await expectRejected(srv, `${b64url({ ...header, alg: "none" })}.${b64url(payload)}.`);
+    await expectRejected(srv, `${b64url({ alg: "none", typ: "at+jwt" })}.${b64url(payload)}.`);
+    // HS256 with the server's public key bytes as the HMAC secret.
+    const jwks = (await (await fetch(`${srv.url}/.well-known/jwks.json`)).json()) as { keys: JWK[] };
+    const secret = Buffer.from(jwks.keys[0]!.x!, "base64url");
+    const hs = await new SignJWT(payload).setProtectedHeader({ alg: "HS256", typ: "at+jwt" }).sign(secret);
+    await expectRejected(srv, hs);
+    await expectWorks(srv, legit.access_token);
+    return "401 invalid_token";
+  });
+
+  attack("revoked agent token", async () => {
+    const issued = parley(["token", "issue", "--agent", "bot-1", "--servers", "channels", "--ttl", "30d"], srv);
+    expect(issued.code).toBe(0);
+    const token = issued.out.trim();
+    const id = /Agent token (\S+) for/.exec(issued.err)?.[1];
+    expect(id).toMatch(/^agt_/);
+    expect(decodeJwt(token).payload.aud).toBe(srv.mcpUrl);
+    // It works, including inside an open session…
+    const c = await connect(srv.mcpUrl, "agent", { token });
+    expect((await c.call("health_check")).status).toBe("ok");
+    expect(parley(["token", "list"], srv).out).toMatch(new RegExp(`${id}\\s+bot-1\\s+servers=channels.*active`));
+    // …until `token revoke`: the very next request is refused, fresh or in the open session.
+    const revoked = parley(["token", "revoke", id!], srv);
+    expect(revoked.code).toBe(0);
+    await expectRejected(srv, token);
+    const inSession = await fetch(srv.mcpUrl, {
+      method: "POST",
+      headers: { ...MCP_HEADERS, authorization: `Bearer ${token}`, "mcp-session-id": c.transport.sessionId!, "mcp-protocol-version": "2025-11-25" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 9, method: "ping" }),
+    });
+    expect(inSession.status).toBe(401);
+    await c.client.close().catch(() => {});
+    expect(parley(["token", "list"], srv).out).toMatch(new RegExp(`${id}\\s+bot-1.*REVOKED`));
+    // Revoking again reports there is nothing live to revoke.
+    const twice = parley(["token", "revoke", id!], srv);
+    expect(twice.code).toBe(1);
+    expect(twice.err).toContain(`no active agent token "${id}"`);
+    // Legit path: a new agent token works.
+    const again = parley(["token", "issue", "--agent", "bot-2", "--servers", "channels"], srv);
+    expect(again.code).toBe(0);
+    await expectWorks(srv, again.out.trim());
+    return "401 invalid_token on the next request (also inside an open session)";
+  });
+
+  attack("refresh token reuse", async () => {
+    const first = await signIn(srv.url);
+    const rotate = (refresh_token: string) => tokenRequest(srv.url, { grant_type: "refresh_token", refresh_token, client_id: first.client_id });
+    const res = await rotate(first.refresh_token);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    const second = (await res.json()) as { access_token: string; refresh_token: string };
+    expect(second.refresh_token).not.toBe(first.refresh_token);
+    await expectWorks(srv, second.access_token);
+    // The old refresh token again: refused, and the whole family dies.
+    await expectTokenError(await rotate(first.refresh_token), "invalid_grant");
+    await expectTokenError(await rotate(second.refresh_token), "invalid_grant");
+    await expectRejected(srv, second.access_token);
+    await expectRejected(srv, first.access_token);
+    await legitAfter(srv, first.client_id);
+    return "400 invalid_grant; rotated refresh token and current access token revoked";
+  });
+
+  attack("access token in the query string", async () => {
+    const legit = await signIn(srv.url);
+    const inQuery = `${srv.mcpUrl}?access_token=${encodeURIComponent(legit.access_token)}`;
+    const res = await mcpInit(srv, undefined, { url: inQuery });
+    expect(res.status).toBe(400);
+    expect(res.json().error).toBe("invalid_request");
+    expect(res.headers.get("mcp-session-id")).toBeNull();
+    // Not even alongside a valid header, and not on GET.
+    expect((await mcpInit(srv, legit.access_token, { url: inQuery })).status).toBe(400);
+    expect((await fetch(inQuery, { headers: { accept: "text/event-stream" } })).status).toBe(400);
+    await expectWorks(srv, legit.access_token);
+    return "400 invalid_request, no session";
+  });
+
+  attack("another subject's session id", async () => {
+    await using alice = await connect(srv.mcpUrl, "alice");
+    const sid = alice.transport.sessionId!;
+    const mallory = await signIn(srv.url);
+    const headers = { ...MCP_HEADERS, authorization: `Bearer ${mallory.access_token}`, "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25" };
+    const post = await fetch(srv.mcpUrl, { method: "POST", headers, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "list_channels", arguments: {} } }) });
+    expect(post.status).toBe(404);
+    expect((await post.json()).error.code).toBe(-32001);
+    expect((await fetch(srv.mcpUrl, { method: "GET", headers: { ...headers, accept: "text/event-stream" } })).status).toBe(404);
+    expect((await fetch(srv.mcpUrl, { method: "DELETE", headers })).status).toBe(404);
+    // Alice's session survived the DELETE attempt.
+    expect((await alice.call("health_check")).status).toBe("ok");
+    await expectWorks(srv, mallory.access_token);
+    return "404 (POST, GET, DELETE); the owner's session lives on";
+  });
+
+  attack("code or refresh token presented by another client", async () => {
+    const victim = await registerClient(srv.url);
+    const thief = await registerClient(srv.url);
+    const { verifier, challenge } = pkcePair();
+    const code = (await authorize(srv.url, authParams(victim.client_id, challenge))).searchParams.get("code")!;
+    // The thief has the code and even the verifier: still not its code.
+    await expectTokenError(
+      await tokenRequest(srv.url, { grant_type: "authorization_code", code, code_verifier: verifier, client_id: thief.client_id, redirect_uri: REDIRECT_URI }),
+      "invalid_grant",
+    );
+    // The code was not consumed by the theft attempt; the victim exchanges it.
+    const res = await tokenRequest(srv.url, { grant_type: "authorization_code", code, code_verifier: verifier, client_id: victim.client_id, redirect_uri: REDIRECT_URI });
+    expect(res.status).toBe(200);
+    const tokens = (await res.json()) as { access_token: string; refresh_token: string };
+    await expectTokenError(await tokenRequest(srv.url, { grant_type: "refresh_token", refresh_token: tokens.refresh_token, client_id: thief.client_id }), "invalid_grant");
+    // The victim's refresh token was not burned by the thief's attempt.
+    const refreshed = await tokenRequest(srv.url, { grant_type: "refresh_token", refresh_token: tokens.refresh_token, client_id: victim.client_id });
+    expect(refreshed.status).toBe(200);
+    await expectWorks(srv, ((await refreshed.json()) as { access_token: string }).access_token);
+    return "400 invalid_grant (code and refresh token bound to their client)";
+  });
+
+  attack("missing, wrong or malformed client credentials", async () => {
+    // A confidential client (RFC 7591 default: client_secret_basic).
+    const client = await registerClient(srv.url, { token_endpoint_auth_method: "client_secret_basic" });
+    expect(client.client_secret).toBeTruthy();
+    const { verifier, challenge } = pkcePair();
+    const code = (await authorize(srv.url, authParams(client.client_id, challenge))).searchParams.get("code")!;
+    const form = { grant_type: "authorization_code", code, code_verifier: verifier, redirect_uri: REDIRECT_URI };
+    const basic = (id: string, secret: string) => ({ authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}` });
+    await expectTokenError(await tokenRequest(srv.url, { ...form, client_id: client.client_id }), "invalid_client", 401);
+    await expectTokenError(await tokenRequest(srv.url, form, basic(client.client_id, "cs_wrong")), "invalid_client", 401);
+    await expectTokenError(await tokenRequest(srv.url, { ...form, client_id: client.client_id, client_secret: `${client.client_secret}x` }), "invalid_client", 401);
+    // Malformed Basic credentials (a stray %, no colon) are the client's error, not a server error.
+    await expectTokenError(await tokenRequest(srv.url, form, basic("%", "x")), "invalid_client", 401);
+    await expectTokenError(await tokenRequest(srv.url, form, basic(client.client_id, "%zz")), "invalid_client", 401);
+    await expectTokenError(await tokenRequest(srv.url, form, { authorization: `Basic ${Buffer.from("nocolon").toString("base64")}` }), "invalid_client", 401);
+    const revoke = await fetch(`${srv.url}/revoke`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", ...basic("%", "x") }, body: "token=x" });
+    expect(revoke.status).toBe(401);
+    expect(((await revoke.json()) as { error: string }).error).toBe("invalid_client");
+    // Legit: the right secret in Basic gets tokens (the code survived the failed attempts).
+    const ok = await tokenRequest(srv.url, form, basic(client.client_id, client.client_secret!));
+    expect(ok.status).toBe(200);
+    await expectWorks(srv, ((await ok.json()) as { access_token: string }).access_token);
+    return "401 invalid_client at /token and /revoke (never 500)";
+  });
+
+  attack("server-key JWT with wrong typ, iss or claims", async () => {
+    const legit = await signIn(srv.url);
+    const jwk = JSON.parse(readFileSync(join(srv.dataDir, "keys", "ed25519.jwk"), "utf8")) as JWK;
+    const key = await importJWK({ ...jwk, alg: "EdDSA" }, "EdDSA");
+    const { header, payload } = decodeJwt(legit.access_token);
+    const sign = (h: Record<string, unknown>, p: Record<string, unknown>) => new SignJWT(p).setProtectedHeader(h as { alg: string }).sign(key);
+    await expectRejected(srv, await sign({ ...header, typ: "JWT" }, payload));
+    await expectRejected(srv, await sign({ alg: "EdDSA" }, payload));
+    await expectRejected(srv, await sign(header, { ...payload, iss: "https://other.example" }));
+    const { gid: _g, ...noGid } = payload;
+    await expectRejected(srv, await sign(header, noGid));
+    await expectRejected(srv, await sign(header, { ...payload, gid: "gr_does_not_exist" }));
+    // Another subject's grant: the grant check ties gid to sub.
+    const other = decodeJwt((await signIn(srv.url)).access_token).payload;
+    await expectRejected(srv, await sign(header, { ...payload, gid: other.gid }));
+    const { exp: _e, ...noExp } = payload;
+    await expectRejected(srv, await sign(header, noExp));
+    await expectWorks(srv, await sign(header, payload));
+    return "401 invalid_token";
+  });
+
+  attack("token granting no server here", async () => {
+    const issued = parley(["token", "issue", "--agent", "outsider", "--servers", "battle"], srv);
+    expect(issued.code).toBe(0);
+    const res = await expectRejected(srv, issued.out.trim(), 403);
+    expect(res.headers.get("www-authenticate")).toContain('error="insufficient_scope"');
+    expect(res.json().error).toBe("insufficient_scope");
+    const both = parley(["token", "issue", "--agent", "insider", "--servers", "battle,channels"], srv);
+    await expectWorks(srv, both.out.trim());
+    return "403 insufficient_scope";
+  });
+
+  attack("revocation (RFC 7009) by the owner and by another client", async () => {
+    const owner = await signIn(srv.url);
+    const other = await registerClient(srv.url);
+    const revoke = (token: string, client_id: string) =>
+      fetch(`${srv.url}/revoke`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ token, client_id }) });
+    // Another client's revocation answers 200 (RFC 7009 §2.2) but changes nothing.
+    expect((await revoke(owner.refresh_token, other.client_id)).status).toBe(200);
+    await expectWorks(srv, owner.access_token);
+    // The owner's revocation of the access token ends the whole sign-in.
+    const res = await revoke(owner.access_token, owner.client_id);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    await expectRejected(srv, owner.access_token);
+    await expectTokenError(await tokenRequest(srv.url, { grant_type: "refresh_token", refresh_token: owner.refresh_token, client_id: owner.client_id }), "invalid_grant");
+    await legitAfter(srv, owner.client_id);
+    return "other client: no effect; owner: access 401 + refresh invalid_grant";
+  });
+
+  attack(
+    "1,000 failed passcode attempts",
+    async () => {
+      const PASSCODE = "correct horse battery staple";
+      await using guarded = await startServer({ args: ["--passcode", PASSCODE] });
+      const client = await registerClient(guarded.url);
+      const { verifier, challenge } = pkcePair();
+      const params = {
+        response_type: "code",
+        client_id: client.client_id,
+        redirect_uri: REDIRECT_URI,
+        code_challenge: challenge,
+        code_challenge_method: "S256",
+        state: "st",
+        resource: guarded.mcpUrl,
+      };
+      const postAuthorize = (passcode: string) =>
+        fetch(`${guarded.url}/authorize`, {
+          method: "POST",
+          redirect: "manual",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ ...params, passcode }),
+        });
+      // Before the attack: the consent page, and a real sign-in with the passcode.
+      const consent = await fetch(`${guarded.url}/authorize?${new URLSearchParams(params)}`, { redirect: "manual" });
+      expect(consent.status).toBe(200);
+      expect(await consent.text()).toContain('name="passcode"');
+      const ok = await postAuthorize(PASSCODE);
+      expect(ok.status).toBe(302);
+      const code = new URL(ok.headers.get("location")!).searchParams.get("code")!;
+      const tokRes = await tokenRequest(guarded.url, { grant_type: "authorization_code", code, code_verifier: verifier, client_id: client.client_id, redirect_uri: REDIRECT_URI });
+      expect(tokRes.status).toBe(200);
+      const before = (await tokRes.json()) as { access_token: string; refresh_token: string };
+
+      // 1,000 wrong passcodes, in batches of 25.
+      const statuses: number[] = [];
+      for (let batch = 0; batch < 40; batch++) {
+        const results = await Promise.all(
+          Array.from({ length: 25 }, async (_, i) => {
+            const res = await postAuthorize(`wrong-${batch}-${i}`);
+            const body = await res.text();
+            expect(res.headers.get("location")).toBeNull();
+            if (res.status === 429) {
+              expect(body).toContain("RATE_LIMITED");
+              expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+            } else {
+              expect(res.status).toBe(401);
+              expect(body).toContain("Wrong passcode");
+            }
+            return res.status;
+          }),
+        );
+        statuses.push(...results);
+      }
+      expect(statuses.length).toBe(1000);
+      expect(statuses.filter((s) => s === 401).length).toBe(10);
+      expect(statuses.filter((s) => s === 429).length).toBe(990);
+
+      // While limited, even the right passcode is refused, and so is the consent page.
+      const right = await postAuthorize(PASSCODE);
+      expect(right.status).toBe(429);
+      expect(right.headers.get("location")).toBeNull();
+      expect(await right.text()).toContain("RATE_LIMITED");
+      expect((await fetch(`${guarded.url}/authorize?${new URLSearchParams(params)}`, { redirect: "manual" })).status).toBe(429);
+
+      // The server keeps serving everything else: metadata, registration, refresh, /mcp.
+      expect((await fetch(`${guarded.url}/.well-known/oauth-authorization-server`)).status).toBe(200);
+      expect((await registerClient(guarded.url)).client_id).toMatch(/^cli_/);
+      const refreshed = await tokenRequest(guarded.url, { grant_type: "refresh_token", refresh_token: before.refresh_token, client_id: client.client_id });
+      expect(refreshed.status).toBe(200);
+      await expectWorks(guarded, ((await refreshed.json()) as { access_token: string }).access_token);
+      // The limit is per client address: another address still signs in with the passcode.
+      const other = await requestFrom("127.0.0.2", guarded.port, "POST", "/authorize", new URLSearchParams({ ...params, passcode: PASSCODE }));
+      expect(other.status).toBe(302);
+      const otherCode = new URL(other.headers.get("location")!).searchParams.get("code")!;
+      const otherTok = await tokenRequest(guarded.url, { grant_type: "authorization_code", code: otherCode, code_verifier: verifier, client_id: client.client_id, redirect_uri: REDIRECT_URI });
+      expect(otherTok.status).toBe(200);
+      await expectWorks(guarded, ((await otherTok.json()) as { access_token: string }).access_token);
+      return "10 × 401 then 990 × 429 RATE_LIMITED; correct passcode also 429 while limited; other requests and other addresses served";
+    },
+    120_000,
+  );
+});
+
+describe("OAuth discovery and endpoint hygiene", () => {
+  test("a 401 points at RFC 9728 metadata whose authorization server serves RFC 8414 metadata (S256 only)", async () => {
+    const res = await expectRejected(srv, undefined);
+    const challenge = res.headers.get("www-authenticate")!;
+    expect(challenge).toStartWith("Bearer ");
+    expect(challenge).toContain('scope="channels"');
+    const prmUrl = /resource_metadata="([^"]+)"/.exec(challenge)![1]!;
+    expect(prmUrl).toBe(`${srv.url}/.well-known/oauth-protected-resource/mcp`);
+    const prm = (await (await fetch(prmUrl)).json()) as { resource: string; authorization_servers: string[]; bearer_methods_supported: string[] };
+    expect(prm.resource).toBe(srv.mcpUrl);
+    expect(prm.bearer_methods_supported).toEqual(["header"]);
+    const issuer = prm.authorization_servers[0]!;
+    expect(issuer).toBe(srv.url);
+    const asmRes = await fetch(`${new URL(issuer).origin}/.well-known/oauth-authorization-server${new URL(issuer).pathname.replace(/\/$/, "")}`);
+    expect(asmRes.status).toBe(200);
+    const asm = (await asmRes.json()) as Record<string, any>;
+    expect(asm.issuer).toBe(issuer);
+    expect(asm.code_challenge_methods_supported).toEqual(["S256"]);
+    expect(asm.response_types_supported).toEqual(["code"]);
+    for (const k of ["authorization_endpoint", "token_endpoint", "registration_endpoint"]) expect(asm[k]).toStartWith(issuer);
+  });
+
+  test("every /mcp method without a token → 401 with the challenge", async () => {
+    for (const method of ["POST", "GET", "DELETE"]) {
+      const res = await fetch(srv.mcpUrl, {
+        method,
+        headers: method === "POST" ? MCP_HEADERS : { accept: "text/event-stream", "mcp-session-id": "whatever" },
+        body: method === "POST" ? JSON.stringify(INITIALIZE) : undefined,
+      });
+      expect(res.status).toBe(401);
+      expect(res.headers.get("www-authenticate")).toContain(`resource_metadata="${srv.url}/.well-known/oauth-protected-resource/mcp"`);
+    }
+    // A malformed Authorization header (Basic, empty Bearer) is the same 401.
+    for (const authorization of ["Basic dXNlcjpwYXNz", "Bearer", "Bearer a b"]) {
+      expect((await mcpInit(srv, undefined, { headers: { authorization } })).status).toBe(401);
+    }
+  });
+
+  test("/register refuses non-https non-loopback redirects and bad metadata", async () => {
+    const register = async (body: unknown) => {
+      const res = await fetch(`${srv.url}/register`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      });
+      const json = (await res.json()) as Record<string, unknown>;
+      expect(json.client_id).toBeUndefined();
+      return { status: res.status, error: json.error };
+    };
+    for (const uri of ["http://evil.example/callback", "http://192.0.2.10/callback", "https://ok.example/cb#frag"]) {
+      expect(await register({ redirect_uris: [uri], token_endpoint_auth_method: "none" })).toEqual({ status: 400, error: "invalid_redirect_uri" });
+    }
+    expect(await register({ redirect_uris: [], token_endpoint_auth_method: "none" })).toEqual({ status: 400, error: "invalid_redirect_uri" });
+    const badMetadata: unknown[] = [
+      "not json",
+      { client_name: "no redirect uris" },
+      { redirect_uris: "http://localhost/cb" },
+      { redirect_uris: ["not a url"] },
+      { redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: "private_key_jwt" },
+      { redirect_uris: [REDIRECT_URI], grant_types: ["client_credentials"] },
+      { redirect_uris: [REDIRECT_URI], response_types: ["token"] },
+    ];
+    for (const body of badMetadata) expect(await register(body)).toEqual({ status: 400, error: "invalid_client_metadata" });
+    // The legitimate registrations: https anywhere, http on loopback.
+    expect((await registerClient(srv.url, { redirect_uris: ["https://app.example/cb", "http://127.0.0.1:1234/cb"] })).client_id).toMatch(/^cli_/);
+  });
+
+  test("token responses, success and error, carry Cache-Control: no-store", async () => {
+    const client = await registerClient(srv.url);
+    const { verifier, challenge } = pkcePair();
+    const code = (await authorize(srv.url, authParams(client.client_id, challenge))).searchParams.get("code")!;
+    const ok = await tokenRequest(srv.url, { grant_type: "authorization_code", code, code_verifier: verifier, client_id: client.client_id, redirect_uri: REDIRECT_URI });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get("cache-control")).toBe("no-store");
+    const body = (await ok.json()) as Record<string, unknown>;
+    expect(body.token_type).toBe("Bearer");
+    const refreshed = await tokenRequest(srv.url, { grant_type: "refresh_token", refresh_token: body.refresh_token as string, client_id: client.client_id });
+    expect(refreshed.status).toBe(200);
+    expect(refreshed.headers.get("cache-control")).toBe("no-store");
+    await expectTokenError(await tokenRequest(srv.url, { grant_type: "password", username: "a", password: "b", client_id: client.client_id }), "unsupported_grant_type");
+    await expectTokenError(await tokenRequest(srv.url, { grant_type: "authorization_code", code: "nope", code_verifier: verifier, client_id: "cli_nobody" }), "invalid_client", 401);
+  });
+
+  test("`iss` in the authorization response equals the metadata issuer (success and error)", async () => {
+    const asm = (await (await fetch(`${srv.url}/.well-known/oauth-authorization-server`)).json()) as { issuer: string };
+    const client = await registerClient(srv.url);
+    const { challenge } = pkcePair();
+    const ok = await authorize(srv.url, authParams(client.client_id, challenge, { state: "s-ok" }));
+    expect(ok.searchParams.get("code")).toBeTruthy();
+    expect(ok.searchParams.get("iss")).toBe(asm.issuer);
+    expect(ok.searchParams.get("state")).toBe("s-ok");
+    const err = await authorize(srv.url, authParams(client.client_id, challenge, { response_type: "token" }));
+    expect(err.searchParams.get("error")).toBe("unsupported_response_type");
+    expect(err.searchParams.get("iss")).toBe(asm.issuer);
+  });
+});
