@@ -21,23 +21,43 @@ export function createApp({ config, version, auth, handleMcp }: AppDeps) {
   if (auth) app.use(authRoutes(auth, clientAddress));
   return app
     .get("/", () => new Response(`Parley ${version}\nMCP endpoint: ${config.public_url}/mcp\n`, { headers: { "content-type": "text/plain; charset=utf-8" } }))
+    .options("/mcp", ({ request }) => guard(request) ?? withMcpCors(request, new Response(null, { status: 204, headers: MCP_PREFLIGHT })))
     .all(
       "/mcp",
-      async ({ request }) => {
-        const refused = guard(request);
-        if (refused) return refused;
-        let identity: Identity | null = null;
-        if (auth) {
-          // The token is checked before anything else touches the request (MCP authorization).
-          const result = await authenticate(auth, request);
-          if (!result.ok) return result.response;
-          identity = result.identity;
-        }
-        return checkBodySize(request, config.max_body_bytes) ?? handleMcp(request, identity);
-      },
+      async ({ request }) => guard(request) ?? withMcpCors(request, await handleMcpRequest(request)),
       // The SDK transport reads the body itself; Elysia must not consume it.
       { parse: "none" },
     );
+
+  /** After the Origin/Host guard: the token first (MCP authorization), then the body cap, then MCP. */
+  async function handleMcpRequest(request: Request): Promise<Response> {
+    let identity: Identity | null = null;
+    if (auth) {
+      const result = await authenticate(auth, request);
+      if (!result.ok) return result.response;
+      identity = result.identity;
+    }
+    return checkBodySize(request, config.max_body_bytes) ?? handleMcp(request, identity);
+  }
 }
 
 export type App = ReturnType<typeof createApp>;
+
+/**
+ * CORS for browser-based MCP clients (e.g. the Inspector) on origins the guard already accepted:
+ * the preflight must pass without a token, and the session and auth headers must be readable.
+ */
+const MCP_PREFLIGHT = {
+  "access-control-allow-methods": "GET, POST, DELETE, OPTIONS",
+  "access-control-allow-headers": "authorization, content-type, accept, mcp-session-id, mcp-protocol-version, last-event-id",
+  "access-control-max-age": "86400",
+};
+
+function withMcpCors(request: Request, response: Response): Response {
+  const origin = request.headers.get("origin");
+  if (!origin) return response;
+  response.headers.set("access-control-allow-origin", origin);
+  response.headers.set("access-control-expose-headers", "mcp-session-id, mcp-protocol-version, www-authenticate");
+  response.headers.append("vary", "Origin");
+  return response;
+}
