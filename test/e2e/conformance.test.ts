@@ -11,10 +11,11 @@
  * general: they import fs.globSync), so they run under process.execPath.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { connect } from "../helpers/mcp-client.ts";
+import { readChecks } from "../helpers/conformance-results.ts";
 import { startServer, type ServerProcess } from "../helpers/start-server.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
@@ -48,12 +49,6 @@ const SUITES: Suite[] = [
   },
 ];
 
-interface Check {
-  id: string;
-  status: "SUCCESS" | "FAILURE" | "WARNING" | "SKIPPED" | "INFO";
-  description: string;
-  errorMessage?: string;
-}
 
 let server: ServerProcess;
 let resultsRoot: string;
@@ -76,12 +71,7 @@ async function runSuite(suite: Suite) {
     { cwd: resultsRoot, stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } },
   );
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  // Each scenario writes <out>/server-<scenario>-<timestamp>/checks.json.
-  const checks = new Map<string, Check[]>();
-  for (const entry of existsSync(out) ? readdirSync(out) : []) {
-    const m = /^server-(.+)-\d{4}-\d{2}-\d{2}T[\d-]+Z$/.exec(entry);
-    if (m) checks.set(m[1]!, JSON.parse(readFileSync(join(out, entry, "checks.json"), "utf8")) as Check[]);
-  }
+  const checks = readChecks(out, "server");
   const summary = /Total: (\d+) passed, (\d+) failed/.exec(stdout);
   return { code, stdout, stderr, checks, passed: Number(summary?.[1] ?? -1), failed: Number(summary?.[2] ?? -1) };
 }

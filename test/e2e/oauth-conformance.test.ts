@@ -10,23 +10,18 @@
  * The suite needs Node ≥ 22 APIs (fs.globSync), so it runs under Bun (process.execPath).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { waitFor } from "../helpers/mcp-remote.ts";
+import { readChecks, type Check } from "../helpers/conformance-results.ts";
 import { registerClient } from "../helpers/oauth.ts";
 import { startServer, type ServerProcess } from "../helpers/start-server.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const SUITE = join(ROOT, "node_modules/conformance-next/dist/index.js");
 
-interface Check {
-  id: string;
-  status: "SUCCESS" | "FAILURE" | "WARNING" | "SKIPPED" | "INFO";
-  description: string;
-  errorMessage?: string;
-}
 
 let server: ServerProcess;
 let work: string;
@@ -98,13 +93,8 @@ test("conformance `authorization` (0.2.0-alpha.12): every check passes against o
     await proc.exited;
   }
 
-  // Each scenario writes <out>/authorization-server-<scenario>-<timestamp>/checks.json.
   expect(existsSync(outDir)).toBe(true);
-  const checks = new Map<string, Check[]>();
-  for (const dir of readdirSync(outDir)) {
-    const scenario = /^authorization-server-(.+)-\d{4}-\d\d-\d\dT[\d-]+Z$/.exec(dir)?.[1];
-    if (scenario) checks.set(scenario, JSON.parse(readFileSync(join(outDir, dir, "checks.json"), "utf8")) as Check[]);
-  }
+  const checks = readChecks(outDir, "authorization-server");
   expect([...checks.keys()].sort()).toEqual(["authorization-code-grant", "authorization-server-metadata-endpoint"]);
   const all = [...checks.values()].flat();
   const failures = all.filter((c) => c.status === "FAILURE").map((c) => `${c.id}: ${c.errorMessage}`);

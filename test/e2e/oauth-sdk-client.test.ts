@@ -10,8 +10,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { UnauthorizedError, type OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { connect } from "../helpers/mcp-client.ts";
+import { connect, wrapClient, type TestClient } from "../helpers/mcp-client.ts";
 import { REDIRECT_URI } from "../helpers/oauth.ts";
 import { startServer, type ServerProcess } from "../helpers/start-server.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
@@ -86,15 +85,8 @@ class TestOAuthProvider implements OAuthClientProvider {
   }
 }
 
-interface SdkSession extends AsyncDisposable {
-  client: Client;
-  transport: StreamableHTTPClientTransport;
-  call<T = any>(name: string, args?: Record<string, unknown>): Promise<T>;
-  raw(name: string, args?: Record<string, unknown>): Promise<CallToolResult>;
-}
-
 /** The SDK's documented flow (examples/client/simpleOAuthClient): connect; on UnauthorizedError finishAuth and connect again. */
-async function connectWithOAuth(mcpUrl: string, provider: TestOAuthProvider, name = "sdk"): Promise<SdkSession> {
+async function connectWithOAuth(mcpUrl: string, provider: TestOAuthProvider, name = "sdk"): Promise<TestClient> {
   const client = new Client({ name, version: "1.0.0" });
   let transport = new StreamableHTTPClientTransport(new URL(mcpUrl), { authProvider: provider });
   try {
@@ -105,22 +97,7 @@ async function connectWithOAuth(mcpUrl: string, provider: TestOAuthProvider, nam
     transport = new StreamableHTTPClientTransport(new URL(mcpUrl), { authProvider: provider });
     await client.connect(transport);
   }
-  const raw = async (tool: string, args: Record<string, unknown> = {}) => (await client.callTool({ name: tool, arguments: args })) as CallToolResult;
-  return {
-    client,
-    transport,
-    raw,
-    async call(tool, args) {
-      const res = await raw(tool, args);
-      const text = (res.content[0] as { text: string }).text;
-      if (res.isError) throw new Error(text);
-      return (res.structuredContent ?? JSON.parse(text)) as any;
-    },
-    async [Symbol.asyncDispose]() {
-      await transport.terminateSession().catch(() => {});
-      await client.close().catch(() => {});
-    },
-  };
+  return wrapClient(client, transport);
 }
 
 const payloadOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split(".")[1]!, "base64url").toString()) as { sub: string; exp: number; aud: string };

@@ -30,6 +30,11 @@ export async function connect(mcpUrl: string, name = "test", options: ConnectOpt
     requestInit: token ? { headers: { authorization: `Bearer ${token}` } } : undefined,
   });
   await client.connect(transport);
+  return wrapClient(client, transport, token);
+}
+
+/** The test conveniences around a connected SDK client (whatever way it signed in). */
+export function wrapClient(client: Client, transport: StreamableHTTPClientTransport, token?: string): TestClient {
   const raw = async (tool: string, args: Record<string, unknown> = {}) =>
     (await client.callTool({ name: tool, arguments: args }, undefined, { timeout: 60_000 })) as CallToolResult;
   return {
