@@ -15,8 +15,13 @@ export interface AccessClaims {
 
 export interface TokenAudience {
   issuer: string;
-  /** The MCP resource (RFC 8707), e.g. https://host/mcp. */
+  /** The MCP resource (RFC 8707), e.g. https://host/mcp; when verifying, any of several. */
   audience: string;
+}
+
+export interface AcceptedAudience {
+  issuer: string;
+  audience: string | string[];
 }
 
 export async function signAccessToken(key: SigningKey, aud: TokenAudience, claims: AccessClaims, ttlSeconds: number): Promise<string> {
@@ -37,7 +42,7 @@ export type VerifiedToken = JWTPayload & AccessClaims & { exp: number };
  * Checks signature (EdDSA only: `alg: none` and others are refused), `typ`, `iss`, `aud` and expiry.
  * Throws with a reason for the log; the wire answer stays a generic invalid_token.
  */
-export async function verifyAccessToken(key: SigningKey, aud: TokenAudience, token: string): Promise<VerifiedToken> {
+export async function verifyAccessToken(key: SigningKey, aud: AcceptedAudience, token: string): Promise<VerifiedToken> {
   const { payload } = await jwtVerify(token, key.publicKey, {
     issuer: aud.issuer,
     audience: aud.audience,

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { sha256Hex } from "../lib/hash.ts";
 import { randomToken } from "../lib/ids.ts";
-import { CODE_TTL_MS, type AuthContext } from "./context.ts";
+import { CODE_TTL_MS, matchResource, type AuthContext } from "./context.ts";
 import { consentPage, errorPage } from "./consent.ts";
 import { grantableScope } from "./scopes.ts";
 
@@ -41,9 +41,10 @@ export async function handleAuthorize(ctx: AuthContext, params: URLSearchParams,
   if (!challenge) return fail("invalid_request", "PKCE is required: send code_challenge with code_challenge_method=S256");
   if (params.get("code_challenge_method") !== "S256") return fail("invalid_request", "code_challenge_method must be S256 (plain is not allowed)");
   if (!PKCE_CHALLENGE.test(challenge)) return fail("invalid_request", "code_challenge must be 43-128 base64url characters");
-  const resource = params.get("resource");
+  const requested = params.get("resource");
   // RFC 8707: a token for another resource is refused; an omitted resource means this server's.
-  if (resource !== null && resource.replace(/\/+$/, "") !== ctx.settings.resource) return fail("invalid_target", `This server issues tokens only for ${ctx.settings.resource}`);
+  const resource = requested === null ? ctx.settings.resource : matchResource(ctx.settings, requested);
+  if (!resource) return fail("invalid_target", `This server issues tokens only for ${ctx.settings.resource}`);
   const scope = grantableScope(ctx.settings, params.get("scope"));
 
   if (ctx.settings.passcode !== undefined) {
@@ -67,7 +68,7 @@ export async function handleAuthorize(ctx: AuthContext, params: URLSearchParams,
     client_id: client.client_id,
     redirect_uri: redirectUri,
     code_challenge: challenge,
-    resource: ctx.settings.resource,
+    resource,
     scope,
     subject,
     expires_at: Date.now() + CODE_TTL_MS,

@@ -28,5 +28,31 @@ export function createAuthContext(store: AuthStore, key: SigningKey, settings: A
   return { store, key, settings, passcodeLimiter: new FailureLimiter(10, 10 * 60_000) };
 }
 
+const LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"];
+
+/**
+ * Every URL this server answers to as its MCP resource. On a loopback public URL the three
+ * loopback spellings are one server, and clients keep the spelling the user typed (mcp-remote
+ * with http://127.0.0.1:8201/mcp, the SDK checks RFC 9728 `resource` against its own URL), so
+ * each is accepted, and a token is bound to the one it was requested for.
+ */
+export function resourceAliases(s: AuthSettings): string[] {
+  const url = new URL(s.resource);
+  if (!LOOPBACK_NAMES.includes(url.hostname)) return [s.resource];
+  return LOOPBACK_NAMES.map((host) => `${url.protocol}//${host}${url.port ? `:${url.port}` : ""}${url.pathname}`);
+}
+
+/** The alias a requested `resource` names (RFC 8707), or null if it is not this server. */
+export function matchResource(s: AuthSettings, requested: string): string | null {
+  const wanted = requested.replace(/\/+$/, "");
+  return resourceAliases(s).find((r) => r === wanted) ?? null;
+}
+
+/** The resource as seen by a request to `hostHeader` (falls back to the public URL's). */
+export function resourceForHost(s: AuthSettings, hostHeader: string | null): string {
+  const { protocol, pathname } = new URL(s.resource);
+  return (hostHeader && matchResource(s, `${protocol}//${hostHeader}${pathname}`)) || s.resource;
+}
+
 /** Authorization code lifetime: RFC 6749 §4.1.2 recommends at most 10 minutes; clients use it within seconds. */
 export const CODE_TTL_MS = 60_000;

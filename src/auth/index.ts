@@ -1,4 +1,4 @@
-export { createAuthContext, type AuthContext, type AuthSettings } from "./context.ts";
+export { createAuthContext, resourceForHost, type AuthContext, type AuthSettings } from "./context.ts";
 export { loadSigningKey, jwks, type SigningKey } from "./keys.ts";
 export { authorizationServerMetadata, protectedResourceMetadata } from "./metadata.ts";
 export { registerClient } from "./clients.ts";

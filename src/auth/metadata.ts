@@ -1,9 +1,12 @@
 import type { AuthSettings } from "./context.ts";
 
-/** RFC 9728 protected resource metadata for /mcp (served at the root and the path-inserted URL). */
-export function protectedResourceMetadata(s: AuthSettings) {
+/**
+ * RFC 9728 protected resource metadata for /mcp (served at the root and the path-inserted URL).
+ * `resource` is the URL as the client reached it (see resourceAliases).
+ */
+export function protectedResourceMetadata(s: AuthSettings, resource = s.resource) {
   return {
-    resource: s.resource,
+    resource,
     authorization_servers: [s.issuer],
     scopes_supported: s.knownServers,
     bearer_methods_supported: ["header"],
@@ -12,8 +15,8 @@ export function protectedResourceMetadata(s: AuthSettings) {
 }
 
 /** The URL a 401 points clients to (RFC 9728 §5.1, path-inserted form). */
-export function resourceMetadataUrl(s: AuthSettings): string {
-  const { origin, pathname } = new URL(s.resource);
+export function resourceMetadataUrl(resource: string): string {
+  const { origin, pathname } = new URL(resource);
   return `${origin}/.well-known/oauth-protected-resource${pathname}`;
 }
 

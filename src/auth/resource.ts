@@ -1,5 +1,5 @@
 import { verifyAccessToken } from "./access-tokens.ts";
-import type { AuthContext } from "./context.ts";
+import { resourceAliases, resourceForHost, type AuthContext } from "./context.ts";
 import { resourceMetadataUrl } from "./metadata.ts";
 
 /** Who a verified bearer token speaks for. */
@@ -23,10 +23,11 @@ export type AuthenticateResult = { ok: true; identity: Identity } | { ok: false;
  * pointing at the RFC 9728 metadata; valid but granting no server here → 403 insufficient_scope.
  */
 export async function authenticate(ctx: AuthContext, request: Request): Promise<AuthenticateResult> {
-  const { issuer, resource, knownServers } = ctx.settings;
+  const { issuer, knownServers } = ctx.settings;
   const scope = knownServers.join(" ");
   const challenge = (status: number, error?: string, description?: string) => {
-    const parts = [`Bearer resource_metadata="${resourceMetadataUrl(ctx.settings)}"`, `scope="${scope}"`];
+    const resource = resourceForHost(ctx.settings, request.headers.get("host"));
+    const parts = [`Bearer resource_metadata="${resourceMetadataUrl(resource)}"`, `scope="${scope}"`];
     if (error) parts.push(`error="${error}"`);
     if (description) parts.push(`error_description="${description}"`);
     const body = error ? { error, error_description: description } : { error: "invalid_token", error_description: "Authorization required" };
@@ -43,7 +44,7 @@ export async function authenticate(ctx: AuthContext, request: Request): Promise<
 
   let claims;
   try {
-    claims = await verifyAccessToken(ctx.key, { issuer, audience: resource }, token);
+    claims = await verifyAccessToken(ctx.key, { issuer, audience: resourceAliases(ctx.settings) }, token);
   } catch {
     return challenge(401, "invalid_token", "The access token is invalid or expired");
   }

@@ -1,7 +1,7 @@
 import { sha256Hex } from "../lib/hash.ts";
 import { verifyAccessToken } from "./access-tokens.ts";
 import { authenticateClient } from "./clients.ts";
-import type { AuthContext } from "./context.ts";
+import { resourceAliases, type AuthContext } from "./context.ts";
 import { OAuthError, oauthErrorResponse, ServerError } from "./oauth-errors.ts";
 import { readForm } from "./token.ts";
 
@@ -31,8 +31,7 @@ async function grantOf(ctx: AuthContext, token: string): Promise<string | null> 
   const refresh = await ctx.store.getRefresh(sha256Hex(token));
   if (refresh) return refresh.grant_id;
   try {
-    const { issuer, resource } = ctx.settings;
-    return (await verifyAccessToken(ctx.key, { issuer, audience: resource }, token)).gid;
+    return (await verifyAccessToken(ctx.key, { issuer: ctx.settings.issuer, audience: resourceAliases(ctx.settings) }, token)).gid;
   } catch {
     return null;
   }

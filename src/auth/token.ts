@@ -4,7 +4,7 @@ import { randomToken } from "../lib/ids.ts";
 import type { ClientRecord, GrantRecord } from "../store/index.ts";
 import { signAccessToken } from "./access-tokens.ts";
 import { authenticateClient } from "./clients.ts";
-import type { AuthContext } from "./context.ts";
+import { matchResource, type AuthContext } from "./context.ts";
 import {
   InvalidGrantError,
   InvalidRequestError,
@@ -49,7 +49,7 @@ function tokenResponse(body: Record<string, unknown>): Response {
 
 function checkResource(ctx: AuthContext, form: URLSearchParams): void {
   const resource = form.get("resource");
-  if (resource !== null && resource.replace(/\/+$/, "") !== ctx.settings.resource) throw new InvalidTargetError(`Tokens are issued only for ${ctx.settings.resource}`);
+  if (resource !== null && !matchResource(ctx.settings, resource)) throw new InvalidTargetError(`Tokens are issued only for ${ctx.settings.resource}`);
 }
 
 async function exchangeCode(ctx: AuthContext, client: ClientRecord, form: URLSearchParams) {
@@ -113,10 +113,10 @@ async function refresh(ctx: AuthContext, client: ClientRecord, form: URLSearchPa
 }
 
 async function issueTokens(ctx: AuthContext, grant: GrantRecord) {
-  const { issuer, resource, accessTokenTtlSeconds, refreshTokenTtlSeconds } = ctx.settings;
+  const { issuer, accessTokenTtlSeconds, refreshTokenTtlSeconds } = ctx.settings;
   const access_token = await signAccessToken(
     ctx.key,
-    { issuer, audience: resource },
+    { issuer, audience: grant.resource },
     { sub: grant.subject, scope: grant.scope, gid: grant.id, client_id: grant.client_id ?? undefined },
     accessTokenTtlSeconds,
   );

@@ -10,6 +10,7 @@ import {
   oauthErrorResponse,
   protectedResourceMetadata,
   registerClient,
+  resourceForHost,
   type AuthContext,
 } from "../auth/index.ts";
 
@@ -33,7 +34,7 @@ const json = (body: unknown, status = 200) => withCors(Response.json(body, { sta
 
 /** The OAuth 2.1 authorization server and RFC 9728 metadata, mounted on the app. */
 export function authRoutes(auth: AuthContext, clientAddress: (request: Request) => string) {
-  const prm = () => json(protectedResourceMetadata(auth.settings));
+  const prm = ({ request }: { request: Request }) => json(protectedResourceMetadata(auth.settings, resourceForHost(auth.settings, request.headers.get("host"))));
   const asm = () => json(authorizationServerMetadata(auth.settings));
   return new Elysia()
     .get("/.well-known/oauth-protected-resource", prm)

@@ -8,6 +8,7 @@
  * the JSON-RPC response, so a tools/call completes when its HTTP response completes.
  */
 import type { Socket } from "bun";
+import { signIn } from "../helpers/oauth.ts";
 
 export interface HttpResponse {
   status: number;
@@ -184,12 +185,16 @@ export function responseFromBody(res: HttpResponse, id: number): JsonRpcResponse
   throw new Error(`no JSON-RPC response with id ${id} in HTTP ${res.status} body: ${body.slice(0, 300)}`);
 }
 
+class Unauthorized extends Error {}
+
 /**
  * One MCP session over one keep-alive connection: initialize → notifications/initialized → calls,
  * each a POST with Mcp-Session-Id and MCP-Protocol-Version, answered as SSE (or JSON).
  */
 export class McpSession {
   sessionId = "";
+  /** Bearer token, obtained by a real OAuth sign-in when the server answers 401 (Parley); none for the SDK echo server. */
+  private token = "";
   private nextId = 1;
   private readonly hostHeader: string;
 
@@ -204,7 +209,14 @@ export class McpSession {
     const u = new URL(url);
     const conn = await HttpConnection.open(u.hostname, Number(u.port));
     const s = new McpSession(conn, u.pathname);
-    await s.initialize(clientName);
+    try {
+      await s.initialize(clientName);
+    } catch (err) {
+      if (!(err instanceof Unauthorized)) throw err;
+      // Each session signs in as its own identity (one slot per member in Parley).
+      s.token = (await signIn(u.origin)).access_token;
+      await s.initialize(clientName);
+    }
     return s;
   }
 
@@ -213,6 +225,7 @@ export class McpSession {
       "Content-Type": "application/json",
       Accept: "application/json, text/event-stream",
     };
+    if (this.token) h.Authorization = `Bearer ${this.token}`;
     if (this.sessionId) {
       h["Mcp-Session-Id"] = this.sessionId;
       h["MCP-Protocol-Version"] = PROTOCOL_VERSION;
@@ -229,6 +242,7 @@ export class McpSession {
       params: { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: clientName, version: "1.0.0" } },
     });
     const res = await this.conn.request(buildRequest("POST", this.path, this.hostHeader, this.headers(), body));
+    if (res.status === 401 && !this.token) throw new Unauthorized();
     if (res.status !== 200) throw new Error(`initialize: HTTP ${res.status} ${res.body}`);
     const msg = responseFromBody(res, id);
     if (msg.error) throw new Error(`initialize: ${msg.error.message}`);
