@@ -2,6 +2,8 @@ import { verifyAccessToken } from "./access-tokens.ts";
 import { resourceAliases, resourceForHost, type AuthContext } from "./context.ts";
 import { resourceMetadataUrl } from "./metadata.ts";
 
+const VERIFIED_CACHE_SIZE = 10_000;
+
 /** Who a verified bearer token speaks for. */
 export interface Identity {
   subject: string;
@@ -42,11 +44,19 @@ export async function authenticate(ctx: AuthContext, request: Request): Promise<
   if (!match) return challenge(401, "invalid_token", "Malformed Authorization header");
   const token = match[1]!;
 
-  let claims;
-  try {
-    claims = await verifyAccessToken(ctx.key, { issuer, audience: resourceAliases(ctx.settings) }, token);
-  } catch {
-    return challenge(401, "invalid_token", "The access token is invalid or expired");
+  let claims = ctx.verifiedTokens.get(token);
+  if (claims && claims.exp * 1000 <= Date.now()) {
+    ctx.verifiedTokens.delete(token);
+    claims = undefined;
+  }
+  if (!claims) {
+    try {
+      claims = await verifyAccessToken(ctx.key, { issuer, audience: resourceAliases(ctx.settings) }, token);
+    } catch {
+      return challenge(401, "invalid_token", "The access token is invalid or expired");
+    }
+    if (ctx.verifiedTokens.size >= VERIFIED_CACHE_SIZE) ctx.verifiedTokens.delete(ctx.verifiedTokens.keys().next().value!);
+    ctx.verifiedTokens.set(token, claims);
   }
   const grant = await ctx.store.getGrant(claims.gid);
   if (!grant || grant.revoked_at || grant.subject !== claims.sub) return challenge(401, "invalid_token", "The access token has been revoked");

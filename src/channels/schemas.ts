@@ -48,7 +48,7 @@ export const SyncMessagesInputSchema = z
       .max(MAX_SYNC_TIMEOUT_MS)
       .default(MAX_SYNC_TIMEOUT_MS)
       .describe("Wait up to this long for news when there is none (0 = return at once)"),
-    limit: z.number().int().min(1).max(1000).default(500).describe("Most messages to return in one page"),
+    limit: z.number().int().min(1).max(1000).default(100).describe("Most messages to return in one page (default 100); call again with the returned cursor for more"),
   })
   .strict();
 

@@ -1,5 +1,6 @@
 import type { Database, Statement } from "bun:sqlite";
 import { openDatabase } from "./db.ts";
+import { GroupCommit } from "./group-commit.ts";
 import { migrate } from "./migrations.ts";
 import {
   StoreConflict,
@@ -19,36 +20,67 @@ type MessageRow = Omit<Message, "body"> & { body: string };
 
 const SLOT_COLUMNS = ["invite_hash", "holder", "rejoin_hash", "admin", "joined_at"] as const;
 
+/** Channels whose record and slots stay in memory; every post reads them to check membership. */
+const CACHED_CHANNELS = 10_000;
+
+interface CachedChannel {
+  channel: ChannelRecord;
+  slots: SlotRecord[];
+}
+
 export class SqliteStore implements Store {
   readonly db: Database;
   /** Message ids are assigned here (single writer), so the chain hash can cover the id. */
   private lastMessageId: number;
   private readonly q: ReturnType<typeof prepare>;
+  private readonly writes: GroupCommit;
+  /**
+   * Read-through cache of channel records and slots. This process is the only writer, so it is
+   * exact: every write goes through `writes`, which clears it after each commit.
+   */
+  private readonly cache = new Map<string, CachedChannel>();
 
   constructor(dataDir: string) {
     this.db = openDatabase(dataDir);
     migrate(this.db);
     this.q = prepare(this.db);
+    this.writes = new GroupCommit(this.db, () => this.cache.clear());
     this.lastMessageId = this.db.query<{ m: number | null }, []>("SELECT MAX(id) AS m FROM messages").get()?.m ?? 0;
   }
 
   async createChannel(input: NewChannel, messages: MessageDraft[], seal: Sealer): Promise<Message[]> {
-    return this.db.transaction(() => {
+    return this.writes.run(() => {
       const c = input.channel;
       this.q.insertChannel.run(c.id, c.name, c.creator, c.status, c.created_at, input.genesisHash);
       for (const s of input.slots) {
         this.q.insertSlot.run(c.id, s.slot_id, s.label, s.kind, s.invite_hash, s.holder, s.rejoin_hash, s.admin ? 1 : 0, s.joined_at);
       }
       return this.appendLocked(c.id, input.genesisHash, messages, seal);
-    })();
+    });
   }
 
   async getChannel(id: string): Promise<ChannelRecord | null> {
-    return this.q.getChannel.get(id) ?? null;
+    return this.cached(id)?.channel ?? null;
   }
 
   async getSlots(channelId: string): Promise<SlotRecord[]> {
-    return this.q.getSlots.all(channelId).map(toSlot);
+    return this.cached(channelId)?.slots ?? [];
+  }
+
+  /** Channel and slots, frozen so no caller can change the cached copy. */
+  private cached(id: string): CachedChannel | null {
+    const hit = this.cache.get(id);
+    if (hit) return hit;
+    const channel = this.q.getChannel.get(id);
+    if (!channel) return null;
+    const slots = this.q.getSlots
+      .all(id)
+      .map((row) => Object.freeze(toSlot(row)))
+      .sort((a, b) => Number(a.slot_id.slice(1)) - Number(b.slot_id.slice(1)));
+    const entry = Object.freeze({ channel: Object.freeze(channel), slots: Object.freeze(slots) as SlotRecord[] });
+    if (this.cache.size >= CACHED_CHANNELS) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(id, entry);
+    return entry;
   }
 
   async findSlotByInviteHash(hash: string): Promise<SlotRecord | null> {
@@ -62,7 +94,7 @@ export class SqliteStore implements Store {
   }
 
   async apply(channelId: string, changes: Change[], messages: MessageDraft[], seal: Sealer): Promise<Message[]> {
-    return this.db.transaction(() => {
+    return this.writes.run(() => {
       for (const change of changes) {
         if (change.type === "require") {
           this.checkRequirement(channelId, change);
@@ -92,7 +124,7 @@ export class SqliteStore implements Store {
       if (messages.length === 0) return [];
       const head = this.q.getHead.get(channelId)!.head_hash;
       return this.appendLocked(channelId, head, messages, seal);
-    })();
+    });
   }
 
   async listMessages(channelId: string, { after, slotId, limit }: MessageQuery): Promise<Message[]> {
@@ -144,7 +176,8 @@ function prepare(db: Database) {
     getHead: db.prepare("SELECT head_hash FROM channels WHERE id = ?") as Statement<{ head_hash: string }, [string]>,
     setHead: db.prepare("UPDATE channels SET head_hash = ? WHERE id = ?"),
     updateChannel: db.prepare("UPDATE channels SET name = COALESCE(?, name), status = COALESCE(?, status) WHERE id = ?"),
-    getSlots: db.prepare("SELECT * FROM slots WHERE channel_id = ? ORDER BY CAST(substr(slot_id, 2) AS INTEGER)") as Statement<SlotRow, [string]>,
+    // Ordered in JS (s0, s1, …, s10): an ORDER BY on a computed key cost a temp B-tree per read.
+    getSlots: db.prepare("SELECT * FROM slots WHERE channel_id = ?") as Statement<SlotRow, [string]>,
     slotHolder: db.prepare("SELECT holder FROM slots WHERE channel_id = ? AND slot_id = ?") as Statement<{ holder: string | null }, [string, string]>,
     otherSeat: db.prepare("SELECT slot_id FROM slots WHERE channel_id = ? AND holder = ? AND slot_id <> ? LIMIT 1") as Statement<{ slot_id: string }, [string, string, string]>,
     slotByInvite: db.prepare("SELECT * FROM slots WHERE invite_hash = ?") as Statement<SlotRow, [string]>,

@@ -151,4 +151,31 @@ describe("SqliteStore", () => {
     expect(texts).toEqual(["ok"]);
     store.close();
   });
+
+  test("writes in one event-loop turn commit together, and a failing one rolls back alone", async () => {
+    using dir = tempDir();
+    const store = new SqliteStore(dir.path);
+    await seed(store);
+    const id = "chn_test_channel_1";
+    const results = await Promise.allSettled([
+      store.apply(id, [], [draft("first")], sealMessage),
+      store.apply(id, [{ type: "require", holder: { slot_id: "s0", principal: "nobody" } }], [draft("refused")], sealMessage),
+      store.apply(id, [{ type: "channel", set: { name: "renamed" } }], [draft("third")], sealMessage),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    const msgs = await store.listMessages(id, { after: 0, slotId: null, limit: 10 });
+    expect(msgs.map((m) => m.body.text)).toEqual(["first", "third"]);
+    expect((await store.getChannel(id))!.name).toBe("renamed");
+    // The chain skips the rolled-back message: each hash follows the one stored before it.
+    let prev = genesisHash(id);
+    for (const { hash, ...unsealed } of msgs) {
+      expect(hash).toBe(sealMessage(prev, unsealed));
+      prev = hash;
+    }
+    store.close();
+    // What was acknowledged is on disk: a fresh open sees it.
+    const reopened = new SqliteStore(dir.path);
+    expect((await reopened.listMessages(id, { after: 0, slotId: null, limit: 10 })).length).toBe(2);
+    reopened.close();
+  });
 });
