@@ -90,7 +90,11 @@ export async function updateChannel(ctx: ChannelsContext, caller: Caller, input:
       case "kick":
         if (!slot!.holder) throw new AppError("INVALID_REQUEST", `Slot ${op.slot_id} is empty; nothing to kick`);
         // The kicked holder's invite and rejoin token both die; reissue_invite seats someone new.
-        changes.push({ type: "slot", slot_id: op.slot_id, set: { holder: null, rejoin_hash: null, invite_hash: null, admin: false, joined_at: null } });
+        changes.push({
+          type: "slot",
+          slot_id: op.slot_id,
+          set: { holder: null, rejoin_hash: null, invite_hash: null, admin: false, joined_at: null, lost_by: slot!.holder, lost_reason: "kick" },
+        });
         slot!.holder = null;
         messages.push(systemMessage(ctx, { type: "slot:kick", slot_id: op.slot_id }));
         break;

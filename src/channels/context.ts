@@ -37,6 +37,16 @@ export async function requireChannel(ctx: ChannelsContext, channelId: string): P
   return channel;
 }
 
+/** NOT_MEMBER, saying why when the caller held a slot here and lost it. */
+function notMember(channelId: string, slots: SlotRecord[], caller: Caller): AppError {
+  const lost = slots.find((s) => s.lost_by === caller.principal);
+  if (lost?.lost_reason === "rejoin") {
+    return new AppError("NOT_MEMBER", `Your slot ${lost.slot_id} in "${channelId}" was taken over with its rejoin token (by another identity); you no longer hold it`);
+  }
+  if (lost?.lost_reason === "kick") return new AppError("NOT_MEMBER", `You were removed from slot ${lost.slot_id} of "${channelId}" by an admin`);
+  return new AppError("NOT_MEMBER", `You hold no slot in channel "${channelId}"; redeem an invite with join_channel`);
+}
+
 export interface Membership {
   channel: ChannelRecord;
   slots: SlotRecord[];
@@ -51,7 +61,7 @@ export async function loadMembership(ctx: ChannelsContext, caller: Caller, chann
   const slots = await ctx.store.getSlots(channelId);
   const slot = slots.find((s) => s.holder === caller.principal) ?? null;
   const isAdmin = channel.creator === caller.principal || slot?.admin === true;
-  if (!slot && !isAdmin) throw new AppError("NOT_MEMBER", `You hold no slot in channel "${channelId}"; redeem an invite with join_channel`);
+  if (!slot && !isAdmin) throw notMember(channelId, slots, caller);
   return { channel, slots, slot, isAdmin };
 }
 

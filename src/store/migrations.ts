@@ -18,6 +18,8 @@ import type { Database } from "bun:sqlite";
  * - oauth_codes: code_hash, PKCE challenge, redirect_uri, resource; grant_id set when exchanged
  *   (single use: a replay revokes that grant, RFC 6749 §4.1.2).
  * - refresh_tokens: token_hash, grant_id; used_at set on rotation (reuse revokes the grant).
+ * - slots.lost_by / lost_reason (0003): the principal that last lost the slot and why (rejoin |
+ *   kick), so its next call can say what happened instead of a bare NOT_MEMBER.
  */
 export const MIGRATIONS: { name: string; sql: string }[] = [
   {
@@ -99,6 +101,13 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
         used_at INTEGER
       );
       CREATE INDEX refresh_tokens_grant ON refresh_tokens(grant_id);
+    `,
+  },
+  {
+    name: "0003_slot_lost_by",
+    sql: `
+      ALTER TABLE slots ADD COLUMN lost_by TEXT;
+      ALTER TABLE slots ADD COLUMN lost_reason TEXT CHECK (lost_reason IN ('rejoin','kick'));
     `,
   },
 ];

@@ -18,7 +18,7 @@ import {
 type SlotRow = Omit<SlotRecord, "admin"> & { admin: number };
 type MessageRow = Omit<Message, "body"> & { body: string };
 
-const SLOT_COLUMNS = ["invite_hash", "holder", "rejoin_hash", "admin", "joined_at"] as const;
+const SLOT_COLUMNS = ["invite_hash", "holder", "rejoin_hash", "admin", "joined_at", "lost_by", "lost_reason"] as const;
 
 /** Channels whose record and slots stay in memory; every post reads them to check membership. */
 const CACHED_CHANNELS = 10_000;

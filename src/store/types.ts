@@ -28,6 +28,9 @@ export interface SlotRecord {
   rejoin_hash: string | null;
   admin: boolean;
   joined_at: string | null;
+  /** Who last lost this slot, and how: moved away with a rejoin token, or kicked. */
+  lost_by?: string | null;
+  lost_reason?: "rejoin" | "kick" | null;
 }
 
 export interface Message {
@@ -46,7 +49,7 @@ export type MessageDraft = Omit<Message, "id" | "channel_id" | "hash">;
 /** Computes a message's chain hash from the previous head (DESIGN.md §6); runs inside the write transaction. */
 export type Sealer = (prevHash: string, message: Omit<Message, "hash">) => string;
 
-export type SlotPatch = Partial<Pick<SlotRecord, "invite_hash" | "holder" | "rejoin_hash" | "admin" | "joined_at">>;
+export type SlotPatch = Partial<Pick<SlotRecord, "invite_hash" | "holder" | "rejoin_hash" | "admin" | "joined_at" | "lost_by" | "lost_reason">>;
 
 /** A change applied atomically with the messages that record it. */
 export type Change =

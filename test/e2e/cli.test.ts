@@ -58,4 +58,22 @@ describe("parley CLI", () => {
     expect((await fetch(`${srv.url}/`)).status).toBe(200);
     expect(await srv.kill("SIGTERM")).toBe(0);
   });
+
+  test("binding a non-loopback host without --passcode prints a clear warning; with one, none", async () => {
+    await using open = await startServer({ args: ["--host", "0.0.0.0"] });
+    expect(open.stdout()).toContain("WARNING: serving 0.0.0.0 without --passcode");
+    await using guarded = await startServer({ args: ["--host", "0.0.0.0", "--passcode", "correct horse"] });
+    expect(guarded.stdout()).toContain("passcode required");
+    expect(guarded.stdout()).not.toContain("WARNING");
+  });
+
+  test("--no-auth refuses a non-loopback host (exit 2) and says so in the banner on loopback", async () => {
+    using dir = tempDir();
+    const r = parley(["serve", "--no-auth", "--host", "0.0.0.0", "--port", "0"], { cwd: dir.path });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("--no-auth is only for local testing");
+    expect(existsSync(join(dir.path, "parley_data"))).toBe(false);
+    await using local = await startServer({ args: ["--no-auth"] });
+    expect(local.stdout()).toContain("Auth:   OFF");
+  });
 });

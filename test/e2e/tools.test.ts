@@ -118,7 +118,9 @@ describe("channels over MCP (two real SDK clients)", () => {
     const back = await bob2.call("join_channel", { invite_code: b.rejoin_token });
     expect(back.slot_id).toBe("s1");
     expect(back.rejoin_token).not.toBe(b.rejoin_token);
-    expect(await bob.error("post_message", { channel_id: id, body: "still me?" })).toStartWith("NOT_MEMBER:");
+    // The old holder is told what happened on its next call.
+    expect(await bob.error("post_message", { channel_id: id, body: "still me?" })).toStartWith("NOT_MEMBER: Your slot s1");
+    expect(await bob.error("sync_messages", { channel_id: id, timeout_ms: 0 })).toContain("taken over with its rejoin token");
     expect(await bob2.error("join_channel", { invite_code: b.rejoin_token })).toStartWith("INVITE_INVALID:");
     const posted = await bob2.call("post_message", { channel_id: id, body: "back" });
     const seen = await alice.call("sync_messages", { channel_id: id, cursor: posted.msg_id - 1, timeout_ms: 0 });
@@ -132,7 +134,7 @@ describe("channels over MCP (two real SDK clients)", () => {
     expect(kicked.view.name).toBe("renamed");
     expect(kicked.view.slots[1].filled).toBe(false);
     expect(kicked.invites.s1).toMatch(/^inv_/);
-    expect(await bob.error("sync_messages", { channel_id: id, timeout_ms: 0 })).toStartWith("NOT_MEMBER:");
+    expect(await bob.error("sync_messages", { channel_id: id, timeout_ms: 0 })).toStartWith("NOT_MEMBER: You were removed from slot s1");
     await using dave = await connect(server.mcpUrl, "dave");
     expect((await dave.call("join_channel", { invite_code: kicked.invites.s1 })).slot_id).toBe("s1");
     await alice.call("update_channel", { channel_id: id, ops: [{ type: "set_admin", slot_id: "s1", admin: true }] });
