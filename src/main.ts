@@ -7,6 +7,7 @@ import { AppError } from "./errors.ts";
 const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
   serve: () => import("./cli/serve.ts"),
   token: () => import("./cli/token.ts"),
+  verify: () => import("./cli/verify.ts"),
   version: () => import("./cli/version.ts"),
   help: () => import("./cli/help.ts"),
 };

@@ -1,7 +1,7 @@
 import { AppError } from "../errors.ts";
-import { canonicalJson } from "../lib/canonical-json.ts";
 import { sha256Hex } from "../lib/hash.ts";
 import { StoreConflict, type ChannelRecord, type Message, type MessageDraft, type Sealer, type SlotRecord, type Store } from "../store/index.ts";
+import { chainInput, genesisInput, type TranscriptSigner } from "../transcript/index.ts";
 import type { Notifier } from "./notifier.ts";
 
 /** Who is calling. Until OAuth lands the principal is the MCP session id (see mcp/identity.ts). */
@@ -13,15 +13,19 @@ export interface ChannelsContext {
   store: Store;
   notifier: Notifier;
   limits: { maxMessageBytes: number };
+  /** Signs transcripts with the server's key; absent in --no-auth test servers without a key. */
+  signer?: TranscriptSigner;
+  /** The server's public URL, named in transcripts as their issuer. */
+  issuer?: string;
   /** Injected for tests; the message `ts`. */
   now?: () => Date;
 }
 
 /** DESIGN.md §6: hash = SHA-256 over the previous hash and the message's RFC 8785 canonical JSON. */
-export const sealMessage: Sealer = (prevHash, message) => sha256Hex(`${prevHash}\n${canonicalJson(message)}`);
+export const sealMessage: Sealer = (prevHash, message) => sha256Hex(chainInput(prevHash, message));
 
 /** Chain start for a channel, so two channels never share a chain prefix. */
-export const genesisHash = (channelId: string) => sha256Hex(`parley:genesis:${channelId}`);
+export const genesisHash = (channelId: string) => sha256Hex(genesisInput(channelId));
 
 export function timestamp(ctx: ChannelsContext): string {
   return (ctx.now?.() ?? new Date()).toISOString();

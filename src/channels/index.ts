@@ -6,3 +6,4 @@ export { Notifier } from "./notifier.ts";
 export { sealMessage, genesisHash, type Caller, type ChannelsContext } from "./context.ts";
 export type { ChannelView } from "./views.ts";
 export * from "./schemas.ts";
+export { getTranscript } from "./transcripts.ts";

@@ -8,6 +8,7 @@ Usage:
   parley token issue --agent NAME --servers channels[,a,b] [--ttl 30d] [--data DIR]
   parley token list [--data DIR]
   parley token revoke ID [--data DIR]
+  parley verify FILE|URL [--jwks URL]     check an exported transcript (exit 0 valid, 1 invalid)
   parley version
   parley help
 

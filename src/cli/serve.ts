@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { createAuthContext, loadSigningKey, type AuthContext, type AuthSettings } from "../auth/index.ts";
 import { Notifier, type ChannelsContext } from "../channels/index.ts";
+import { ed25519Signer } from "../transcript/index.ts";
 import { loadConfig, type Config } from "../config/index.ts";
 import { createApp } from "../http/index.ts";
 import { channelTools, createMcpServer, McpEndpoint, ToolTable, type McpServerOptions, type ToolDef } from "../mcp/index.ts";
@@ -46,8 +47,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const dataDir = resolve(config.data);
   const store = new SqliteStore(dataDir);
   const settings = authSettings(config);
-  const auth = config.auth ? createAuthContext(new SqliteAuthStore(store.db), await loadSigningKey(dataDir), settings) : null;
-  const ctx: ChannelsContext = { store, notifier: new Notifier(), limits: { maxMessageBytes: config.max_message_bytes } };
+  const key = await loadSigningKey(dataDir);
+  const auth = config.auth ? createAuthContext(new SqliteAuthStore(store.db), key, settings) : null;
+  const ctx: ChannelsContext = {
+    store,
+    notifier: new Notifier(),
+    limits: { maxMessageBytes: config.max_message_bytes },
+    signer: ed25519Signer(key.privateKey, key.kid, key.publicJwk as { kty: "OKP"; crv: "Ed25519"; x: string }),
+    issuer: settings.issuer,
+  };
   const table = new ToolTable([...channelTools(ctx, VERSION), ...(options.extraTools ?? [])]);
   const endpoint = new McpEndpoint({
     createServer: () => createMcpServer({ version: VERSION, tools: [], table, configure: options.configure }),
@@ -69,6 +77,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const publicUrl = config.public_url.endsWith(":0") ? `http://localhost:${port}` : config.public_url;
   // With --port 0 the issuer and resource are known only now, before the first request is served.
   Object.assign(settings, authSettings(config, publicUrl));
+  ctx.issuer = settings.issuer;
   return {
     auth,
     url: `http://${shownHost}:${port}`,

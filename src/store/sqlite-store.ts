@@ -128,7 +128,8 @@ export class SqliteStore implements Store {
   }
 
   async listMessages(channelId: string, { after, slotId, limit }: MessageQuery): Promise<Message[]> {
-    return this.q.listMessages.all(channelId, after, slotId, limit).map(toMessage);
+    const rows = slotId === "*" ? this.q.listAllMessages.all(channelId, after, limit) : this.q.listMessages.all(channelId, after, slotId, limit);
+    return rows.map(toMessage);
   }
 
   async listChannelsOf(principal: string): Promise<ChannelRecord[]> {
@@ -188,6 +189,7 @@ function prepare(db: Database) {
     listMessages: db.prepare(
       "SELECT * FROM messages WHERE channel_id = ? AND id > ? AND (to_slot IS NULL OR to_slot = ?) ORDER BY id LIMIT ?",
     ) as Statement<MessageRow, [string, number, string | null, number]>,
+    listAllMessages: db.prepare("SELECT * FROM messages WHERE channel_id = ? AND id > ? ORDER BY id LIMIT ?") as Statement<MessageRow, [string, number, number]>,
     channelsOf: db.prepare(
       `SELECT * FROM channels WHERE creator = ? OR id IN (SELECT channel_id FROM slots WHERE holder = ?)
        ORDER BY created_at DESC, id`,

@@ -83,7 +83,7 @@ export interface NewChannel {
 
 export interface MessageQuery {
   after: number;
-  /** Private messages to this slot are included; null = public messages only. */
+  /** Private messages to this slot are included; null = public messages only; "*" = every message. */
   slotId: string | null;
   limit: number;
 }

@@ -10,11 +10,13 @@ const SRC = resolve(import.meta.dir, "../../src");
 
 const ALLOWED: Record<string, string[]> = {
   main: ["cli", "errors"],
-  cli: ["config", "http", "store", "mcp", "channels", "auth", "errors", "version", "lib"],
+  cli: ["config", "http", "store", "mcp", "channels", "auth", "transcript", "errors", "version", "lib"],
   http: ["auth", "config", "errors", "lib"],
   auth: ["store", "lib", "errors"],
   mcp: ["channels", "errors", "lib"],
-  channels: ["store", "lib", "errors"],
+  channels: ["store", "transcript", "lib", "errors"],
+  // Browser-safe: also bundled into the verify page; no Bun APIs, no store.
+  transcript: ["lib"],
   store: ["lib", "errors"],
   config: ["errors"],
   lib: [],

@@ -63,6 +63,15 @@ export function channelTools(ctx: ChannelsContext, version: string): ToolDef[] {
       run: (args, { caller }) => channels.updateChannel(ctx, caller, args),
     }),
     defineTool({
+      name: "get_transcript",
+      title: "Signed transcript",
+      description:
+        "The channel's signed transcript: every message with its hash chain, the server's Ed25519 signature over the head, and the bots' code and seed commitments. Private messages to other seats are redacted until the channel is closed. Check it offline with `parley verify FILE`.",
+      input: channels.ChannelRefInputSchema,
+      annotations: { readOnlyHint: true },
+      run: (args, { caller }) => channels.getTranscript(ctx, caller, args),
+    }),
+    defineTool({
       name: "health_check",
       title: "Health check",
       description: "Server status and version.",

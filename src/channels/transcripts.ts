@@ -1,0 +1,41 @@
+import { AppError } from "../errors.ts";
+import { signTranscript, type Transcript, type TranscriptMessage } from "../transcript/index.ts";
+import { loadMembership, type Caller, type ChannelsContext } from "./context.ts";
+import type { ChannelRefInput } from "./schemas.ts";
+
+const PAGE = 5_000;
+
+/**
+ * The signed transcript (DESIGN.md §6) as the caller may see it: every message of the chain, with
+ * private messages to other slots redacted to their id and hash while the channel is open (after
+ * `close`, everything is revealed, bot seeds included, so anyone can verify the whole game).
+ */
+export async function getTranscript(ctx: ChannelsContext, caller: Caller, input: ChannelRefInput): Promise<Transcript> {
+  if (!ctx.signer || !ctx.issuer) throw new AppError("INTERNAL_ERROR", "This server has no signing key");
+  const m = await loadMembership(ctx, caller, input.channel_id);
+  const closed = m.channel.status === "closed";
+  const mySlot = m.slot?.slot_id ?? null;
+  const messages: TranscriptMessage[] = [];
+  for (let after = 0; ; ) {
+    const page = await ctx.store.listMessages(m.channel.id, { after, slotId: "*", limit: PAGE });
+    for (const msg of page) {
+      const hidden = !closed && msg.to_slot !== null && msg.to_slot !== mySlot;
+      messages.push(hidden ? { id: msg.id, redacted: true, to_slot: msg.to_slot!, hash: msg.hash } : msg);
+    }
+    if (page.length < PAGE) break;
+    after = page.at(-1)!.id;
+  }
+  const head = messages.at(-1)?.hash ?? m.channel.head_hash;
+  return signTranscript(
+    {
+      format: "parley-transcript/1",
+      channel: { id: m.channel.id, name: m.channel.name, status: m.channel.status, created_at: m.channel.created_at },
+      issuer: ctx.issuer,
+      messages,
+      bots: [],
+      head,
+      signed_at: new Date().toISOString(),
+    },
+    ctx.signer,
+  );
+}

@@ -1,0 +1,61 @@
+import { readFileSync } from "node:fs";
+import { AppError } from "../errors.ts";
+import { verifyTranscript } from "../transcript/index.ts";
+import { parseFlags } from "./args.ts";
+
+const USAGE = "usage: parley verify FILE|URL [--jwks URL]";
+
+/**
+ * `parley verify FILE|URL`: checks an exported transcript offline (no server needed for a file).
+ * The signing key is checked against the server's published JWKS when one is known: `--jwks`, or
+ * `<issuer>/.well-known/jwks.json` when the transcript was fetched from a URL.
+ * Exit 0 when valid, 1 with the first mismatch, 2 on bad usage.
+ */
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(argv, { jwks: { type: "string" } }, true);
+  const source = positionals[0];
+  if (!source || positionals.length > 1) throw new AppError("INVALID_REQUEST", USAGE);
+
+  let text: string;
+  let jwksUrl = values.jwks;
+  try {
+    if (/^https?:\/\//.test(source)) {
+      const res = await fetch(source);
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      text = await res.text();
+    } else {
+      text = readFileSync(source, "utf8");
+    }
+  } catch (err) {
+    process.stderr.write(`parley: cannot read ${source}: ${(err as Error).message}\n`);
+    return 1;
+  }
+  let transcript: unknown;
+  try {
+    transcript = JSON.parse(text);
+  } catch {
+    process.stdout.write(`INVALID: ${source} is not JSON\n`);
+    return 1;
+  }
+  if (!jwksUrl && /^https?:\/\//.test(source)) {
+    const issuer = (transcript as { issuer?: unknown })?.issuer;
+    if (typeof issuer === "string") jwksUrl = `${issuer}/.well-known/jwks.json`;
+  }
+  let trustedKeys: { kid?: string; x?: string }[] | undefined;
+  if (jwksUrl) {
+    try {
+      trustedKeys = ((await (await fetch(jwksUrl)).json()) as { keys: { kid?: string; x?: string }[] }).keys;
+    } catch (err) {
+      process.stderr.write(`parley: cannot fetch the server's keys from ${jwksUrl}: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
+  const report = await verifyTranscript(transcript, { trustedKeys });
+  for (const check of report.checks) process.stdout.write(`ok    ${check}\n`);
+  if (!report.ok) {
+    process.stdout.write(`FAIL  ${report.failure}\nINVALID: ${source}\n`);
+    return 1;
+  }
+  process.stdout.write(`VALID: ${source}\n`);
+  return 0;
+}

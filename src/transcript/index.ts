@@ -1,0 +1,4 @@
+export { chainInput, genesisInput, sha256Hex } from "./chain.ts";
+export { ed25519Signer, signTranscript, signaturePayload, type TranscriptSigner } from "./sign.ts";
+export { verifyTranscript, type VerifyOptions, type VerifyReport } from "./verify.ts";
+export { TranscriptSchema, type Transcript, type TranscriptMessage, type UnsignedTranscript } from "./types.ts";
