@@ -12,8 +12,23 @@ export class Notifier {
     return this.versions.get(channelId) ?? 0;
   }
 
+  /** Standing listeners (resource subscriptions), called on every notify of their channel. */
+  private readonly listeners = new Map<string, Set<() => void>>();
+
+  /** Calls `fn` after each new message in the channel until the returned function is called. */
+  listen(channelId: string, fn: () => void): () => void {
+    let set = this.listeners.get(channelId);
+    if (!set) this.listeners.set(channelId, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+      if (set.size === 0 && this.listeners.get(channelId) === set) this.listeners.delete(channelId);
+    };
+  }
+
   notify(channelId: string): void {
     this.versions.set(channelId, this.version(channelId) + 1);
+    for (const fn of this.listeners.get(channelId) ?? []) fn();
     const set = this.waiters.get(channelId);
     if (!set) return;
     this.waiters.delete(channelId);

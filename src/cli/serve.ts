@@ -58,7 +58,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   };
   const table = new ToolTable([...channelTools(ctx, VERSION), ...(options.extraTools ?? [])]);
   const endpoint = new McpEndpoint({
-    createServer: () => createMcpServer({ version: VERSION, tools: [], table, configure: options.configure }),
+    createServer: () => createMcpServer({ version: VERSION, channels: ctx, table, configure: options.configure }),
     idleMs: config.session_idle_seconds * 1000,
     maxBodyBytes: config.max_body_bytes,
   });

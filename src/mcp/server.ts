@@ -4,12 +4,15 @@ import { z } from "zod";
 import { AppError } from "../errors.ts";
 import { toToolError } from "./errors.ts";
 import { callerFrom } from "./identity.ts";
+import type { ChannelsContext } from "../channels/index.ts";
 import { registerGuides } from "./resources.ts";
+import { registerTranscriptResource } from "./transcript-resource.ts";
 import { jsonResult, type ToolDef } from "./tool.ts";
 
 export interface McpServerOptions {
   version: string;
-  tools: ToolDef[];
+  /** Channels for the transcript resource and its subscriptions. */
+  channels: ChannelsContext;
   /** Extra registrations (the conformance fixture entry point uses this; the product does not). */
   configure?: (server: McpServer) => void;
 }
@@ -44,6 +47,7 @@ export function createMcpServer(options: McpServerOptions & { table: ToolTable }
     },
   );
   registerGuides(server);
+  registerTranscriptResource(server, options.channels);
   options.configure?.(server);
 
   const { table } = options;

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { ResourceUpdatedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { connect } from "../helpers/mcp-client.ts";
@@ -60,5 +61,42 @@ describe("get_transcript and parley verify", () => {
     const bad = verify(join(dir.path, "bad.json"));
     expect(bad.code).toBe(1);
     expect(bad.out).toContain("is not JSON");
+  });
+
+  test("channel://ID/transcript: listed for members, readable, and subscribers hear of every new message", async () => {
+    await using srv = await startServer();
+    await using alice = await connect(srv.mcpUrl, "alice");
+    await using bob = await connect(srv.mcpUrl, "bob");
+    await using stranger = await connect(srv.mcpUrl, "stranger");
+    const ch = await alice.call("create_channel", { name: "watched", slots: ["invite:a", "invite:b"] });
+    await alice.call("join_channel", { invite_code: ch.invites[0] });
+    await bob.call("join_channel", { invite_code: ch.invites[1] });
+    const uri = `channel://${ch.channel_id}/transcript`;
+
+    const listed = (await bob.client.listResources()).resources.map((r) => r.uri);
+    expect(listed).toContain(uri);
+    expect((await stranger.client.listResources()).resources.map((r) => r.uri)).not.toContain(uri);
+    const read = await bob.client.readResource({ uri });
+    expect(JSON.parse((read.contents[0] as { text: string }).text).channel.id).toBe(ch.channel_id);
+    await expect(stranger.client.readResource({ uri })).rejects.toThrow(/NOT_MEMBER/);
+    await expect(stranger.client.subscribeResource({ uri })).rejects.toThrow(/NOT_MEMBER/);
+
+    const updates: string[] = [];
+    let wake: () => void = () => {};
+    bob.client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+      updates.push(n.params.uri);
+      wake();
+    });
+    await bob.client.subscribeResource({ uri });
+    const arrived = new Promise<void>((resolve) => (wake = resolve));
+    await alice.call("post_message", { channel_id: ch.channel_id, body: "news" });
+    await arrived;
+    expect(updates).toEqual([uri]);
+
+    await bob.client.unsubscribeResource({ uri });
+    await alice.call("post_message", { channel_id: ch.channel_id, body: "more news" });
+    // A round trip on bob's session after the post: had an update been sent, it would be here by now.
+    await bob.call("health_check");
+    expect(updates).toEqual([uri]);
   });
 });
