@@ -18,6 +18,11 @@ import type { Database } from "bun:sqlite";
  * - oauth_codes: code_hash, PKCE challenge, redirect_uri, resource; grant_id set when exchanged
  *   (single use: a replay revokes that grant, RFC 6749 §4.1.2).
  * - refresh_tokens: token_hash, grant_id; used_at set on rotation (reuse revokes the grant).
+ * - bots (0004): one per attached bot; code, manifest (JSON) and params (JSON) exactly as hashed
+ *   and announced in its bot:attach message; seed (secret until the channel closes, then in the
+ *   transcript) and seed_commit = sha256(seed); state = the bot's JSON state after its last hook.
+ * - messages.reply_to (0004): the message whose hook produced this bot message, so a replay
+ *   knows which outputs each input must reproduce.
  * - slots.lost_by / lost_reason (0003): the principal that last lost the slot and why (rejoin |
  *   kick), so its next call can say what happened instead of a bare NOT_MEMBER.
  */
@@ -108,6 +113,30 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
     sql: `
       ALTER TABLE slots ADD COLUMN lost_by TEXT;
       ALTER TABLE slots ADD COLUMN lost_reason TEXT CHECK (lost_reason IN ('rejoin','kick'));
+    `,
+  },
+  {
+    name: "0004_bots",
+    sql: `
+      CREATE TABLE bots (
+        bot_id TEXT PRIMARY KEY,
+        channel_id TEXT NOT NULL REFERENCES channels(id),
+        slot_id TEXT,
+        name TEXT NOT NULL,
+        version TEXT NOT NULL,
+        code TEXT NOT NULL,
+        manifest TEXT NOT NULL,
+        params TEXT NOT NULL,
+        code_hash TEXT NOT NULL,
+        manifest_hash TEXT NOT NULL,
+        seed TEXT NOT NULL,
+        seed_commit TEXT NOT NULL,
+        engine TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX bots_channel ON bots(channel_id);
+      ALTER TABLE messages ADD COLUMN reply_to INTEGER;
     `,
   },
 ];

@@ -5,6 +5,7 @@ import { migrate } from "./migrations.ts";
 import {
   StoreConflict,
   type Change,
+  type BotRecord,
   type ChannelRecord,
   type Message,
   type MessageDraft,
@@ -16,7 +17,8 @@ import {
 } from "./types.ts";
 
 type SlotRow = Omit<SlotRecord, "admin"> & { admin: number };
-type MessageRow = Omit<Message, "body"> & { body: string };
+type MessageRow = Omit<Message, "body" | "reply_to"> & { body: string; reply_to: number | null };
+type BotRow = Omit<BotRecord, "manifest" | "params" | "state"> & { manifest: string; params: string; state: string };
 
 const SLOT_COLUMNS = ["invite_hash", "holder", "rejoin_hash", "admin", "joined_at", "lost_by", "lost_reason"] as const;
 
@@ -100,6 +102,15 @@ export class SqliteStore implements Store {
           this.checkRequirement(channelId, change);
           continue;
         }
+        if (change.type === "bot") {
+          const b = change.insert;
+          this.q.insertBot.run(b.bot_id, channelId, b.slot_id, b.name, b.version, b.code, JSON.stringify(b.manifest), JSON.stringify(b.params), b.code_hash, b.manifest_hash, b.seed, b.seed_commit, b.engine, JSON.stringify(b.state ?? null), b.created_at);
+          continue;
+        }
+        if (change.type === "bot_state") {
+          this.q.setBotState.run(JSON.stringify(change.state ?? null), change.bot_id);
+          continue;
+        }
         if (change.type === "channel") {
           const { name, status } = change.set;
           this.q.updateChannel.run(name ?? null, status ?? null, channelId);
@@ -132,6 +143,10 @@ export class SqliteStore implements Store {
     return rows.map(toMessage);
   }
 
+  async getBots(channelId: string): Promise<BotRecord[]> {
+    return this.q.getBots.all(channelId).map((r) => ({ ...r, manifest: JSON.parse(r.manifest), params: JSON.parse(r.params), state: JSON.parse(r.state) }));
+  }
+
   async listChannelsOf(principal: string): Promise<ChannelRecord[]> {
     return this.q.channelsOf.all(principal, principal);
   }
@@ -156,9 +171,9 @@ export class SqliteStore implements Store {
     const out: Message[] = [];
     for (const d of drafts) {
       const id = ++this.lastMessageId;
-      const unsealed = { id, channel_id: channelId, sender: d.sender, kind: d.kind, body: d.body, ts: d.ts, to_slot: d.to_slot };
+      const unsealed = { id, channel_id: channelId, sender: d.sender, kind: d.kind, body: d.body, ts: d.ts, to_slot: d.to_slot, ...(d.reply_to !== undefined ? { reply_to: d.reply_to } : {}) };
       const hash = seal(head, unsealed);
-      this.q.insertMessage.run(id, channelId, d.sender, d.kind, JSON.stringify(d.body), d.ts, d.to_slot, hash);
+      this.q.insertMessage.run(id, channelId, d.sender, d.kind, JSON.stringify(d.body), d.ts, d.to_slot, d.reply_to ?? null, hash);
       head = hash;
       out.push({ ...unsealed, hash });
     }
@@ -184,12 +199,17 @@ function prepare(db: Database) {
     slotByInvite: db.prepare("SELECT * FROM slots WHERE invite_hash = ?") as Statement<SlotRow, [string]>,
     slotByRejoin: db.prepare("SELECT * FROM slots WHERE rejoin_hash = ?") as Statement<SlotRow, [string]>,
     insertMessage: db.prepare(
-      "INSERT INTO messages (id, channel_id, sender, kind, body, ts, to_slot, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO messages (id, channel_id, sender, kind, body, ts, to_slot, reply_to, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),
     listMessages: db.prepare(
       "SELECT * FROM messages WHERE channel_id = ? AND id > ? AND (to_slot IS NULL OR to_slot = ?) ORDER BY id LIMIT ?",
     ) as Statement<MessageRow, [string, number, string | null, number]>,
     listAllMessages: db.prepare("SELECT * FROM messages WHERE channel_id = ? AND id > ? ORDER BY id LIMIT ?") as Statement<MessageRow, [string, number, number]>,
+    insertBot: db.prepare(
+      "INSERT INTO bots (bot_id, channel_id, slot_id, name, version, code, manifest, params, code_hash, manifest_hash, seed, seed_commit, engine, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    ),
+    setBotState: db.prepare("UPDATE bots SET state = ? WHERE bot_id = ?"),
+    getBots: db.prepare("SELECT * FROM bots WHERE channel_id = ? ORDER BY created_at, bot_id") as Statement<BotRow, [string]>,
     channelsOf: db.prepare(
       `SELECT * FROM channels WHERE creator = ? OR id IN (SELECT channel_id FROM slots WHERE holder = ?)
        ORDER BY created_at DESC, id`,
@@ -202,5 +222,6 @@ function toSlot(row: SlotRow): SlotRecord {
 }
 
 function toMessage(row: MessageRow): Message {
-  return { ...row, body: JSON.parse(row.body) };
+  const { reply_to, ...rest } = row;
+  return { ...rest, body: JSON.parse(row.body), ...(reply_to !== null ? { reply_to } : {}) };
 }

@@ -41,10 +41,31 @@ export interface Message {
   body: Record<string, unknown>;
   ts: string;
   to_slot: string | null;
+  /** For bot output: the message whose hook produced it. Absent (not null) otherwise, so it is not hashed. */
+  reply_to?: number;
   hash: string;
 }
 
 export type MessageDraft = Omit<Message, "id" | "channel_id" | "hash">;
+
+export interface BotRecord {
+  bot_id: string;
+  channel_id: string;
+  slot_id: string | null;
+  name: string;
+  version: string;
+  code: string;
+  manifest: Record<string, unknown>;
+  params: Record<string, unknown>;
+  code_hash: string;
+  manifest_hash: string;
+  /** Secret until the channel closes. */
+  seed: string;
+  seed_commit: string;
+  engine: string;
+  state: unknown;
+  created_at: string;
+}
 
 /** Computes a message's chain hash from the previous head (DESIGN.md §6); runs inside the write transaction. */
 export type Sealer = (prevHash: string, message: Omit<Message, "hash">) => string;
@@ -61,6 +82,8 @@ export type Change =
       expectHolder?: string | null;
     }
   | { type: "channel"; set: Partial<Pick<ChannelRecord, "name" | "status">> }
+  | { type: "bot"; insert: BotRecord }
+  | { type: "bot_state"; bot_id: string; state: unknown }
   /**
    * Conditions checked inside the write transaction, so they hold at commit time even when other
    * calls interleave (an async store can run other requests between a read and its write).
@@ -97,6 +120,7 @@ export interface Store {
   /** Applies every change and appends every message in one transaction; throws StoreConflict if an expectation fails. */
   apply(channelId: string, changes: Change[], messages: MessageDraft[], seal: Sealer): Promise<Message[]>;
   listMessages(channelId: string, query: MessageQuery): Promise<Message[]>;
+  getBots(channelId: string): Promise<BotRecord[]>;
   /** Channels the principal created or holds a slot in, newest first. */
   listChannelsOf(principal: string): Promise<ChannelRecord[]>;
   close(): void;
