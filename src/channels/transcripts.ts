@@ -19,7 +19,7 @@ export async function getTranscript(ctx: ChannelsContext, caller: Caller, input:
   for (let after = 0; ; ) {
     const page = await ctx.store.listMessages(m.channel.id, { after, slotId: "*", limit: PAGE });
     for (const msg of page) {
-      const hidden = !closed && msg.to_slot !== null && msg.to_slot !== mySlot;
+      const hidden = !closed && msg.to_slot !== null && msg.to_slot !== mySlot && msg.sender !== mySlot;
       messages.push(hidden ? { id: msg.id, redacted: true, to_slot: msg.to_slot!, hash: msg.hash } : msg);
     }
     if (page.length < PAGE) break;

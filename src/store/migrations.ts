@@ -20,7 +20,8 @@ import type { Database } from "bun:sqlite";
  * - refresh_tokens: token_hash, grant_id; used_at set on rotation (reuse revokes the grant).
  * - bots (0004): one per attached bot; code, manifest (JSON) and params (JSON) exactly as hashed
  *   and announced in its bot:attach message; seed (secret until the channel closes, then in the
- *   transcript) and seed_commit = sha256(seed); state = the bot's JSON state after its last hook.
+ *   transcript) and seed_commit = sha256(seed); state = the bot's JSON state after its last hook;
+ *   last_seen = the last message id its hooks have processed (catch-up after a crash starts there).
  * - messages.reply_to (0004): the message whose hook produced this bot message, so a replay
  *   knows which outputs each input must reproduce.
  * - slots.lost_by / lost_reason (0003): the principal that last lost the slot and why (rejoin |
@@ -133,6 +134,7 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
         seed_commit TEXT NOT NULL,
         engine TEXT NOT NULL,
         state TEXT NOT NULL,
+        last_seen INTEGER NOT NULL DEFAULT 0,
         created_at TEXT NOT NULL
       );
       CREATE INDEX bots_channel ON bots(channel_id);

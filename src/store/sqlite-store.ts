@@ -104,11 +104,11 @@ export class SqliteStore implements Store {
         }
         if (change.type === "bot") {
           const b = change.insert;
-          this.q.insertBot.run(b.bot_id, channelId, b.slot_id, b.name, b.version, b.code, JSON.stringify(b.manifest), JSON.stringify(b.params), b.code_hash, b.manifest_hash, b.seed, b.seed_commit, b.engine, JSON.stringify(b.state ?? null), b.created_at);
+          this.q.insertBot.run(b.bot_id, channelId, b.slot_id, b.name, b.version, b.code, JSON.stringify(b.manifest), JSON.stringify(b.params), b.code_hash, b.manifest_hash, b.seed, b.seed_commit, b.engine, JSON.stringify(b.state ?? null), b.last_seen, b.created_at);
           continue;
         }
         if (change.type === "bot_state") {
-          this.q.setBotState.run(JSON.stringify(change.state ?? null), change.bot_id);
+          this.q.setBotState.run(JSON.stringify(change.state ?? null), change.last_seen, change.bot_id);
           continue;
         }
         if (change.type === "channel") {
@@ -139,7 +139,7 @@ export class SqliteStore implements Store {
   }
 
   async listMessages(channelId: string, { after, slotId, limit }: MessageQuery): Promise<Message[]> {
-    const rows = slotId === "*" ? this.q.listAllMessages.all(channelId, after, limit) : this.q.listMessages.all(channelId, after, slotId, limit);
+    const rows = slotId === "*" ? this.q.listAllMessages.all(channelId, after, limit) : this.q.listMessages.all(channelId, after, slotId, slotId, limit);
     return rows.map(toMessage);
   }
 
@@ -202,13 +202,14 @@ function prepare(db: Database) {
       "INSERT INTO messages (id, channel_id, sender, kind, body, ts, to_slot, reply_to, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),
     listMessages: db.prepare(
-      "SELECT * FROM messages WHERE channel_id = ? AND id > ? AND (to_slot IS NULL OR to_slot = ?) ORDER BY id LIMIT ?",
-    ) as Statement<MessageRow, [string, number, string | null, number]>,
+      // A slot sees public messages, those addressed to it, and its own private messages (e.g. to a bot).
+      "SELECT * FROM messages WHERE channel_id = ? AND id > ? AND (to_slot IS NULL OR to_slot = ? OR sender = ?) ORDER BY id LIMIT ?",
+    ) as Statement<MessageRow, [string, number, string | null, string | null, number]>,
     listAllMessages: db.prepare("SELECT * FROM messages WHERE channel_id = ? AND id > ? ORDER BY id LIMIT ?") as Statement<MessageRow, [string, number, number]>,
     insertBot: db.prepare(
-      "INSERT INTO bots (bot_id, channel_id, slot_id, name, version, code, manifest, params, code_hash, manifest_hash, seed, seed_commit, engine, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO bots (bot_id, channel_id, slot_id, name, version, code, manifest, params, code_hash, manifest_hash, seed, seed_commit, engine, state, last_seen, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),
-    setBotState: db.prepare("UPDATE bots SET state = ? WHERE bot_id = ?"),
+    setBotState: db.prepare("UPDATE bots SET state = ?, last_seen = ? WHERE bot_id = ?"),
     getBots: db.prepare("SELECT * FROM bots WHERE channel_id = ? ORDER BY created_at, bot_id") as Statement<BotRow, [string]>,
     channelsOf: db.prepare(
       `SELECT * FROM channels WHERE creator = ? OR id IN (SELECT channel_id FROM slots WHERE holder = ?)

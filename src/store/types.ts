@@ -64,6 +64,8 @@ export interface BotRecord {
   seed_commit: string;
   engine: string;
   state: unknown;
+  /** The last message id this bot's hooks have processed. */
+  last_seen: number;
   created_at: string;
 }
 
@@ -83,7 +85,7 @@ export type Change =
     }
   | { type: "channel"; set: Partial<Pick<ChannelRecord, "name" | "status">> }
   | { type: "bot"; insert: BotRecord }
-  | { type: "bot_state"; bot_id: string; state: unknown }
+  | { type: "bot_state"; bot_id: string; state: unknown; last_seen: number }
   /**
    * Conditions checked inside the write transaction, so they hold at commit time even when other
    * calls interleave (an async store can run other requests between a read and its write).
@@ -106,7 +108,7 @@ export interface NewChannel {
 
 export interface MessageQuery {
   after: number;
-  /** Private messages to this slot are included; null = public messages only; "*" = every message. */
+  /** Private messages to or from this slot are included; null = public messages only; "*" = every message. */
   slotId: string | null;
   limit: number;
 }

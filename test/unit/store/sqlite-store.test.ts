@@ -70,16 +70,23 @@ describe("SqliteStore", () => {
     store.close();
   });
 
-  test("listMessages shows private messages only to their slot", async () => {
+  test("listMessages shows private messages only to their recipient and their sender", async () => {
     using dir = tempDir();
     const store = new SqliteStore(dir.path);
     await seed(store);
-    await store.apply("chn_test_channel_1", [], [draft("public"), draft("for s1", "s1"), draft("for s0", "s0")], sealMessage);
+    const from = (sender: string, text: string, to: string | null) => ({ ...draft(text, to), sender });
+    await store.apply(
+      "chn_test_channel_1",
+      [],
+      [from("s0", "public", null), from("bot:b1", "for s1", "s1"), from("bot:b1", "for s0", "s0"), from("s1", "s1 to the bot", "bot:b1")],
+      sealMessage,
+    );
     const text = async (slotId: string | null) =>
       (await store.listMessages("chn_test_channel_1", { after: 0, slotId, limit: 10 })).map((m) => m.body.text);
     expect(await text("s0")).toEqual(["public", "for s0"]);
-    expect(await text("s1")).toEqual(["public", "for s1"]);
+    expect(await text("s1")).toEqual(["public", "for s1", "s1 to the bot"]);
     expect(await text(null)).toEqual(["public"]);
+    expect(await text("*")).toEqual(["public", "for s1", "for s0", "s1 to the bot"]);
     store.close();
   });
 

@@ -1,0 +1,83 @@
+/**
+ * How a bot is driven, shared by the server (src/channels) and every verifier (parley verify, the
+ * web page): which message triggers which hook, with which inputs. Replay is exact only because
+ * both sides use these functions. A hook is a pure function of (program, call): the state goes
+ * in and comes out as JSON, and the randomness is derived from the seed and the trigger's id.
+ */
+export type HookName = "onInit" | "onJoin" | "onMessage" | "onPrivateMessage";
+
+export interface BotProgram {
+  botId: string;
+  code: string;
+  params: Record<string, unknown>;
+  /** Hex seed; the engine derives each hook's randomness from it and HookCall.entropy. */
+  seed: string;
+  /** The channel's slots as created (slot_id, label, kind): fixed, so replays see the same view. */
+  slots: { slot_id: string; label: string; kind: string }[];
+}
+
+export interface HookCall {
+  hook: HookName;
+  args: unknown[];
+  /** ctx.now(): the triggering message's ts, never the wall clock. */
+  now: string;
+  /** The bot's state before the hook (null at first). */
+  state: unknown;
+  /** Per-hook randomness input: the triggering message id. */
+  entropy: string;
+}
+
+export interface BotOutput {
+  kind: "bot";
+  body: Record<string, unknown>;
+  to_slot: string | null;
+}
+
+export type HookResult =
+  | { ok: true; outputs: BotOutput[]; state: unknown }
+  /** replayable=false for wall-clock kills, which a replay cannot reproduce (the hook's effects are discarded). */
+  | { ok: false; reason: string; message: string; replayable: boolean };
+
+export interface BotEngine {
+  /** Engine id announced in bot:attach, e.g. "quickjs-2025-09-13". */
+  readonly id: string;
+  run(program: BotProgram, call: HookCall): Promise<HookResult>;
+}
+
+/** The message shape a hook receives. */
+export interface HookMessage {
+  id: number;
+  sender: string;
+  kind: string;
+  body: Record<string, unknown>;
+  ts: string;
+  to_slot: string | null;
+  reply_to?: number;
+}
+
+export const botSender = (botId: string) => `bot:${botId}`;
+
+/**
+ * Which hook (if any) a message triggers for a bot. Bots react to their own attach (onInit), seat
+ * joins (onJoin), public user messages (onMessage) and private messages addressed to them
+ * (onPrivateMessage). They never see other seats' private messages, and bot output never triggers
+ * a bot (no bot-to-bot loops).
+ */
+export function hookFor(botId: string, m: HookMessage): Omit<HookCall, "state"> | null {
+  const base = { now: m.ts, entropy: String(m.id) };
+  if (m.kind === "system" && m.body.type === "bot:attach" && m.body.bot_id === botId) return { ...base, hook: "onInit", args: [] };
+  if (m.to_slot === botSender(botId) && m.kind === "user") return { ...base, hook: "onPrivateMessage", args: [m.sender, toHookMessage(m)] };
+  if (m.to_slot !== null) return null;
+  if (m.kind === "system" && m.body.type === "slot:join") return { ...base, hook: "onJoin", args: [m.body.slot_id] };
+  if (m.kind === "user") return { ...base, hook: "onMessage", args: [toHookMessage(m)] };
+  return null;
+}
+
+function toHookMessage(m: HookMessage): HookMessage {
+  return { id: m.id, sender: m.sender, kind: m.kind, body: m.body, ts: m.ts, to_slot: m.to_slot };
+}
+
+/** The system message a failed hook leaves (reply_to = its trigger). */
+export function botErrorBody(botId: string, result: Extract<HookResult, { ok: false }>): Record<string, unknown> {
+  return { type: "bot:error", bot_id: botId, code: "BOT_ERROR", reason: result.reason, message: result.message, replayable: result.replayable };
+}

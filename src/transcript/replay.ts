@@ -1,0 +1,60 @@
+import { canonicalJson } from "../lib/canonical-json.ts";
+import { botErrorBody, botSender, hookFor, type BotEngine, type HookMessage } from "./bot-protocol.ts";
+import type { Transcript } from "./types.ts";
+
+/**
+ * Re-runs every bot over the transcript and requires exactly the recorded bot messages (kind, body,
+ * recipient, order) after each trigger. Returns null when all match, else the first mismatch.
+ * Needs the seeds, so only a transcript of a closed channel can be replayed.
+ */
+export async function replayTranscript(t: Transcript, engine: BotEngine): Promise<string | null> {
+  const full = t.messages.filter((m): m is Extract<typeof m, { sender: string }> => !("redacted" in m));
+  if (full.length !== t.messages.length) return "cannot replay: private messages are redacted (export the transcript after the channel is closed)";
+  const create = full.find((m) => m.kind === "system" && m.body.type === "channel:create");
+  const slots = (create?.body.slots as { slot_id: string; label: string; kind: string }[] | undefined) ?? [];
+  for (const bot of t.bots) {
+    if (bot.seed === undefined) return `cannot replay bot ${bot.bot_id}: its seed is revealed only when the channel closes`;
+    const program = { botId: bot.bot_id, code: bot.code, params: bot.params, seed: bot.seed, slots };
+    const outputsOf = new Map<number, HookMessage[]>();
+    for (const m of full) {
+      const mine = m.sender === botSender(bot.bot_id) || (m.kind === "system" && m.body.type === "bot:error" && m.body.bot_id === bot.bot_id);
+      if (mine && m.reply_to !== undefined) outputsOf.set(m.reply_to, [...(outputsOf.get(m.reply_to) ?? []), m]);
+    }
+    let state: unknown = null;
+    for (const m of full) {
+      const plan = hookFor(bot.bot_id, m);
+      if (!plan) continue;
+      const recorded = outputsOf.get(m.id) ?? [];
+      outputsOf.delete(m.id);
+      const result = await engine.run(program, { ...plan, state });
+      const where = `bot ${bot.bot_id}, ${plan.hook} for message ${m.id}`;
+      if (!result.ok) {
+        const expected = botErrorBody(bot.bot_id, result);
+        if (recorded.length !== 1 || canonicalJson(recorded[0]!.body) !== canonicalJson(expected)) {
+          return `${where}: replay failed with ${result.reason} (${result.message}) but the transcript records ${describe(recorded)}`;
+        }
+        continue; // a failed hook leaves the state unchanged
+      }
+      if (recorded.length === 1 && recorded[0]!.kind === "system" && recorded[0]!.body.replayable === false) {
+        continue; // recorded wall-clock kill: not reproducible by design, effects were discarded
+      }
+      if (recorded.length !== result.outputs.length) {
+        return `${where}: replay produced ${result.outputs.length} messages, the transcript records ${recorded.length}`;
+      }
+      for (const [i, out] of result.outputs.entries()) {
+        const got = recorded[i]!;
+        if (got.kind !== out.kind || got.to_slot !== out.to_slot || canonicalJson(got.body) !== canonicalJson(out.body)) {
+          return `${where}: message ${got.id} differs from the replay (recorded ${canonicalJson(got.body).slice(0, 120)}, replayed ${canonicalJson(out.body).slice(0, 120)})`;
+        }
+      }
+      state = result.state;
+    }
+    const orphan = [...outputsOf.values()].flat()[0];
+    if (orphan) return `bot ${bot.bot_id}: message ${orphan.id} claims to answer message ${orphan.reply_to}, which triggers no hook of this bot`;
+  }
+  return null;
+}
+
+function describe(recorded: HookMessage[]): string {
+  return recorded.length === 0 ? "no bot message" : recorded.map((m) => canonicalJson(m.body).slice(0, 80)).join(", ");
+}
