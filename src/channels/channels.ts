@@ -12,6 +12,7 @@ import {
   type Caller,
   type ChannelsContext,
 } from "./context.ts";
+import { attachBotTo, listBots, type BotView } from "./bots.ts";
 import type { ChannelRefInput, CreateChannelInput, UpdateChannelInput, UpdateOp } from "./schemas.ts";
 import { buildView, type ChannelView } from "./views.ts";
 
@@ -20,14 +21,14 @@ export interface CreateChannelResult {
   /** One invite code per invite slot, in slot order. Shown once; only hashes are stored. */
   invites: string[];
   view: ChannelView;
-  bots: unknown[];
+  bots: BotView[];
 }
 
 /** Opens a channel; the caller becomes its admin (to post, it redeems an invite like anyone). */
 export async function createChannel(ctx: ChannelsContext, caller: Caller, input: CreateChannelInput): Promise<CreateChannelResult> {
-  if (input.bot_code !== undefined || input.bot_preset !== undefined) {
-    throw new AppError("BOT_NOT_FOUND", "Bots are not available on this server yet; create the channel without bot_code/bot_preset");
-  }
+  const wantsBot = input.bot_code !== undefined || input.bot_preset !== undefined;
+  if (wantsBot && !ctx.bots) throw new AppError("BOT_NOT_FOUND", "This server runs no bots");
+  if (input.bot_code !== undefined && input.bot_preset !== undefined) throw new AppError("INVALID_REQUEST", "Give bot_code or bot_preset, not both");
   const id = newChannelId();
   const created_at = timestamp(ctx);
   const invites: string[] = [];
@@ -47,13 +48,16 @@ export async function createChannel(ctx: ChannelsContext, caller: Caller, input:
     [systemMessage(ctx, { type: "channel:create", name: input.name, slots: slots.map((s) => ({ slot_id: s.slot_id, label: s.label, kind: s.kind })) })],
     sealMessage,
   );
+  // The bot is attached (and announced with its code hash and seed commitment) before the invites
+  // leave this call, so no player can join a channel whose referee is not yet fixed.
+  const bots = wantsBot ? [await attachBotTo(ctx, id, input, slots.find((s) => s.kind === "bot")?.slot_id ?? null)] : [];
   const stored = await ctx.store.getSlots(id);
-  return { channel_id: id, invites, view: buildView({ ...channel, head_hash: "" }, stored, caller.principal), bots: [] };
+  return { channel_id: id, invites, view: buildView({ ...channel, head_hash: "" }, stored, caller.principal), bots };
 }
 
-export async function getChannelInfo(ctx: ChannelsContext, caller: Caller, input: ChannelRefInput): Promise<{ view: ChannelView; bots: unknown[] }> {
+export async function getChannelInfo(ctx: ChannelsContext, caller: Caller, input: ChannelRefInput): Promise<{ view: ChannelView; bots: BotView[] }> {
   const m = await loadMembership(ctx, caller, input.channel_id);
-  return { view: buildView(m.channel, m.slots, caller.principal), bots: [] };
+  return { view: buildView(m.channel, m.slots, caller.principal), bots: await listBots(ctx, m.channel.id) };
 }
 
 /** The caller's own channels only (created or seated in); never anyone else's. */

@@ -2,6 +2,7 @@ import { AppError } from "../errors.ts";
 import { sha256Hex } from "../lib/hash.ts";
 import { StoreConflict, type ChannelRecord, type Message, type MessageDraft, type Sealer, type SlotRecord, type Store } from "../store/index.ts";
 import { chainInput, genesisInput, type TranscriptSigner } from "../transcript/index.ts";
+import type { BotsRuntime } from "./bots.ts";
 import type { Notifier } from "./notifier.ts";
 
 /** Who is calling. Until OAuth lands the principal is the MCP session id (see mcp/identity.ts). */
@@ -17,6 +18,8 @@ export interface ChannelsContext {
   signer?: TranscriptSigner;
   /** The server's public URL, named in transcripts as their issuer. */
   issuer?: string;
+  /** The bot sandbox and presets; absent = this server runs no bots. */
+  bots?: BotsRuntime;
   /** Injected for tests; the message `ts`. */
   now?: () => Date;
 }
@@ -79,6 +82,7 @@ export async function commit(
   channelId: string,
   changes: Parameters<Store["apply"]>[1],
   messages: MessageDraft[],
+  options: { fromBots?: boolean } = {},
 ): Promise<Message[]> {
   let written: Message[];
   try {
@@ -87,7 +91,11 @@ export async function commit(
     if (err instanceof StoreConflict) throw conflictError(channelId, err);
     throw err;
   }
-  if (written.length) ctx.notifier.notify(channelId);
+  if (written.length) {
+    ctx.notifier.notify(channelId);
+    // Bots answer after the commit, off the caller's path; their catch-up is ordered per channel.
+    if (ctx.bots && !options.fromBots) void scheduleBots(ctx, channelId);
+  }
   return written;
 }
 
@@ -102,4 +110,13 @@ function conflictError(channelId: string, err: StoreConflict): AppError {
     case "slot_changed":
       return new AppError("SLOT_ALREADY_FILLED", `Slot ${err.slotId} of "${channelId}" was taken a moment ago`);
   }
+}
+
+/** Set by bots.ts (the two modules would otherwise import each other at load time). */
+let botScheduler: ((ctx: ChannelsContext, channelId: string) => Promise<void>) | null = null;
+export function setBotScheduler(fn: (ctx: ChannelsContext, channelId: string) => Promise<void>): void {
+  botScheduler = fn;
+}
+function scheduleBots(ctx: ChannelsContext, channelId: string): Promise<void> {
+  return (botScheduler?.(ctx, channelId) ?? Promise.resolve()).catch((err) => console.error(`[parley] bots of ${channelId} failed:`, err));
 }

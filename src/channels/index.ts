@@ -7,3 +7,4 @@ export { sealMessage, genesisHash, type Caller, type ChannelsContext } from "./c
 export type { ChannelView } from "./views.ts";
 export * from "./schemas.ts";
 export { getTranscript } from "./transcripts.ts";
+export { attachBot, dmBot, getBotCode, runBots, type BotsRuntime, type BotView } from "./bots.ts";

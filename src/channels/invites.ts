@@ -3,6 +3,7 @@ import { sha256Hex } from "../lib/hash.ts";
 import { newRejoinToken } from "../lib/ids.ts";
 import type { SlotRecord } from "../store/index.ts";
 import { commit, requireChannel, systemMessage, timestamp, type Caller, type ChannelsContext } from "./context.ts";
+import { listBots, type BotView } from "./bots.ts";
 import type { JoinChannelInput } from "./schemas.ts";
 import { buildView, type ChannelView } from "./views.ts";
 
@@ -12,7 +13,7 @@ export interface JoinChannelResult {
   /** Shown once; redeem it with join_channel to take this slot back from any new session. */
   rejoin_token: string;
   view: ChannelView;
-  bots: unknown[];
+  bots: BotView[];
 }
 
 /**
@@ -63,5 +64,5 @@ export async function joinChannel(ctx: ChannelsContext, caller: Caller, input: J
     event ? [systemMessage(ctx, { type: event, slot_id: slot.slot_id, label: slot.label })] : [],
   );
   const seated: SlotRecord[] = slots.map((s) => (s.slot_id === slot.slot_id ? { ...s, holder: caller.principal, admin } : s));
-  return { channel_id: channel.id, slot_id: slot.slot_id, rejoin_token, view: buildView(channel, seated, caller.principal), bots: [] };
+  return { channel_id: channel.id, slot_id: slot.slot_id, rejoin_token, view: buildView(channel, seated, caller.principal), bots: await listBots(ctx, channel.id) };
 }

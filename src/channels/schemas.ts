@@ -14,8 +14,8 @@ export const CreateChannelInputSchema = z
   .object({
     name: z.string().trim().min(1).max(100).describe("Channel name shown to members"),
     slots: z.array(SlotSpec).min(1).max(MAX_SLOTS).describe('Seats in order: "invite:LABEL" for a player, "bot:LABEL" for a referee bot'),
-    bot_code: z.string().max(256 * 1024).optional().describe("Inline bot source (later release)"),
-    bot_preset: z.string().max(64).optional().describe("Built-in bot name (later release)"),
+    bot_code: z.string().min(1).max(256 * 1024).optional().describe("Inline bot source: an ES module with `export default { onInit, onJoin, onMessage, onPrivateMessage }` (DESIGN §5)"),
+    bot_preset: z.string().max(64).optional().describe("Built-in referee: GuessBot, BlackjackBot, EchoBot, DiceBot or RPSBot"),
     bot_params: z.record(z.string(), z.unknown()).optional().describe("Parameters passed to the bot"),
   })
   .strict();
@@ -53,6 +53,28 @@ export const SyncMessagesInputSchema = z
   .strict();
 
 export const ChannelRefInputSchema = z.object({ channel_id: ChannelId }).strict();
+
+const BotId = z.string().regex(/^bot_[A-Za-z0-9_-]{8,64}$/, "must be a bot id like bot_…");
+
+export const AttachBotInputSchema = z
+  .object({
+    channel_id: ChannelId,
+    bot_code: z.string().min(1).max(256 * 1024).optional(),
+    bot_preset: z.string().max(64).optional(),
+    bot_params: z.record(z.string(), z.unknown()).optional(),
+    slot_id: SlotId.optional().describe("A bot:LABEL slot for the bot to sit in"),
+  })
+  .strict()
+  .refine((v) => (v.bot_code === undefined) !== (v.bot_preset === undefined), "give exactly one of bot_code and bot_preset");
+
+export const DmBotInputSchema = z
+  .object({ channel_id: ChannelId, bot_id: BotId, message: z.string().min(1).describe("Text sent privately to the bot") })
+  .strict();
+
+export const BotRefInputSchema = z.object({ channel_id: ChannelId, bot_id: BotId }).strict();
+
+export type AttachBotInput = z.infer<typeof AttachBotInputSchema>;
+export type DmBotInput = z.infer<typeof DmBotInputSchema>;
 
 export const EmptyInputSchema = z.object({}).strict();
 

@@ -29,7 +29,7 @@ describe("channels over MCP (two real SDK clients)", () => {
     const { tools } = await alice.client.listTools();
     const names = tools.map((t) => t.name).sort();
     expect(names).toEqual(
-      ["create_channel", "get_channel_info", "get_transcript", "health_check", "join_channel", "list_channels", "post_message", "sync_messages", "update_channel"].sort(),
+      ["attach_bot", "create_channel", "dm_bot", "get_bot_code", "get_channel_info", "get_transcript", "health_check", "join_channel", "list_channels", "post_message", "sync_messages", "update_channel"].sort(),
     );
     for (const t of tools) expect(t.inputSchema.type).toBe("object");
   });

@@ -63,6 +63,29 @@ export function channelTools(ctx: ChannelsContext, version: string): ToolDef[] {
       run: (args, { caller }) => channels.updateChannel(ctx, caller, args),
     }),
     defineTool({
+      name: "attach_bot",
+      title: "Attach a referee bot",
+      description:
+        "Admin only. Attach a bot (bot_preset: GuessBot, BlackjackBot, EchoBot, DiceBot, RPSBot; or inline bot_code) to an open channel. Its exact code is hashed and announced with a commitment to its random seed before it acts.",
+      input: channels.AttachBotInputSchema,
+      run: (args, { caller }) => channels.attachBot(ctx, caller, args),
+    }),
+    defineTool({
+      name: "dm_bot",
+      title: "Message a bot privately",
+      description: "Send a private message to a bot of a channel you hold a seat in (e.g. an RPSBot commitment). Only you and the bot see it; the bot may answer privately.",
+      input: channels.DmBotInputSchema,
+      run: (args, { caller }) => channels.dmBot(ctx, caller, args),
+    }),
+    defineTool({
+      name: "get_bot_code",
+      title: "Read a bot's code",
+      description: "The exact source of a channel's bot (its SHA-256 is the announced code_hash), its manifest and rules, params, and seed commitment. Read it before you play.",
+      input: channels.BotRefInputSchema,
+      annotations: { readOnlyHint: true },
+      run: (args, { caller }) => channels.getBotCode(ctx, caller, args),
+    }),
+    defineTool({
       name: "get_transcript",
       title: "Signed transcript",
       description:

@@ -1,0 +1,218 @@
+import { AppError } from "../errors.ts";
+import { canonicalJson } from "../lib/canonical-json.ts";
+import { sha256Hex } from "../lib/hash.ts";
+import { randomToken } from "../lib/ids.ts";
+import type { BotRecord, Change, MessageDraft } from "../store/index.ts";
+import { botErrorBody, botSender, hookFor, type BotEngine, type BotProgram, type HookResult } from "../transcript/index.ts";
+import { commit, loadMembership, sealMessage, setBotScheduler, systemMessage, timestamp, type Caller, type ChannelsContext } from "./context.ts";
+
+/** Bots' runtime: the sandbox engine and the built-in presets (DESIGN.md §5). */
+export interface BotsRuntime {
+  engine: BotEngine;
+  presets: Map<string, string>;
+  /** The module's exported `manifest` (name, version, rules…), read by the engine. */
+  manifestOf(code: string): Promise<Record<string, unknown>>;
+}
+
+export interface BotSource {
+  bot_code?: string;
+  bot_preset?: string;
+  bot_params?: Record<string, unknown>;
+}
+
+/** What members see of a bot (its code is one get_bot_code away). */
+export interface BotView {
+  bot_id: string;
+  name: string;
+  version: string;
+  slot_id: string | null;
+  code_hash: string;
+  manifest_hash: string;
+  seed_commit: string;
+  engine: string;
+}
+
+const MAX_OUTPUT_BYTES = 64 * 1024;
+const PAGE = 500;
+
+export function botView(b: BotRecord): BotView {
+  const { bot_id, name, version, slot_id, code_hash, manifest_hash, seed_commit, engine } = b;
+  return { bot_id, name, version, slot_id, code_hash, manifest_hash, seed_commit, engine };
+}
+
+function runtime(ctx: ChannelsContext): BotsRuntime {
+  if (!ctx.bots) throw new AppError("BOT_NOT_FOUND", "This server runs no bots");
+  return ctx.bots;
+}
+
+/**
+ * Attaches a bot: its exact code is hashed and announced in a `bot:attach` system message, with
+ * the commitment sha256(seed), before anyone can act on it; its onInit runs right after.
+ */
+export async function attachBotTo(ctx: ChannelsContext, channelId: string, source: BotSource, slotId: string | null): Promise<BotView> {
+  const rt = runtime(ctx);
+  let code: string;
+  if (source.bot_preset !== undefined) {
+    const preset = rt.presets.get(source.bot_preset);
+    if (!preset) throw new AppError("BOT_NOT_FOUND", `No preset "${source.bot_preset}"; presets: ${[...rt.presets.keys()].join(", ")}`);
+    code = preset;
+  } else if (source.bot_code !== undefined) {
+    code = source.bot_code;
+  } else {
+    throw new AppError("INVALID_REQUEST", "Give bot_code or bot_preset");
+  }
+  const manifest = await rt.manifestOf(code);
+  const seed = sha256Hex(randomToken("seed", 32));
+  const bot: BotRecord = {
+    bot_id: randomToken("bot", 12),
+    channel_id: channelId,
+    slot_id: slotId,
+    name: String(manifest.name ?? "inline"),
+    version: String(manifest.version ?? "0"),
+    code,
+    manifest,
+    params: source.bot_params ?? {},
+    code_hash: `sha256:${sha256Hex(code)}`,
+    manifest_hash: `sha256:${sha256Hex(canonicalJson(manifest))}`,
+    seed,
+    seed_commit: `sha256:${sha256Hex(seed)}`,
+    engine: rt.engine.id,
+    state: null,
+    last_seen: 0,
+    created_at: timestamp(ctx),
+  };
+  const { bot_id, name, version, code_hash, manifest_hash, seed_commit, engine } = bot;
+  await commit(ctx, channelId, [{ type: "require", open: true }, { type: "bot", insert: bot }], [
+    systemMessage(ctx, { type: "bot:attach", bot_id, name, version, slot_id: slotId, code_hash, manifest_hash, seed_commit, engine, params: bot.params }),
+  ]);
+  // A catch-up that read the bot list before this commit may have marked the channel botless.
+  botless.delete(channelId);
+  await runBots(ctx, channelId);
+  return botView(bot);
+}
+
+/** Channels known to have no bot, so a post there skips the bots query. Cleared on attach. */
+const botless = new Set<string>();
+
+/** Per channel: one catch-up at a time; a commit during one asks for another pass. */
+const running = new Map<string, { again: boolean; done: Promise<void> }>();
+
+/** Runs every bot of the channel over the messages it has not processed yet, in id order. */
+export function runBots(ctx: ChannelsContext, channelId: string): Promise<void> {
+  const current = running.get(channelId);
+  if (current) {
+    current.again = true;
+    return current.done;
+  }
+  const entry = { again: false, done: Promise.resolve() };
+  entry.done = (async () => {
+    try {
+      do {
+        entry.again = false;
+        await catchUp(ctx, channelId);
+      } while (entry.again);
+    } finally {
+      running.delete(channelId);
+    }
+  })();
+  running.set(channelId, entry);
+  return entry.done;
+}
+
+async function catchUp(ctx: ChannelsContext, channelId: string): Promise<void> {
+  const rt = ctx.bots;
+  if (!rt || botless.has(channelId)) return;
+  const bots = await ctx.store.getBots(channelId);
+  if (bots.length === 0) {
+    botless.add(channelId);
+    return;
+  }
+  const slots = (await ctx.store.getSlots(channelId)).map(({ slot_id, label, kind }) => ({ slot_id, label, kind }));
+  for (const bot of bots) {
+    const program: BotProgram = { botId: bot.bot_id, code: bot.code, params: bot.params, seed: bot.seed, slots };
+    let state = bot.state;
+    let seen = bot.last_seen;
+    for (;;) {
+      const page = await ctx.store.listMessages(channelId, { after: seen, slotId: "*", limit: PAGE });
+      if (page.length === 0) break;
+      for (const m of page) {
+        const plan = hookFor(bot.bot_id, m);
+        if (!plan) {
+          seen = m.id;
+          continue;
+        }
+        const result = checkOutputs(await rt.engine.run(program, { ...plan, state }), slots);
+        const drafts: MessageDraft[] = result.ok
+          ? result.outputs.map((o) => ({ sender: botSender(bot.bot_id), kind: o.kind, body: o.body, ts: timestamp(ctx), to_slot: o.to_slot, reply_to: m.id }))
+          : [{ ...systemMessage(ctx, botErrorBody(bot.bot_id, result)), reply_to: m.id }];
+        if (result.ok) state = result.state;
+        const changes: Change[] = [{ type: "bot_state", bot_id: bot.bot_id, state, last_seen: m.id }];
+        await commit(ctx, channelId, changes, drafts, { fromBots: true });
+        seen = m.id;
+      }
+    }
+    if (seen !== bot.last_seen) await ctx.store.apply(channelId, [{ type: "bot_state", bot_id: bot.bot_id, state, last_seen: seen }], [], sealMessage);
+  }
+}
+
+/** Outputs must address real seats and stay small; otherwise the hook counts as failed. */
+function checkOutputs(result: HookResult, slots: { slot_id: string }[]): HookResult {
+  if (!result.ok) return result;
+  for (const o of result.outputs) {
+    if (o.to_slot !== null && !slots.some((s) => s.slot_id === o.to_slot)) {
+      return { ok: false, reason: "bad_output", message: `postTo an unknown slot "${o.to_slot}"`, replayable: true };
+    }
+    if (canonicalJson(o.body).length > MAX_OUTPUT_BYTES) {
+      return { ok: false, reason: "bad_output", message: `a message body over ${MAX_OUTPUT_BYTES} bytes`, replayable: true };
+    }
+  }
+  return result;
+}
+
+export async function listBots(ctx: ChannelsContext, channelId: string): Promise<BotView[]> {
+  return (await ctx.store.getBots(channelId)).map(botView);
+}
+
+async function requireBot(ctx: ChannelsContext, channelId: string, botId: string): Promise<BotRecord> {
+  const bot = (await ctx.store.getBots(channelId)).find((b) => b.bot_id === botId);
+  if (!bot) throw new AppError("BOT_NOT_FOUND", `No bot "${botId}" in "${channelId}"`);
+  return bot;
+}
+
+/** The exact source whose SHA-256 is the announced code_hash, and everything else a player checks. */
+export async function getBotCode(ctx: ChannelsContext, caller: Caller, input: { channel_id: string; bot_id: string }) {
+  await loadMembership(ctx, caller, input.channel_id);
+  const b = await requireBot(ctx, input.channel_id, input.bot_id);
+  return { ...botView(b), code: b.code, manifest: b.manifest, params: b.params };
+}
+
+/** A private message from the caller's seat to a bot; the bot may answer privately. */
+export async function dmBot(ctx: ChannelsContext, caller: Caller, input: { channel_id: string; bot_id: string; message: string }) {
+  const bytes = Buffer.byteLength(input.message, "utf8");
+  if (bytes > ctx.limits.maxMessageBytes) throw new AppError("INVALID_REQUEST", `Message is ${bytes} bytes; the limit is ${ctx.limits.maxMessageBytes}`);
+  const m = await loadMembership(ctx, caller, input.channel_id);
+  if (!m.slot) throw new AppError("NOT_MEMBER", `You hold no slot in "${input.channel_id}"; redeem an invite to talk to its bots`);
+  await requireBot(ctx, input.channel_id, input.bot_id);
+  const [msg] = await commit(ctx, input.channel_id, [{ type: "require", open: true, holder: { slot_id: m.slot.slot_id, principal: caller.principal } }], [
+    { sender: m.slot.slot_id, kind: "user", body: { text: input.message }, ts: timestamp(ctx), to_slot: botSender(input.bot_id) },
+  ]);
+  return { ok: true, delivered_to: botSender(input.bot_id), msg_id: msg!.id };
+}
+
+setBotScheduler(runBots);
+
+/** attach_bot: an admin adds a bot to an open channel, optionally seating it in a bot:LABEL slot. */
+export async function attachBot(ctx: ChannelsContext, caller: Caller, input: BotSource & { channel_id: string; slot_id?: string }) {
+  const m = await loadMembership(ctx, caller, input.channel_id);
+  if (!m.isAdmin) throw new AppError("NOT_ADMIN", `Only an admin of "${input.channel_id}" can attach bots`);
+  if (m.channel.status === "closed") throw new AppError("CHANNEL_CLOSED", `Channel "${input.channel_id}" is closed`);
+  if (input.slot_id !== undefined) {
+    const slot = m.slots.find((s) => s.slot_id === input.slot_id);
+    if (!slot || slot.kind !== "bot") throw new AppError("INVALID_REQUEST", `Slot "${input.slot_id}" is not a bot:LABEL slot of this channel`);
+    if ((await ctx.store.getBots(input.channel_id)).some((b) => b.slot_id === input.slot_id)) {
+      throw new AppError("SLOT_ALREADY_FILLED", `Slot ${input.slot_id} already has a bot`);
+    }
+  }
+  const view = await attachBotTo(ctx, input.channel_id, input, input.slot_id ?? null);
+  return { bot_id: view.bot_id, code_hash: view.code_hash, seed_commit: view.seed_commit };
+}
