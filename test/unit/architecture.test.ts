@@ -15,6 +15,7 @@ const ALLOWED: Record<string, string[]> = {
   auth: ["store", "lib", "errors"],
   mcp: ["channels", "errors", "lib"],
   channels: ["store", "lib", "errors"],
+  sandbox: ["lib", "errors"],
   store: ["lib", "errors"],
   config: ["errors"],
   lib: [],
@@ -32,6 +33,9 @@ const LIBRARY_HOME: Record<string, string[]> = {
   "@modelcontextprotocol/sdk/shared/auth": ["auth"],
   jose: ["auth"],
   "bun:sqlite": ["store"],
+  // QuickJS: the engine, its wasm build and the build's FFI types, only in the bot sandbox.
+  "quickjs-emscripten-core": ["sandbox"],
+  "@jitl": ["sandbox"],
 };
 
 function featureOf(file: string): string {
