@@ -137,7 +137,9 @@ class Runner implements BotRunner {
   /** Spawns the worker and loads the bot; the failure, if any, is the bot's. */
   async start(): Promise<BotFailure | undefined> {
     const wasm = await compiledEngine();
-    this.worker = new Worker(workerEntry(), { ref: false, smol: true });
+    // ref: false, so an idle bot never keeps the process alive (a pending hook's timer does).
+    // Not smol: JSC's small heap made copying a 10 MB string out of the sandbox 5× slower.
+    this.worker = new Worker(workerEntry(), { ref: false });
     const reply = await this.request({ type: "init", wasm, options: this.instance });
     if (reply.type !== "ready") return this.terminated(reply);
     if (reply.error) return reply.error;
