@@ -10,13 +10,15 @@ const SRC = resolve(import.meta.dir, "../../src");
 
 const ALLOWED: Record<string, string[]> = {
   main: ["cli", "errors"],
-  cli: ["config", "http", "store", "mcp", "channels", "auth", "transcript", "errors", "version", "lib"],
+  cli: ["config", "http", "store", "mcp", "channels", "auth", "transcript", "sandbox", "errors", "version", "lib"],
   http: ["auth", "config", "errors", "lib"],
   auth: ["store", "lib", "errors"],
   mcp: ["channels", "errors", "lib"],
   channels: ["store", "transcript", "lib", "errors"],
   // Browser-safe: also bundled into the verify page; no Bun APIs, no store.
   transcript: ["lib"],
+  // A pure engine: no store, no http.
+  sandbox: ["lib", "errors"],
   store: ["lib", "errors"],
   config: ["errors"],
   lib: [],
@@ -34,6 +36,9 @@ const LIBRARY_HOME: Record<string, string[]> = {
   "@modelcontextprotocol/sdk/shared/auth": ["auth"],
   jose: ["auth"],
   "bun:sqlite": ["store"],
+  // QuickJS: the engine, its wasm build and the build's FFI types, only in the bot sandbox.
+  "quickjs-emscripten-core": ["sandbox"],
+  "@jitl": ["sandbox"],
 };
 
 function featureOf(file: string): string {

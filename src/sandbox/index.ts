@@ -1,0 +1,9 @@
+/**
+ * The bot sandbox (DESIGN.md §5): QuickJS in a worker, one capped wasm instance per bot, a
+ * deterministic budget, seeded randomness and a fixed clock, so a replay reproduces every bot message.
+ */
+export { createBotRunner, type BotRunner, type BotRunnerOptions, type HookCall, type HookResult, type SlotView } from "./runner.ts";
+export { BOT_POST_KINDS, type BotOutput } from "./host-api.ts";
+export { DEFAULT_LIMITS, type BotErrorReason, type SandboxLimits } from "./limits.ts";
+export { ENGINE_ID } from "./engine.ts";
+export { BotManifestSchema, type BotManifest } from "./manifest.ts";

@@ -1,0 +1,223 @@
+/**
+ * One bot in one QuickJS runtime on its own wasm instance (engine.ts). Runs inside the worker; every
+ * call here is synchronous once the instance exists, and every verdict but "deadline" depends only on
+ * the code, the seed and the inputs, so a replay reaches the same one.
+ *
+ * Lifetimes: an instance survives a hook that threw (the bot's own exception); it is dropped after any
+ * broken limit (its heap may be at the cap, jobs may be queued, and wasm memory never shrinks), and
+ * the worker builds a fresh one from the same source before the next hook. The bot's state lives with
+ * the host (ctx.getState / setState), so only module-level variables are lost; a replay drops at the
+ * same hooks and loses the same.
+ */
+import type { QuickJSContext, QuickJSHandle, QuickJSRuntime } from "quickjs-emscripten-core";
+import { newEngineInstance } from "./engine.ts";
+import { newHostFunction, type BotOutput, type HookSession } from "./host-api.ts";
+import { HookMeter, WASM_PAGE_BYTES, type BotErrorReason, type SandboxLimits } from "./limits.ts";
+import { PRELUDE } from "./prelude.ts";
+import { createRng } from "./rng.ts";
+
+export interface InstanceOptions {
+  code: string;
+  botId: string;
+  /** The params as JSON text. */
+  params: string;
+  seed: Uint8Array;
+  limits: SandboxLimits;
+}
+
+export interface HookInput {
+  hook: string;
+  /** The hook's arguments after ctx, as JSON text of an array. */
+  args: string;
+  /** The slot view as JSON text. */
+  slots: string;
+  slotIds: string[];
+  /** Milliseconds since the epoch of the triggering message: ctx.now(), Date.now(), new Date(). */
+  now: number;
+  /** The hook's sequence number: its random stream (rng.ts). */
+  seq: number;
+  /** The bot's state before the hook, as JSON text. */
+  state: string;
+}
+
+export interface BotFailure {
+  reason: BotErrorReason;
+  message: string;
+}
+
+export interface HookOutcome {
+  outputs: BotOutput[];
+  /** The state after the hook (unchanged when it failed: a hook is all or nothing). */
+  state: string;
+  error?: BotFailure;
+  /** Budget used, in polls. */
+  polls: number;
+  /** The instance's wasm memory after the hook (never above the cap). */
+  memoryBytes: number;
+}
+
+/** Module top-level code runs at time 0 (the prelude's start) with random stream 0: the same on every (re)load. */
+const LOAD_STREAM = 0;
+const MAX_MESSAGE = 200;
+
+export class BotInstance {
+  /** True once a limit broke: the worker must dispose this instance and load a fresh one. */
+  blown = false;
+  /** JSON of the module's `manifest` export, or null when it exports none (manifest.ts checks it). */
+  manifest: string | null = null;
+  private session: HookSession;
+
+  private constructor(
+    private readonly runtime: QuickJSRuntime,
+    private readonly vm: QuickJSContext,
+    private readonly meter: HookMeter,
+    private readonly options: InstanceOptions,
+    private readonly api: { install: QuickJSHandle; dispatch: QuickJSHandle },
+  ) {
+    this.session = this.newSession(LOAD_STREAM, "null", []);
+  }
+
+  /** Builds the instance and evaluates the bot module; a failure is returned, not thrown. */
+  static async load(wasm: WebAssembly.Module, options: InstanceOptions): Promise<{ instance: BotInstance } | { error: BotFailure }> {
+    const { limits } = options;
+    const engine = await newEngineInstance(wasm, limits.memoryPages);
+    const memoryCap = limits.memoryPages * WASM_PAGE_BYTES;
+    // Blown when within 1/8 of the cap: QuickJS may survive an allocation failure that a bot caught.
+    const meter = new HookMeter(limits, memoryCap - memoryCap / 8, () => engine.memory.buffer.byteLength);
+    const runtime = engine.quickjs.newRuntime();
+    runtime.setMemoryLimit(memoryCap);
+    runtime.setMaxStackSize(limits.stackBytes);
+    runtime.setInterruptHandler(meter.onInterrupt);
+    const vm = runtime.newContext();
+    let instance: BotInstance | undefined;
+    meter.start();
+    const host = newHostFunction(vm, limits, () => instance!.session);
+    const factory = vm.unwrapResult(vm.evalCode(PRELUDE, "prelude.js", { type: "global" }));
+    const args = [host, vm.newString(options.botId), vm.newString(options.params)];
+    const apiObj = vm.unwrapResult(vm.callFunction(factory, vm.undefined, ...args));
+    factory.dispose();
+    for (const h of args) h.dispose();
+    const api = { install: vm.getProp(apiObj, "install"), dispatch: vm.getProp(apiObj, "dispatch") };
+    apiObj.dispose();
+    instance = new BotInstance(runtime, vm, meter, options, api);
+    const error = instance.evaluateModule();
+    if (error) {
+      instance.dispose();
+      return { error };
+    }
+    return { instance };
+  }
+
+  private newSession(stream: number, state: string, slotIds: string[]): HookSession {
+    return { meter: this.meter, rng: createRng(this.options.seed, stream), outputs: [], state, slotIds: new Set(slotIds) };
+  }
+
+  private evaluateModule(): BotFailure | undefined {
+    const { vm } = this;
+    this.meter.start();
+    const result = vm.evalCode(this.options.code, "bot.js", { type: "module" });
+    const settled = this.settle(result);
+    if ("error" in settled) return this.fail(settled.error, "load");
+    const ns = settled.value;
+    const installed = vm.callFunction(this.api.install, vm.undefined, ns);
+    ns.dispose();
+    if (installed.error) return this.fail(installed.error, "load");
+    if (vm.typeof(installed.value) === "string") this.manifest = vm.getString(installed.value);
+    installed.value.dispose();
+    return this.afterRun();
+  }
+
+  run(input: HookInput): HookOutcome {
+    const { vm } = this;
+    this.session = this.newSession(input.seq, input.state, input.slotIds);
+    this.meter.start();
+    const args = [vm.newString(input.hook), vm.newString(input.args), vm.newString(input.slots), vm.newNumber(input.now)];
+    const result = vm.callFunction(this.api.dispatch, vm.undefined, ...args);
+    for (const h of args) h.dispose();
+    const settled = this.settle(result);
+    let error: BotFailure | undefined;
+    if ("error" in settled) error = this.fail(settled.error, "exception");
+    else {
+      settled.value.dispose();
+      error = this.afterRun();
+    }
+    const usage = { polls: this.meter.used, memoryBytes: this.meter.memoryBytes() };
+    if (error) return { outputs: [], state: input.state, error, ...usage };
+    return { outputs: this.session.outputs, state: this.session.state, ...usage };
+  }
+
+  /** Runs queued jobs and unwraps a returned promise; the handle in `value` is the caller's. */
+  private settle(result: ReturnType<QuickJSContext["evalCode"]>): { value: QuickJSHandle } | { error: QuickJSHandle } {
+    const { vm, runtime } = this;
+    if (result.error) return { error: result.error };
+    const value = result.value;
+    // Jobs run under the same meter: 100k queued promises spend the budget like a loop would.
+    while (runtime.hasPendingJob() && !this.meter.fatal) {
+      const jobs = runtime.executePendingJobs();
+      if (jobs.error) {
+        value.dispose();
+        return { error: jobs.error };
+      }
+    }
+    const state = vm.getPromiseState(value);
+    if (state.type === "fulfilled") {
+      if (state.notAPromise) return { value };
+      value.dispose();
+      return { value: state.value };
+    }
+    value.dispose();
+    if (state.type === "rejected") return { error: state.error };
+    return { error: vm.newError("The hook's promise never settled") };
+  }
+
+  /** A limit broken without an error (memory grown inside a native call) still fails the hook. */
+  private afterRun(): BotFailure | undefined {
+    if (this.meter.check()) return this.fail(undefined, "exception");
+    return undefined;
+  }
+
+  /** The failure for a thrown value (disposed here); a broken limit wins over what was thrown. */
+  private fail(errorHandle: QuickJSHandle | undefined, fallback: BotErrorReason): BotFailure {
+    const thrown = errorHandle ? this.describe(errorHandle) : "";
+    errorHandle?.dispose();
+    let failure: BotFailure;
+    if (this.meter.fatal) failure = { ...this.meter.fatal };
+    else if (/out of memory|string too long/i.test(thrown)) failure = { reason: "memory", message: `ran out of memory (${thrown.slice(0, 80)})` };
+    else if (/stack overflow|call stack size/i.test(thrown)) failure = { reason: "stack", message: "overflowed its stack" };
+    else failure = { reason: fallback, message: thrown.slice(0, MAX_MESSAGE) || "failed" };
+    if (failure.reason !== "exception") this.blown = true;
+    return failure;
+  }
+
+  /** "Name: message" of a thrown value. A getter here is bot code, run under the same meter. */
+  private describe(h: QuickJSHandle): string {
+    const { vm } = this;
+    try {
+      if (vm.typeof(h) !== "object") return `Uncaught ${String(vm.dump(h)).slice(0, MAX_MESSAGE)}`;
+      const read = (key: string) => {
+        const p = vm.getProp(h, key);
+        try {
+          return vm.typeof(p) === "string" ? vm.getString(p) : "";
+        } finally {
+          p.dispose();
+        }
+      };
+      const name = read("name");
+      const message = read("message");
+      return name ? `${name}: ${message}` : message;
+    } catch {
+      return "Uncaught exception";
+    }
+  }
+
+  dispose(): void {
+    try {
+      this.api.install.dispose();
+      this.api.dispatch.dispose();
+      this.vm.dispose();
+      this.runtime.dispose();
+    } catch {
+      // A blown heap may fail QuickJS's own teardown asserts; the whole wasm instance goes with us anyway.
+    }
+  }
+}
