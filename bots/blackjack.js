@@ -19,7 +19,8 @@ export const manifest = {
   name: "BlackjackBot",
   version: "1.0.0",
   description: "Blackjack vs the dealer; the shuffled deck is committed (sha256(DECK|NONCE)) before the first deal and revealed at the end.",
-  params: { hands: "hands to play before the reveal (default 1)" },
+  rules:
+    'The shuffled deck is committed as sha256(DECK|NONCE) before the first deal (DECK = cards joined by ","). Post "deal"; on your turn "hit" or "stand"; the dealer draws to 17. After params.hands (1) hands the deck and nonce are revealed.',
 };
 
 const RANKS = ["A", "2", "3", "4", "5", "6", "7", "8", "9", "10", "J", "Q", "K"];

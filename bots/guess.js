@@ -19,7 +19,8 @@ export const manifest = {
   name: "GuessBot",
   version: "1.0.0",
   description: "Turn-based number guessing with a committed target (sha256(\"TARGET|NONCE\")), revealed at the end.",
-  params: { min: "smallest possible target (default 1)", max: "largest possible target (default 100)", max_guesses: "guesses before the game ends (default 20)" },
+  rules:
+    'Target committed as sha256("TARGET|NONCE") before play. Players (invite seats, seat order) take turns posting a whole number; the bot answers higher/lower/correct; out-of-turn or non-numbers are refused without using a turn. First correct guess wins; then TARGET and NONCE are revealed. params: min (1), max (100), max_guesses (20).',
 };
 
 function players(ctx) {

@@ -19,7 +19,8 @@ export const manifest = {
   name: "RPSBot",
   version: "1.0.0",
   description: "Rock-paper-scissors: commit sha256(\"MOVE|SALT\") privately, then reveal; a wrong reveal loses.",
-  params: { rounds: "rounds to play (default 3)" },
+  rules:
+    'Two players (first two invite seats). Each round: dm_bot "commit HEX" with HEX = sha256("MOVE|SALT"); when both committed, dm_bot "reveal MOVE SALT". A reveal that does not match the commitment loses the round. rock > scissors > paper > rock. params: rounds (3).',
 };
 
 const BEATS = { rock: "scissors", scissors: "paper", paper: "rock" };

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { createAuthContext, loadSigningKey, type AuthContext, type AuthSettings } from "../auth/index.ts";
-import { Notifier, type ChannelsContext } from "../channels/index.ts";
+import { Notifier, runBots, type ChannelsContext } from "../channels/index.ts";
+import { PRESETS, SandboxEngine } from "../sandbox/index.ts";
 import { ed25519Signer } from "../transcript/index.ts";
 import { loadConfig, type Config } from "../config/index.ts";
 import { createApp } from "../http/index.ts";
@@ -48,6 +49,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const store = new SqliteStore(dataDir);
   const settings = authSettings(config);
   const key = await loadSigningKey(dataDir);
+  const engine = new SandboxEngine();
   const auth = config.auth ? createAuthContext(new SqliteAuthStore(store.db), key, settings) : null;
   const ctx: ChannelsContext = {
     store,
@@ -55,6 +57,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     limits: { maxMessageBytes: config.max_message_bytes },
     signer: ed25519Signer(key.privateKey, key.kid, key.publicJwk as { kty: "OKP"; crv: "Ed25519"; x: string }),
     issuer: settings.issuer,
+    bots: { engine, presets: new Map(PRESETS), manifestOf: (code) => engine.manifestOf(code) },
   };
   const table = new ToolTable([...channelTools(ctx, VERSION), ...(options.extraTools ?? [])]);
   const endpoint = new McpEndpoint({
@@ -78,6 +81,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   // With --port 0 the issuer and resource are known only now, before the first request is served.
   Object.assign(settings, authSettings(config, publicUrl));
   ctx.issuer = settings.issuer;
+  // Bots answer every message they have not processed yet, e.g. those that arrived just before a crash.
+  for (const channelId of await store.openBotChannels()) void runBots(ctx, channelId);
   return {
     auth,
     url: `http://${shownHost}:${port}`,
@@ -85,6 +90,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     config: { ...config, public_url: publicUrl },
     async stop() {
       await endpoint.close();
+      engine.dispose();
       await app.stop(true);
       store.close();
     },

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { AppError } from "../errors.ts";
-import { verifyTranscript } from "../transcript/index.ts";
+import { SandboxEngine } from "../sandbox/index.ts";
+import { replayTranscript, verifyTranscript } from "../transcript/index.ts";
 import { parseFlags } from "./args.ts";
 
 const USAGE = "usage: parley verify FILE|URL [--jwks URL]";
@@ -50,7 +51,14 @@ export async function run(argv: string[]): Promise<number> {
       return 1;
     }
   }
-  const report = await verifyTranscript(transcript, { trustedKeys });
+  const t = transcript as { bots?: { seed?: string }[]; messages?: object[] };
+  const replayable = (t.bots ?? []).length > 0 && (t.bots ?? []).every((b) => b.seed !== undefined) && !(t.messages ?? []).some((m) => "redacted" in m);
+  const engine = replayable ? new SandboxEngine() : null;
+  const report = await verifyTranscript(transcript, { trustedKeys, replay: engine ? (parsed) => replayTranscript(parsed, engine) : undefined });
+  engine?.dispose();
+  if (report.ok && (t.bots ?? []).length > 0 && !replayable) {
+    report.checks.push("replay: not possible yet: bot seeds and private messages are revealed when the channel closes");
+  }
   for (const check of report.checks) process.stdout.write(`ok    ${check}\n`);
   if (!report.ok) {
     process.stdout.write(`FAIL  ${report.failure}\nINVALID: ${source}\n`);

@@ -7,3 +7,5 @@ export { BOT_POST_KINDS, type BotOutput } from "./host-api.ts";
 export { DEFAULT_LIMITS, type BotErrorReason, type SandboxLimits } from "./limits.ts";
 export { ENGINE_ID } from "./engine.ts";
 export { BotManifestSchema, type BotManifest } from "./manifest.ts";
+export { SandboxEngine } from "./bot-engine.ts";
+export { PRESETS } from "./presets.ts";

@@ -34,8 +34,13 @@ export interface BotRunnerOptions {
   seq?: number;
 }
 
-/** One hook call. `now` is the triggering message's ts (ISO 8601); `slots` replaces the view from now on. */
-export type HookCall = { now: string; slots?: SlotView[] } & (
+/**
+ * One hook call. `now` is the triggering message's ts (ISO 8601); `slots` replaces the view from now on.
+ * `seq` and `state`, when given, replace the runner's own: a caller that derives the hook's random
+ * stream from its trigger (channels use the message id) and keeps the state itself (in the store)
+ * makes every hook a pure function of its inputs, so a warm runner and a replay agree.
+ */
+export type HookCall = { now: string; slots?: SlotView[]; seq?: number; state?: unknown } & (
   | { hook: "onInit" }
   | { hook: "onJoin"; slotId: string }
   | { hook: "onMessage"; msg: unknown }
@@ -175,6 +180,11 @@ class Runner implements BotRunner {
     if (!Number.isFinite(now)) throw new AppError("INVALID_REQUEST", `Invalid hook time ${JSON.stringify(call.now)}`);
     if (call.slots) this.slots = call.slots;
     const args = call.hook === "onInit" ? [] : call.hook === "onJoin" ? [call.slotId] : call.hook === "onMessage" ? [call.msg] : [call.slotId, call.msg];
+    if (call.seq !== undefined) {
+      if (!Number.isSafeInteger(call.seq) || call.seq < 1) throw new AppError("INVALID_REQUEST", `Invalid hook sequence number ${call.seq}`);
+      this.seq = call.seq - 1;
+    }
+    if (call.state !== undefined) this.state = JSON.stringify(call.state);
     const seq = ++this.seq;
     let reloaded = false;
     if (!this.worker) {

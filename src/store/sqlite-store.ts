@@ -147,6 +147,10 @@ export class SqliteStore implements Store {
     return this.q.getBots.all(channelId).map((r) => ({ ...r, manifest: JSON.parse(r.manifest), params: JSON.parse(r.params), state: JSON.parse(r.state) }));
   }
 
+  async openBotChannels(): Promise<string[]> {
+    return this.q.openBotChannels.all().map((r) => r.channel_id);
+  }
+
   async listChannelsOf(principal: string): Promise<ChannelRecord[]> {
     return this.q.channelsOf.all(principal, principal);
   }
@@ -209,6 +213,9 @@ function prepare(db: Database) {
     insertBot: db.prepare(
       "INSERT INTO bots (bot_id, channel_id, slot_id, name, version, code, manifest, params, code_hash, manifest_hash, seed, seed_commit, engine, state, last_seen, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),
+    openBotChannels: db.prepare(
+      "SELECT DISTINCT b.channel_id FROM bots b JOIN channels c ON c.id = b.channel_id WHERE c.status = 'open'",
+    ) as Statement<{ channel_id: string }, []>,
     setBotState: db.prepare("UPDATE bots SET state = ?, last_seen = ? WHERE bot_id = ?"),
     getBots: db.prepare("SELECT * FROM bots WHERE channel_id = ? ORDER BY created_at, bot_id") as Statement<BotRow, [string]>,
     channelsOf: db.prepare(

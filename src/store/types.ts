@@ -123,6 +123,8 @@ export interface Store {
   apply(channelId: string, changes: Change[], messages: MessageDraft[], seal: Sealer): Promise<Message[]>;
   listMessages(channelId: string, query: MessageQuery): Promise<Message[]>;
   getBots(channelId: string): Promise<BotRecord[]>;
+  /** Open channels that have bots (their hooks catch up at start-up). */
+  openBotChannels(): Promise<string[]>;
   /** Channels the principal created or holds a slot in, newest first. */
   listChannelsOf(principal: string): Promise<ChannelRecord[]>;
   close(): void;

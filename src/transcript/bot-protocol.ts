@@ -28,7 +28,7 @@ export interface HookCall {
 }
 
 export interface BotOutput {
-  kind: "bot";
+  kind: "bot" | "control";
   body: Record<string, unknown>;
   to_slot: string | null;
 }

@@ -49,6 +49,12 @@ export async function verifyTranscript(input: unknown, options: VerifyOptions = 
   if (prev !== t.head) return fail(`head ${t.head.slice(0, 12)}… does not match the last message's hash ${prev.slice(0, 12)}… (messages dropped or added at the end?)`);
   checks.push(`hash chain: ${t.messages.length} messages from the channel's genesis to the head${redacted ? ` (${redacted} private messages redacted, their hashes taken as given)` : ""}`);
 
+  for (const bot of t.bots) {
+    if (`sha256:${await sha256Hex(bot.code)}` !== bot.code_hash) return fail(`bot ${bot.bot_id}: code does not match its code_hash`);
+    if (`sha256:${await sha256Hex(canonicalJson(bot.manifest))}` !== bot.manifest_hash) return fail(`bot ${bot.bot_id}: manifest does not match its manifest_hash`);
+    if (bot.seed !== undefined && `sha256:${await sha256Hex(bot.seed)}` !== bot.seed_commit) return fail(`bot ${bot.bot_id}: revealed seed does not match its commitment`);
+    checks.push(`bot ${bot.bot_id}: code and manifest hashes match${bot.seed !== undefined ? ", seed matches its commitment" : ", seed not yet revealed (channel open)"}`);
+  }
   if (options.trustedKeys) {
     const published = options.trustedKeys.find((k) => k.kid === t.signature.kid);
     if (!published) return fail(`signed with key ${t.signature.kid}, which the server does not publish`);
@@ -57,12 +63,6 @@ export async function verifyTranscript(input: unknown, options: VerifyOptions = 
   if (!(await verifySignature(t, t.signature.jwk))) return fail("signature does not verify: the signed fields (channel, head, bots, …) were changed");
   checks.push(`signature: Ed25519 by key ${t.signature.kid} (${options.trustedKeys ? "matches the server's published JWKS" : "embedded key only; pass the server URL to check it is the server's"})`);
 
-  for (const bot of t.bots) {
-    if (`sha256:${await sha256Hex(bot.code)}` !== bot.code_hash) return fail(`bot ${bot.bot_id}: code does not match its code_hash`);
-    if (`sha256:${await sha256Hex(canonicalJson(bot.manifest))}` !== bot.manifest_hash) return fail(`bot ${bot.bot_id}: manifest does not match its manifest_hash`);
-    if (bot.seed !== undefined && `sha256:${await sha256Hex(bot.seed)}` !== bot.seed_commit) return fail(`bot ${bot.bot_id}: revealed seed does not match its commitment`);
-    checks.push(`bot ${bot.bot_id}: code and manifest hashes match${bot.seed !== undefined ? ", seed matches its commitment" : ", seed not yet revealed (channel open)"}`);
-  }
   if (options.replay) {
     const mismatch = await options.replay(t);
     if (mismatch) return fail(mismatch);
