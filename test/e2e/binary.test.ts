@@ -39,7 +39,25 @@ describe("dist/parley, the compiled binary", () => {
     expect(await bob.error("post_message", { channel_id: ch.channel_id })).toStartWith("INVALID_REQUEST:");
   });
 
-  test("prints its version", () => {
+  test("runs a referee bot: the sandbox worker and the embedded wasm and presets work inside the binary", async () => {
+    using cwd = tempDir("parley-bin-cwd-");
+    await using srv = await startServer({ command: [binary], cwd: cwd.path });
+    await using alice = await connect(srv.mcpUrl, "alice");
+    const ch = await alice.call("create_channel", { name: "dice", slots: ["invite:a", "bot:ref"], bot_preset: "DiceBot" });
+    expect(ch.bots[0]).toMatchObject({ name: "DiceBot", slot_id: "s1" });
+    await alice.call("join_channel", { invite_code: ch.invites[0] });
+    await alice.call("post_message", { channel_id: ch.channel_id, body: "!roll 2d6" });
+    let roll: any;
+    for (let cursor = 0; !roll; ) {
+      const page = await alice.call("sync_messages", { channel_id: ch.channel_id, cursor, timeout_ms: 5_000 });
+      cursor = page.cursor;
+      roll = page.messages.find((m: any) => m.kind === "bot" && m.body.roll === "2d6");
+    }
+    expect(roll.body.dice).toHaveLength(2);
+    expect(roll.sender).toBe(`bot:${ch.bots[0].bot_id}`);
+  });
+
+    test("prints its version", () => {
     const r = Bun.spawnSync([binary, "version"]);
     expect(r.exitCode).toBe(0);
     expect(r.stdout.toString()).toMatch(/^parley \d+\.\d+\.\d+/);
