@@ -45,11 +45,15 @@ function runtime(ctx: ChannelsContext): BotsRuntime {
   return ctx.bots;
 }
 
-/**
- * Attaches a bot: its exact code is hashed and announced in a `bot:attach` system message, with
- * the commitment sha256(seed), before anyone can act on it; its onInit runs right after.
- */
-export async function attachBotTo(ctx: ChannelsContext, channelId: string, source: BotSource, slotId: string | null): Promise<BotView> {
+/** A bot's source resolved and loaded once (its manifest read), before anything is written. */
+export interface LoadedBot {
+  code: string;
+  manifest: Record<string, unknown>;
+  params: Record<string, unknown>;
+}
+
+/** Resolves a preset or inline code and loads it in the sandbox; BOT_NOT_FOUND / BOT_ERROR if it cannot. */
+export async function loadBot(ctx: ChannelsContext, source: BotSource): Promise<LoadedBot> {
   const rt = runtime(ctx);
   let code: string;
   if (source.bot_preset !== undefined) {
@@ -61,7 +65,16 @@ export async function attachBotTo(ctx: ChannelsContext, channelId: string, sourc
   } else {
     throw new AppError("INVALID_REQUEST", "Give bot_code or bot_preset");
   }
-  const manifest = await rt.manifestOf(code);
+  return { code, manifest: await rt.manifestOf(code), params: source.bot_params ?? {} };
+}
+
+
+/**
+ * Attaches a bot: its exact code is hashed and announced in a `bot:attach` system message, with
+ * the commitment sha256(seed), before anyone can act on it; its onInit runs right after.
+ */
+export async function attachBotTo(ctx: ChannelsContext, channelId: string, source: BotSource | LoadedBot, slotId: string | null): Promise<BotView> {
+  const { code, manifest, params } = "manifest" in source ? source : await loadBot(ctx, source);
   const seed = sha256Hex(randomToken("seed", 32));
   const bot: BotRecord = {
     bot_id: randomToken("bot", 12),
@@ -71,12 +84,12 @@ export async function attachBotTo(ctx: ChannelsContext, channelId: string, sourc
     version: String(manifest.version ?? "0"),
     code,
     manifest,
-    params: source.bot_params ?? {},
+    params,
     code_hash: `sha256:${sha256Hex(code)}`,
     manifest_hash: `sha256:${sha256Hex(canonicalJson(manifest))}`,
     seed,
     seed_commit: `sha256:${sha256Hex(seed)}`,
-    engine: rt.engine.id,
+    engine: runtime(ctx).engine.id,
     state: null,
     last_seen: 0,
     created_at: timestamp(ctx),

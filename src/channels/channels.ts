@@ -12,7 +12,7 @@ import {
   type Caller,
   type ChannelsContext,
 } from "./context.ts";
-import { attachBotTo, listBots, type BotView } from "./bots.ts";
+import { attachBotTo, listBots, loadBot, type BotView } from "./bots.ts";
 import type { ChannelRefInput, CreateChannelInput, UpdateChannelInput, UpdateOp } from "./schemas.ts";
 import { buildView, type ChannelView } from "./views.ts";
 
@@ -29,6 +29,8 @@ export async function createChannel(ctx: ChannelsContext, caller: Caller, input:
   const wantsBot = input.bot_code !== undefined || input.bot_preset !== undefined;
   if (wantsBot && !ctx.bots) throw new AppError("BOT_NOT_FOUND", "This server runs no bots");
   if (input.bot_code !== undefined && input.bot_preset !== undefined) throw new AppError("INVALID_REQUEST", "Give bot_code or bot_preset, not both");
+  // Load the bot first: a bot that does not load must not leave a half-made channel behind.
+  const loaded = wantsBot ? await loadBot(ctx, input) : null;
   const id = newChannelId();
   const created_at = timestamp(ctx);
   const invites: string[] = [];
@@ -50,7 +52,7 @@ export async function createChannel(ctx: ChannelsContext, caller: Caller, input:
   );
   // The bot is attached (and announced with its code hash and seed commitment) before the invites
   // leave this call, so no player can join a channel whose referee is not yet fixed.
-  const bots = wantsBot ? [await attachBotTo(ctx, id, input, slots.find((s) => s.kind === "bot")?.slot_id ?? null)] : [];
+  const bots = loaded ? [await attachBotTo(ctx, id, loaded, slots.find((s) => s.kind === "bot")?.slot_id ?? null)] : [];
   const stored = await ctx.store.getSlots(id);
   return { channel_id: id, invites, view: buildView({ ...channel, head_hash: "" }, stored, caller.principal), bots };
 }
