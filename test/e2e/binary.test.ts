@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { connect } from "../helpers/mcp-client.ts";
+import { connect, syncUntil } from "../helpers/mcp-client.ts";
 import { startServer } from "../helpers/start-server.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
 
@@ -47,12 +47,8 @@ describe("dist/parley, the compiled binary", () => {
     expect(ch.bots[0]).toMatchObject({ name: "DiceBot", slot_id: "s1" });
     await alice.call("join_channel", { invite_code: ch.invites[0] });
     await alice.call("post_message", { channel_id: ch.channel_id, body: "!roll 2d6" });
-    let roll: any;
-    for (let cursor = 0; !roll; ) {
-      const page = await alice.call("sync_messages", { channel_id: ch.channel_id, cursor, timeout_ms: 5_000 });
-      cursor = page.cursor;
-      roll = page.messages.find((m: any) => m.kind === "bot" && m.body.roll === "2d6");
-    }
+    const isRoll = (m: any) => m.kind === "bot" && m.body.roll === "2d6";
+    const roll = (await syncUntil(alice, ch.channel_id, (ms) => ms.some(isRoll))).messages.find(isRoll);
     expect(roll.body.dice).toHaveLength(2);
     expect(roll.sender).toBe(`bot:${ch.bots[0].bot_id}`);
   });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { connect, type TestClient } from "../helpers/mcp-client.ts";
+import { connect, syncUntil, type TestClient } from "../helpers/mcp-client.ts";
 import { startServer, type ServerProcess } from "../helpers/start-server.ts";
 
 /**
@@ -44,14 +44,10 @@ const ATTACKS: [string, string, string][] = [
   ["reaching for process, Bun, require and fetch", "ctx.post('bot', { leak: [typeof process, typeof Bun, typeof require, typeof fetch].join() }); globalThis.process.exit(1);", "exception"],
 ];
 
+/** The first message matching `pred` after `cursor`, and the cursor after it. */
 async function waitFor(client: TestClient, channelId: string, cursor: number, pred: (m: any) => boolean) {
-  for (let i = 0; i < 40; i++) {
-    const page = await client.call("sync_messages", { channel_id: channelId, cursor, timeout_ms: 5_000 });
-    const hit = page.messages.find(pred);
-    if (hit) return { hit, cursor: page.cursor };
-    cursor = page.cursor;
-  }
-  throw new Error("no matching message");
+  const read = await syncUntil(client, channelId, (ms) => ms.some(pred), cursor);
+  return { hit: read.messages.find(pred), cursor: read.cursor };
 }
 
 describe("hostile bots on a live server", () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { chainInput, ed25519Signer, genesisInput, sha256Hex, signTranscript } from "../../src/transcript/index.ts";
-import { connect, type TestClient } from "../helpers/mcp-client.ts";
+import { connect, syncUntil, type TestClient } from "../helpers/mcp-client.ts";
 import { startServer, type ServerProcess } from "../helpers/start-server.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
 
@@ -23,18 +23,7 @@ afterAll(async () => {
   await server?.[Symbol.asyncDispose]();
 });
 
-/** Reads the channel until `until` holds for the messages so far (long polls, no sleeps). */
-async function readUntil(client: TestClient, channelId: string, until: (messages: any[]) => boolean): Promise<any[]> {
-  const all: any[] = [];
-  let cursor = 0;
-  for (let i = 0; i < 50; i++) {
-    const page = await client.call("sync_messages", { channel_id: channelId, cursor, timeout_ms: 5_000 });
-    all.push(...page.messages);
-    cursor = page.cursor;
-    if (until(all)) return all;
-  }
-  throw new Error(`condition not met; got ${JSON.stringify(all.map((m) => m.body))}`);
-}
+const readUntil = async (client: TestClient, channelId: string, until: (messages: any[]) => boolean) => (await syncUntil(client, channelId, until)).messages;
 
 const botSaid = (messages: any[], type: string) => messages.filter((m) => m.kind === "bot" && m.body.type === type);
 

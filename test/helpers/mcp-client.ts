@@ -59,3 +59,18 @@ export function wrapClient(client: Client, transport: StreamableHTTPClientTransp
     },
   };
 }
+
+/**
+ * Reads a channel with long polls from `cursor` until `until(messages so far)` holds; returns the
+ * messages read and the cursor. Waits on the server's wake-ups, never on sleeps.
+ */
+export async function syncUntil(client: TestClient, channelId: string, until: (messages: any[]) => boolean, cursor = 0): Promise<{ messages: any[]; cursor: number }> {
+  const messages: any[] = [];
+  for (let i = 0; i < 50; i++) {
+    const page = await client.call("sync_messages", { channel_id: channelId, cursor, timeout_ms: 5_000 });
+    messages.push(...page.messages);
+    cursor = page.cursor;
+    if (until(messages)) return { messages, cursor };
+  }
+  throw new Error(`condition not met in channel ${channelId}; read ${JSON.stringify(messages.map((m) => m.body))}`);
+}
