@@ -54,7 +54,7 @@ export async function createChannel(ctx: ChannelsContext, caller: Caller, input:
   // leave this call, so no player can join a channel whose referee is not yet fixed.
   const bots = loaded ? [await attachBotTo(ctx, id, loaded, slots.find((s) => s.kind === "bot")?.slot_id ?? null)] : [];
   const stored = await ctx.store.getSlots(id);
-  return { channel_id: id, invites, view: buildView({ ...channel, head_hash: "" }, stored, caller.principal), bots };
+  return { channel_id: id, invites, view: buildView(channel, stored, caller.principal), bots };
 }
 
 export async function getChannelInfo(ctx: ChannelsContext, caller: Caller, input: ChannelRefInput): Promise<{ view: ChannelView; bots: BotView[] }> {

@@ -25,7 +25,8 @@ export async function getTranscript(ctx: ChannelsContext, caller: Caller, input:
     if (page.length < PAGE) break;
     after = page.at(-1)!.id;
   }
-  const head = messages.at(-1)?.hash ?? m.channel.head_hash;
+  // Never empty: the channel:create message opens every log.
+  const head = messages.at(-1)!.hash;
   return signTranscript(
     {
       format: "parley-transcript/1",

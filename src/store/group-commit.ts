@@ -2,6 +2,8 @@ import type { Database } from "bun:sqlite";
 
 interface Job {
   work: () => unknown;
+  /** Cache key this write makes stale (dropped after the commit), if any. */
+  invalidates?: string;
   resolve: (value: unknown) => void;
   reject: (reason: unknown) => void;
 }
@@ -20,17 +22,20 @@ export class GroupCommit {
 
   constructor(
     private readonly db: Database,
-    /** Called after each COMMIT (or failed COMMIT), before callers are answered: drop caches. */
-    private readonly afterFlush: () => void,
+    /**
+     * Called after each COMMIT, before callers are answered, with the cache keys the batch made
+     * stale; with null after a failed COMMIT (drop everything).
+     */
+    private readonly afterFlush: (stale: Set<string> | null) => void,
   ) {
     this.savepoint = db.prepare("SAVEPOINT parley_write");
     this.release = db.prepare("RELEASE parley_write");
     this.rollbackTo = db.prepare("ROLLBACK TO parley_write");
   }
 
-  run<T>(work: () => T): Promise<T> {
+  run<T>(work: () => T, invalidates?: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ work, resolve: resolve as (v: unknown) => void, reject });
+      this.pending.push({ work, invalidates, resolve: resolve as (v: unknown) => void, reject });
       if (this.pending.length === 1) setImmediate(() => this.flush());
     });
   }
@@ -55,11 +60,11 @@ export class GroupCommit {
         }
       })();
     } catch (error) {
-      this.afterFlush();
+      this.afterFlush(null);
       for (const job of batch) job.reject(error);
       return;
     }
-    this.afterFlush();
+    this.afterFlush(new Set(batch.flatMap((job, i) => (job.invalidates && outcomes[i]!.ok ? [job.invalidates] : []))));
     batch.forEach((job, i) => {
       const outcome = outcomes[i]!;
       if (outcome.ok) job.resolve(outcome.value);

@@ -28,6 +28,8 @@ const CACHED_CHANNELS = 10_000;
 interface CachedChannel {
   channel: ChannelRecord;
   slots: SlotRecord[];
+  /** Loaded on first use. */
+  bots?: BotRecord[];
 }
 
 export class SqliteStore implements Store {
@@ -46,7 +48,10 @@ export class SqliteStore implements Store {
     this.db = openDatabase(dataDir);
     migrate(this.db);
     this.q = prepare(this.db);
-    this.writes = new GroupCommit(this.db, () => this.cache.clear());
+    this.writes = new GroupCommit(this.db, (stale) => {
+      if (stale === null) this.cache.clear();
+      else for (const id of stale) this.cache.delete(id);
+    });
     this.lastMessageId = this.db.query<{ m: number | null }, []>("SELECT MAX(id) AS m FROM messages").get()?.m ?? 0;
   }
 
@@ -58,7 +63,7 @@ export class SqliteStore implements Store {
         this.q.insertSlot.run(c.id, s.slot_id, s.label, s.kind, s.invite_hash, s.holder, s.rejoin_hash, s.admin ? 1 : 0, s.joined_at);
       }
       return this.appendLocked(c.id, input.genesisHash, messages, seal);
-    });
+    }, input.channel.id);
   }
 
   async getChannel(id: string): Promise<ChannelRecord | null> {
@@ -79,7 +84,7 @@ export class SqliteStore implements Store {
       .all(id)
       .map((row) => Object.freeze(toSlot(row)))
       .sort((a, b) => Number(a.slot_id.slice(1)) - Number(b.slot_id.slice(1)));
-    const entry = Object.freeze({ channel: Object.freeze(channel), slots: Object.freeze(slots) as SlotRecord[] });
+    const entry: CachedChannel = { channel: Object.freeze(channel), slots: Object.freeze(slots) as SlotRecord[] };
     if (this.cache.size >= CACHED_CHANNELS) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(id, entry);
     return entry;
@@ -135,7 +140,8 @@ export class SqliteStore implements Store {
       if (messages.length === 0) return [];
       const head = this.q.getHead.get(channelId)!.head_hash;
       return this.appendLocked(channelId, head, messages, seal);
-    });
+      // Appending messages leaves the cached record and slots exact; any other change does not.
+    }, changes.some((c) => c.type !== "require") ? channelId : undefined);
   }
 
   async listMessages(channelId: string, { after, slotId, limit }: MessageQuery): Promise<Message[]> {
@@ -144,7 +150,10 @@ export class SqliteStore implements Store {
   }
 
   async getBots(channelId: string): Promise<BotRecord[]> {
-    return this.q.getBots.all(channelId).map((r) => ({ ...r, manifest: JSON.parse(r.manifest), params: JSON.parse(r.params), state: JSON.parse(r.state) }));
+    const entry = this.cached(channelId);
+    if (!entry) return [];
+    entry.bots ??= this.q.getBots.all(channelId).map((r) => Object.freeze({ ...r, manifest: JSON.parse(r.manifest), params: JSON.parse(r.params), state: JSON.parse(r.state) }));
+    return entry.bots;
   }
 
   async openBotChannels(): Promise<string[]> {
@@ -192,7 +201,7 @@ function prepare(db: Database) {
     insertSlot: db.prepare(
       "INSERT INTO slots (channel_id, slot_id, label, kind, invite_hash, holder, rejoin_hash, admin, joined_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),
-    getChannel: db.prepare("SELECT * FROM channels WHERE id = ?") as Statement<ChannelRecord, [string]>,
+    getChannel: db.prepare("SELECT id, name, creator, status, created_at FROM channels WHERE id = ?") as Statement<ChannelRecord, [string]>,
     getHead: db.prepare("SELECT head_hash FROM channels WHERE id = ?") as Statement<{ head_hash: string }, [string]>,
     setHead: db.prepare("UPDATE channels SET head_hash = ? WHERE id = ?"),
     updateChannel: db.prepare("UPDATE channels SET name = COALESCE(?, name), status = COALESCE(?, status) WHERE id = ?"),

@@ -12,7 +12,6 @@ export interface ChannelRecord {
   creator: string;
   status: ChannelStatus;
   created_at: string;
-  head_hash: string;
 }
 
 export interface SlotRecord {
@@ -101,7 +100,7 @@ export type Change =
     };
 
 export interface NewChannel {
-  channel: Omit<ChannelRecord, "head_hash">;
+  channel: ChannelRecord;
   slots: Omit<SlotRecord, "channel_id">[];
   genesisHash: string;
 }

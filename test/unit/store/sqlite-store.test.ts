@@ -66,7 +66,7 @@ describe("SqliteStore", () => {
       expect(hash).toBe(sealMessage(prev, unsealed));
       prev = hash;
     }
-    expect((await store.getChannel("chn_test_channel_1"))!.head_hash).toBe(prev);
+    expect(store.db.query<{ head_hash: string }, [string]>("SELECT head_hash FROM channels WHERE id = ?").get("chn_test_channel_1")!.head_hash).toBe(prev);
     store.close();
   });
 
