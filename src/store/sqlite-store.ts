@@ -43,12 +43,15 @@ export class SqliteStore implements Store {
    * exact: every write goes through `writes`, which clears it after each commit.
    */
   private readonly cache = new Map<string, CachedChannel>();
+  /** Channels a write of the batch being committed has changed (their cache entry is stale). */
+  private readonly dirtyInBatch = new Set<string>();
 
   constructor(dataDir: string) {
     this.db = openDatabase(dataDir);
     migrate(this.db);
     this.q = prepare(this.db);
     this.writes = new GroupCommit(this.db, (stale) => {
+      this.dirtyInBatch.clear();
       if (stale === null) this.cache.clear();
       else for (const id of stale) this.cache.delete(id);
     });
@@ -101,7 +104,9 @@ export class SqliteStore implements Store {
   }
 
   async apply(channelId: string, changes: Change[], messages: MessageDraft[], seal: Sealer): Promise<Message[]> {
+    const structural = changes.some((c) => c.type !== "require");
     return this.writes.run(() => {
+      if (structural) this.dirtyInBatch.add(channelId);
       for (const change of changes) {
         if (change.type === "require") {
           this.checkRequirement(channelId, change);
@@ -141,7 +146,7 @@ export class SqliteStore implements Store {
       const head = this.q.getHead.get(channelId)!.head_hash;
       return this.appendLocked(channelId, head, messages, seal);
       // Appending messages leaves the cached record and slots exact; any other change does not.
-    }, changes.some((c) => c.type !== "require") ? channelId : undefined);
+    }, structural ? channelId : undefined);
   }
 
   async listMessages(channelId: string, { after, slotId, limit }: MessageQuery): Promise<Message[]> {
@@ -169,9 +174,19 @@ export class SqliteStore implements Store {
   }
 
   private checkRequirement(channelId: string, req: Extract<Change, { type: "require" }>): void {
-    if (req.open && this.q.getChannel.get(channelId)?.status !== "open") throw new StoreConflict("channel_closed");
-    if (req.holder && this.q.slotHolder.get(channelId, req.holder.slot_id)?.holder !== req.holder.principal) {
-      throw new StoreConflict("not_holder", req.holder.slot_id);
+    // The cache holds the state as of the last commit; once a write of this batch changed the
+    // channel, only the database (inside this transaction) knows the truth.
+    const cached = this.dirtyInBatch.has(channelId) ? undefined : this.cache.get(channelId);
+    if (cached) {
+      if (req.open && cached.channel.status !== "open") throw new StoreConflict("channel_closed");
+      if (req.holder && cached.slots.find((s) => s.slot_id === req.holder!.slot_id)?.holder !== req.holder.principal) {
+        throw new StoreConflict("not_holder", req.holder.slot_id);
+      }
+    } else {
+      if (req.open && this.q.getChannel.get(channelId)?.status !== "open") throw new StoreConflict("channel_closed");
+      if (req.holder && this.q.slotHolder.get(channelId, req.holder.slot_id)?.holder !== req.holder.principal) {
+        throw new StoreConflict("not_holder", req.holder.slot_id);
+      }
     }
     if (req.soleSeat && this.q.otherSeat.get(channelId, req.soleSeat.principal, req.soleSeat.slot_id)) {
       throw new StoreConflict("already_seated", req.soleSeat.slot_id);

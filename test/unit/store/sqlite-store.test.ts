@@ -185,4 +185,23 @@ describe("SqliteStore", () => {
     expect((await reopened.listMessages(id, { after: 0, slotId: null, limit: 10 })).length).toBe(2);
     reopened.close();
   });
+
+  test("a requirement checked in the same batch as a change sees the change, not the cached state", async () => {
+    using dir = tempDir();
+    const store = new SqliteStore(dir.path);
+    await seed(store);
+    const id = "chn_test_channel_1";
+    await store.apply(id, [{ type: "slot", slot_id: "s0", set: { holder: "p2" } }], [], sealMessage);
+    expect((await store.getChannel(id))!.status).toBe("open"); // cached: open, p2 holds s0
+    const results = await Promise.allSettled([
+      store.apply(id, [{ type: "channel", set: { status: "closed" } }], [], sealMessage),
+      store.apply(id, [{ type: "require", open: true, holder: { slot_id: "s0", principal: "p2" } }], [draft("too late")], sealMessage),
+      store.apply(id, [{ type: "slot", slot_id: "s1", set: { holder: "p3" } }], [], sealMessage),
+    ]);
+    expect(results.map((r) => (r.status === "rejected" ? (r.reason as StoreConflict).reason : "ok"))).toEqual(["ok", "channel_closed", "ok"]);
+    expect((await store.listMessages(id, { after: 0, slotId: null, limit: 10 })).map((m) => m.body.text)).toEqual([]);
+    expect((await store.getChannel(id))!.status).toBe("closed");
+    expect((await store.getSlots(id))[1]!.holder).toBe("p3");
+    store.close();
+  });
 });
