@@ -28,8 +28,8 @@ export type EngineResult =
   | { ok: true; outputs: { kind: "bot" | "control"; body: Record<string, unknown>; to_slot: string | null }[]; state: unknown }
   | { ok: false; reason: string; message: string; replayable: boolean };
 
-/** Warm runners kept; the least recently used is disposed beyond this (each holds a worker). */
-const MAX_WARM = 64;
+/** Warm runners kept; the least recently used is disposed beyond this (each holds ~0.5 MiB in a pool worker). */
+const MAX_WARM = 256;
 
 export class SandboxEngine {
   readonly id = ENGINE_ID;
