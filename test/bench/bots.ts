@@ -1,6 +1,6 @@
 /**
  * Bot figures for `make bench` (issue 4): in-process, through the real domain functions, a real
- * SQLite file and the real sandbox (workers, capped wasm), one table, medians.
+ * SQLite file and the real sandbox (pooled workers, capped wasm), one table, medians.
  *   (g) what a warm bot adds to a post: post_message + the bot's answer committed, with vs without a bot
  *   (h) cold attach (announce + load + onInit)
  *   (i) full replay of a 10,000-message game (parley verify's replay)
@@ -83,11 +83,11 @@ rows.push([`(i) replay of a ${transcript.messages.length.toLocaleString("en-US")
 // (j) memory per live bot
 Bun.gc(true);
 const rssBefore = process.memoryUsage().rss;
-const N = 20;
+const N = 100;
 for (let i = 0; i < N; i++) await channel("EchoBot");
 Bun.gc(true);
 const perBot = (process.memoryUsage().rss - rssBefore) / N;
-rows.push([`(j) memory per live (warm) bot, RSS growth over ${N} bots`, `${(perBot / 1024).toFixed(0)} KiB`, "one worker + one capped wasm instance per bot; 64 kept warm, others restart cold", "≤ 512 KiB", perBot <= 512 * 1024 ? "PASS" : "MISS"]);
+rows.push([`(j) memory per live (warm) bot, RSS growth over ${N} bots`, `${(perBot / 1024).toFixed(0)} KiB`, "one capped wasm instance per bot on a shared worker pool; 256 kept warm, others restart cold", "≤ 512 KiB", perBot <= 512 * 1024 ? "PASS" : "MISS"]);
 
 engine.dispose();
 store.close();
