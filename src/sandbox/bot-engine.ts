@@ -1,5 +1,6 @@
 import { AppError } from "../errors.ts";
 import { ENGINE_ID } from "./engine.ts";
+import type { BotPool } from "./pool.ts";
 import { createBotRunner, type BotRunner, type HookCall as RunnerCall, type SlotView } from "./runner.ts";
 
 /**
@@ -28,12 +29,15 @@ export type EngineResult =
   | { ok: true; outputs: { kind: "bot" | "control"; body: Record<string, unknown>; to_slot: string | null }[]; state: unknown }
   | { ok: false; reason: string; message: string; replayable: boolean };
 
-/** Warm runners kept; the least recently used is disposed beyond this (each holds a worker). */
-const MAX_WARM = 64;
+/** Warm runners kept; the least recently used is disposed beyond this (each holds ~0.5 MiB in a pool worker). */
+const MAX_WARM = 256;
 
 export class SandboxEngine {
   readonly id = ENGINE_ID;
   private readonly warm = new Map<string, { code: string; runner: BotRunner }>();
+
+  /** `pool`: the workers hosting this engine's bots (the process-wide pool by default). */
+  constructor(private readonly pool?: BotPool) {}
 
   async run(program: EngineProgram, call: EngineCall): Promise<EngineResult> {
     let runner: BotRunner;
@@ -60,7 +64,7 @@ export class SandboxEngine {
 
   /** The bot's `manifest` export (checked), loading the code once; BOT_ERROR if it does not load. */
   async manifestOf(code: string): Promise<Record<string, unknown>> {
-    const runner = await createBotRunner({ code, botId: "manifest-check", seed: "00".repeat(32) });
+    const runner = await createBotRunner({ code, botId: "manifest-check", seed: "00".repeat(32), pool: this.pool });
     try {
       return runner.manifest ?? { name: "inline", version: "0.0.0", description: "An inline bot without a manifest export." };
     } finally {
@@ -81,7 +85,8 @@ export class SandboxEngine {
       return hit.runner;
     }
     hit?.runner.dispose();
-    const runner = await createBotRunner({ code: program.code, botId: program.botId, seed: program.seed, params: program.params, slots: program.slots, state: call.state });
+    const { botId, code, seed, params, slots } = program;
+    const runner = await createBotRunner({ code, botId, seed, params, slots, state: call.state, pool: this.pool });
     this.warm.set(program.botId, { code: program.code, runner });
     if (this.warm.size > MAX_WARM) {
       const [oldest, entry] = this.warm.entries().next().value!;

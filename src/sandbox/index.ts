@@ -1,5 +1,5 @@
 /**
- * The bot sandbox (DESIGN.md §5): QuickJS in a worker, one capped wasm instance per bot, a
+ * The bot sandbox (DESIGN.md §5): QuickJS in a few shared workers, one capped wasm instance per bot, a
  * deterministic budget, seeded randomness and a fixed clock, so a replay reproduces every bot message.
  */
 export { createBotRunner, type BotRunner, type BotRunnerOptions, type HookCall, type HookResult, type SlotView } from "./runner.ts";
@@ -8,4 +8,5 @@ export { DEFAULT_LIMITS, type BotErrorReason, type SandboxLimits } from "./limit
 export { ENGINE_ID } from "./engine.ts";
 export { BotManifestSchema, type BotManifest } from "./manifest.ts";
 export { SandboxEngine } from "./bot-engine.ts";
+export { BotPool, defaultPool, type BotPoolOptions } from "./pool.ts";
 export { PRESETS } from "./presets.ts";

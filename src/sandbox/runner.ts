@@ -1,17 +1,16 @@
 /**
- * The main-thread side of one bot: owns its worker, its state, its hook sequence and its slot view,
- * and runs one hook at a time. A hook that does not answer within `terminateMs` (the bot is stuck in
- * a native call between two polls) has its worker terminated; the next hook starts a fresh worker.
+ * The main-thread side of one bot: owns its place in the worker pool (pool.ts), its state, its hook
+ * sequence and its slot view, and runs one hook at a time. A hook that does not answer within
+ * `terminateMs` (the bot is stuck in a native call between two polls) has its worker terminated; the
+ * bot, and every bot sharing that worker, is reloaded on a fresh worker before its next hook.
  */
-import { readdirSync } from "node:fs";
 import { AppError } from "../errors.ts";
-import { compiledEngine } from "./engine.ts";
 import type { BotOutput } from "./host-api.ts";
 import type { BotFailure, HookOutcome, InstanceOptions } from "./instance.ts";
 import { BotManifestSchema, MAX_MANIFEST_CHARS, type BotManifest } from "./manifest.ts";
-import { resolveLimits, type BotErrorReason, type SandboxLimits } from "./limits.ts";
+import { resolveLimits, type SandboxLimits } from "./limits.ts";
 import { parseSeed } from "./rng.ts";
-import type { WorkerReply, WorkerRequest } from "./worker.ts";
+import { defaultPool, type BotPool, type BotSlot, type PoolReply } from "./pool.ts";
 
 /** A slot as the bot sees it (channels' slot view); `slot_id` is what postTo accepts. */
 export interface SlotView {
@@ -32,6 +31,8 @@ export interface BotRunnerOptions {
   /** To resume a bot: its state and the number of hooks it has already run. */
   state?: unknown;
   seq?: number;
+  /** The workers that host it (pool.ts); the process-wide pool by default. */
+  pool?: BotPool;
 }
 
 /**
@@ -71,27 +72,6 @@ export interface BotRunner extends Disposable {
   dispose(): void;
 }
 
-type Terminated = { type: "terminated"; reason: BotErrorReason };
-
-let workerPath: string | undefined;
-
-/**
- * The worker's entry. Under `bun run` it sits beside this file; inside a compiled binary every
- * module was bundled into the entry, import.meta.url names the binary, and the worker is a second
- * entrypoint somewhere under /$bunfs/root (where depends on the entrypoints' common folder).
- */
-function workerEntry(): string {
-  if (workerPath) return workerPath;
-  const here = new URL("./worker.ts", import.meta.url);
-  if (!here.pathname.startsWith("/$bunfs/")) return (workerPath = here.href);
-  const root = "/$bunfs/root";
-  const found = readdirSync(root, { recursive: true })
-    .map(String)
-    .find((p) => /(^|\/)sandbox\/worker\.js$/.test(p));
-  if (!found) throw new AppError("INTERNAL_ERROR", "The bot sandbox worker is not in this binary: build it with src/sandbox/worker.ts as an entrypoint");
-  return (workerPath = `${root}/${found}`);
-}
-
 function botError(botId: string, where: string, seq: number, failure: BotFailure): AppError {
   return new AppError("BOT_ERROR", `Bot "${botId}" failed in ${where} (${failure.reason}): ${failure.message}`, {
     detail: { reason: failure.reason, hook: where, seq },
@@ -99,7 +79,7 @@ function botError(botId: string, where: string, seq: number, failure: BotFailure
 }
 
 /**
- * Starts a bot: spawns its worker and evaluates its module there. Rejects with BOT_ERROR (reason
+ * Starts a bot: places it on a pool worker and evaluates its module there. Rejects with BOT_ERROR (reason
  * "load", or the limit its top-level code broke) when the source cannot run.
  */
 export async function createBotRunner(options: BotRunnerOptions): Promise<BotRunner> {
@@ -115,7 +95,7 @@ export async function createBotRunner(options: BotRunnerOptions): Promise<BotRun
     seed: parseSeed(options.seed),
     limits,
   };
-  const runner = new Runner(instance, limits, options.slots ?? [], JSON.stringify(options.state ?? null), seq);
+  const runner = new Runner((options.pool ?? defaultPool()).attach(instance), limits, options.slots ?? [], JSON.stringify(options.state ?? null), seq);
   const failure = await runner.start();
   if (failure) {
     runner.dispose();
@@ -126,26 +106,20 @@ export async function createBotRunner(options: BotRunnerOptions): Promise<BotRun
 
 class Runner implements BotRunner {
   manifest: BotManifest | null = null;
-  private worker: Worker | undefined;
   private queue: Promise<unknown> = Promise.resolve();
-  private nextId = 1;
   private disposed = false;
 
   constructor(
-    private readonly instance: InstanceOptions,
+    private readonly slot: BotSlot,
     private readonly limits: SandboxLimits,
     private slots: SlotView[],
     private state: string,
     private seq: number,
   ) {}
 
-  /** Spawns the worker and loads the bot; the failure, if any, is the bot's. */
+  /** Loads the bot on its worker; the failure, if any, is the bot's. */
   async start(): Promise<BotFailure | undefined> {
-    const wasm = await compiledEngine();
-    // ref: false, so an idle bot never keeps the process alive (a pending hook's timer does).
-    // Not smol: JSC's small heap made copying a 10 MB string out of the sandbox 5× slower.
-    this.worker = new Worker(workerEntry(), { ref: false });
-    const reply = await this.request({ type: "init", wasm, options: this.instance });
+    const reply = await this.slot.load(this.limits.terminateMs);
     if (reply.type !== "ready") return this.terminated(reply);
     if (reply.error) return reply.error;
     return this.readManifest(reply.manifest);
@@ -163,7 +137,7 @@ class Runner implements BotRunner {
     return undefined;
   }
 
-  private terminated(reply: WorkerReply | Terminated): BotFailure {
+  private terminated(reply: PoolReply): BotFailure {
     if (reply.type === "terminated" && reply.reason === "exception") return { reason: "exception", message: "its worker crashed" };
     return { reason: "deadline", message: `did not answer within ${this.limits.terminateMs} ms and was terminated` };
   }
@@ -186,18 +160,7 @@ class Runner implements BotRunner {
     }
     if (call.state !== undefined) this.state = JSON.stringify(call.state);
     const seq = ++this.seq;
-    let reloaded = false;
-    if (!this.worker) {
-      reloaded = true;
-      const failure = await this.start();
-      if (failure) {
-        this.kill();
-        return this.failed(call.hook, seq, failure, reloaded);
-      }
-    }
-    const reply = await this.request({
-      type: "hook",
-      id: this.nextId++,
+    const input = {
       hook: call.hook,
       args: JSON.stringify(args),
       slots: JSON.stringify(this.slots),
@@ -205,9 +168,10 @@ class Runner implements BotRunner {
       now,
       seq,
       state: this.state,
-    });
-    if (reply.type !== "result") return this.failed(call.hook, seq, this.terminated(reply), reloaded);
-    return this.finish(call.hook, seq, reply, reloaded || reply.reloaded);
+    };
+    const reply = await this.slot.hook(input, this.limits.terminateMs);
+    if (reply.type !== "result") return this.failed(call.hook, seq, this.terminated(reply), false);
+    return this.finish(call.hook, seq, reply, reply.reloaded);
   }
 
   private finish(hook: string, seq: number, outcome: HookOutcome, reloaded: boolean): HookResult {
@@ -218,38 +182,12 @@ class Runner implements BotRunner {
   }
 
   private failed(hook: string, seq: number, failure: BotFailure, reloaded: boolean, usage = { polls: 0, memoryBytes: 0 }): HookResult {
-    return { seq, outputs: [], state: JSON.parse(this.state), error: botError(this.instance.botId, hook, seq, failure), ...usage, reloaded };
-  }
-
-  /** One request to the worker; on timeout or crash the worker is terminated and dropped. */
-  private request(message: WorkerRequest): Promise<WorkerReply | Terminated> {
-    const worker = this.worker!;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.kill();
-        resolve({ type: "terminated", reason: "deadline" });
-      }, this.limits.terminateMs);
-      worker.onmessage = (event: MessageEvent<WorkerReply>) => {
-        clearTimeout(timer);
-        resolve(event.data);
-      };
-      worker.onerror = () => {
-        clearTimeout(timer);
-        this.kill();
-        resolve({ type: "terminated", reason: "exception" });
-      };
-      worker.postMessage(message);
-    });
-  }
-
-  private kill(): void {
-    this.worker?.terminate();
-    this.worker = undefined;
+    return { seq, outputs: [], state: JSON.parse(this.state), error: botError(this.slot.options.botId, hook, seq, failure), ...usage, reloaded };
   }
 
   dispose(): void {
     this.disposed = true;
-    this.kill();
+    this.slot.release();
   }
 
   [Symbol.dispose](): void {

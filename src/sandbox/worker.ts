@@ -1,10 +1,15 @@
 /**
- * Worker entry: runs one bot off the main event loop. QuickJS polls its interrupt handler only every
- * ~10k operations, and one poll can be seconds after the last (shared/notes §2.2), so a bot must never
- * run on the thread that answers MCP requests; the runner terminates this worker as the last resort.
+ * Worker entry: hosts many bots off the main event loop, each in its own QuickJS instance on its own
+ * capped wasm memory (instance.ts), all from the one compiled module. QuickJS polls its interrupt
+ * handler only every ~10k operations, and one poll can be seconds after the last (shared/notes §2.2),
+ * so a bot must never run on the thread that answers MCP requests; the pool (pool.ts) terminates this
+ * worker as the last resort and reloads its bots on a fresh one.
+ *
+ * Requests are handled one at a time, in arrival order (the pool sends one at a time anyway): hooks of
+ * different bots never interleave, and a bot's hooks run in the order they were sent.
  *
  * In a `bun build --compile` binary this file must be a second entrypoint of the build
- * (`bun build --compile src/main.ts src/sandbox/worker.ts …`); runner.ts finds it there.
+ * (`bun build --compile src/main.ts src/sandbox/worker.ts …`); pool.ts finds it there.
  */
 import { BotInstance, type BotFailure, type HookInput, type HookOutcome, type InstanceOptions } from "./instance.ts";
 
@@ -17,23 +22,35 @@ Date.prototype.getTimezoneOffset = function getTimezoneOffset() {
 };
 
 export type WorkerRequest =
-  | { type: "init"; wasm: WebAssembly.Module; options: InstanceOptions }
-  | ({ type: "hook"; id: number } & HookInput);
+  /** First message: the compiled engine and how many instances to keep live (LRU beyond). */
+  | { type: "engine"; wasm: WebAssembly.Module; maxLive: number }
+  /** Registers a bot (options) and evaluates its module now. */
+  | { type: "load"; id: number; bot: number; options: InstanceOptions }
+  /** `options` is sent when this worker may not know the bot yet (a fresh worker after a kill). */
+  | ({ type: "hook"; id: number; bot: number; options?: InstanceOptions } & HookInput)
+  | { type: "drop"; bot: number };
 
 export type WorkerReply =
-  | { type: "ready"; error?: BotFailure; manifest: string | null }
+  | { type: "up" }
+  | { type: "ready"; id: number; error?: BotFailure; manifest: string | null }
   | ({ type: "result"; id: number; reloaded: boolean } & HookOutcome);
 
 declare const self: Worker;
 
-let init: Extract<WorkerRequest, { type: "init" }> | undefined;
-let instance: BotInstance | undefined;
+let wasm: WebAssembly.Module | undefined;
+let maxLive = Infinity;
+/** Every bot this worker hosts; Map order is least recently used first among the live ones. */
+const bots = new Map<number, { options: InstanceOptions; instance?: BotInstance }>();
+let live = 0;
 
-async function load(): Promise<BotFailure | undefined> {
+async function load(bot: number): Promise<BotFailure | undefined> {
+  const entry = bots.get(bot)!;
   try {
-    const loaded = await BotInstance.load(init!.wasm, init!.options);
+    const loaded = await BotInstance.load(wasm!, entry.options);
     if ("error" in loaded) return loaded.error;
-    instance = loaded.instance;
+    entry.instance = loaded.instance;
+    live++;
+    evictIdle(bot);
     return undefined;
   } catch (err) {
     // The prelude itself failed (an engine fault, or limits too small for it): answer, never hang.
@@ -41,36 +58,84 @@ async function load(): Promise<BotFailure | undefined> {
   }
 }
 
+/** Beyond maxLive instances the least recently used is dropped; its bot reloads at its next hook. */
+function evictIdle(keep: number): void {
+  for (const [bot, entry] of bots) {
+    if (live <= maxLive) return;
+    if (bot !== keep && entry.instance) dropInstance(entry);
+  }
+}
+
+function dropInstance(entry: { instance?: BotInstance }, blown = false): void {
+  entry.instance!.dispose();
+  entry.instance = undefined;
+  live--;
+  // A blown instance may hold up to its cap of wasm memory; only a GC of its Memory gives it back.
+  if (blown) Bun.gc(true);
+}
+
+function touch(bot: number): void {
+  const entry = bots.get(bot)!;
+  bots.delete(bot);
+  bots.set(bot, entry);
+}
+
 function reply(message: WorkerReply): void {
   self.postMessage(message);
 }
 
-self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
-  const request = event.data;
-  if (request.type === "init") {
-    init = request;
-    const error = await load();
-    reply({ type: "ready", error, manifest: instance?.manifest ?? null });
-    return;
-  }
-  // The runner sends one request at a time, so nothing interleaves with the await below.
-  const reloaded = instance === undefined;
+async function hook(request: Extract<WorkerRequest, { type: "hook" }>): Promise<void> {
+  if (request.options && !bots.has(request.bot)) bots.set(request.bot, { options: request.options });
+  const entry = bots.get(request.bot);
+  const base = { type: "result" as const, id: request.id, outputs: [], state: request.state, polls: 0, memoryBytes: 0 };
+  if (!entry) return reply({ ...base, reloaded: false, error: { reason: "exception", message: "its worker does not host it" } });
+  touch(request.bot);
+  const reloaded = entry.instance === undefined;
   if (reloaded) {
-    const error = await load();
-    if (error) return reply({ type: "result", id: request.id, reloaded, outputs: [], state: request.state, error, polls: 0, memoryBytes: 0 });
+    const error = await load(request.bot);
+    if (error) return reply({ ...base, reloaded, error });
   }
+  const instance = entry.instance!;
   let outcome: HookOutcome;
   try {
-    outcome = instance!.run(request);
+    outcome = instance.run(request);
   } catch (err) {
     // The engine itself failed (a wasm trap or abort): this instance is unusable whatever the cause.
-    instance!.blown = true;
+    instance.blown = true;
     const message = `the engine aborted: ${err instanceof Error ? err.message : String(err)}`.slice(0, 200);
     outcome = { outputs: [], state: request.state, error: { reason: "exception", message }, polls: 0, memoryBytes: 0 };
   }
-  if (instance!.blown) {
-    instance!.dispose();
-    instance = undefined;
-  }
+  if (instance.blown) dropInstance(entry, true);
   reply({ type: "result", id: request.id, reloaded, ...outcome });
+}
+
+async function handle(request: WorkerRequest): Promise<void> {
+  switch (request.type) {
+    case "engine":
+      wasm = request.wasm;
+      maxLive = request.maxLive;
+      return reply({ type: "up" });
+    case "load": {
+      const old = bots.get(request.bot);
+      if (old?.instance) dropInstance(old);
+      bots.set(request.bot, { options: request.options });
+      const error = await load(request.bot);
+      const manifest = bots.get(request.bot)!.instance?.manifest ?? null;
+      if (error) bots.delete(request.bot);
+      return reply({ type: "ready", id: request.id, error, manifest });
+    }
+    case "hook":
+      return hook(request);
+    case "drop": {
+      const entry = bots.get(request.bot);
+      if (entry?.instance) dropInstance(entry);
+      bots.delete(request.bot);
+      return;
+    }
+  }
+}
+
+let chain: Promise<void> = Promise.resolve();
+self.onmessage = (event: MessageEvent<WorkerRequest>) => {
+  chain = chain.then(() => handle(event.data));
 };
