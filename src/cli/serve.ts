@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { createAuthContext, loadSigningKey, type AuthContext, type AuthSettings } from "../auth/index.ts";
 import { Notifier, runBots, type ChannelsContext } from "../channels/index.ts";
-import { PRESETS, SandboxEngine } from "../sandbox/index.ts";
+import { BotPool, PRESETS, SandboxEngine } from "../sandbox/index.ts";
 import { ed25519Signer } from "../transcript/index.ts";
 import { loadConfig, type Config } from "../config/index.ts";
 import { createApp } from "../http/index.ts";
@@ -49,7 +49,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const store = new SqliteStore(dataDir);
   const settings = authSettings(config);
   const key = await loadSigningKey(dataDir);
-  const engine = new SandboxEngine();
+  const botPool = new BotPool(config.bot_workers > 0 ? { workers: config.bot_workers } : {});
+  const engine = new SandboxEngine(botPool);
   const auth = config.auth ? createAuthContext(new SqliteAuthStore(store.db), key, settings) : null;
   const ctx: ChannelsContext = {
     store,
@@ -91,6 +92,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     async stop() {
       await endpoint.close();
       engine.dispose();
+      botPool.dispose();
       await app.stop(true);
       store.close();
     },

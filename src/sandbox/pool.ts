@@ -23,7 +23,7 @@ export type Terminated = { type: "terminated"; reason: BotErrorReason };
 export type PoolReply = Exclude<WorkerReply, { type: "up" }> | Terminated;
 
 export interface BotPoolOptions {
-  /** Worker threads; default PARLEY_BOT_WORKERS or one per CPU core. */
+  /** Worker threads; default one per CPU core (the server passes config `bot_workers`). */
   workers?: number;
   /** Live instances kept per worker; beyond, the least recently used is dropped (reloaded on use). */
   maxLivePerWorker?: number;
@@ -48,9 +48,9 @@ function workerEntry(): string {
   return (workerPath = `${root}/${found}`);
 }
 
+/** One worker per core unless the operator says otherwise (config `bot_workers`, passed in by the server). */
 function defaultWorkers(): number {
-  const env = Number(process.env.PARLEY_BOT_WORKERS);
-  return Number.isSafeInteger(env) && env > 0 ? env : Math.max(1, availableParallelism());
+  return Math.max(1, availableParallelism());
 }
 
 /** One bot's place in the pool. */
