@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { createAuthContext, loadSigningKey, type AuthContext, type AuthSettings } from "../auth/index.ts";
 import { Notifier, runBots, type ChannelsContext } from "../channels/index.ts";
-import { BotPool, PRESETS, SandboxEngine } from "../sandbox/index.ts";
+import { allowListFetcher, BotPool, PRESETS, SandboxEngine } from "../sandbox/index.ts";
 import { ed25519Signer } from "../transcript/index.ts";
 import { loadConfig, type Config } from "../config/index.ts";
 import { createApp } from "../http/index.ts";
@@ -50,7 +50,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const settings = authSettings(config);
   const key = await loadSigningKey(dataDir);
   const botPool = new BotPool(config.bot_workers > 0 ? { workers: config.bot_workers } : {});
-  const engine = new SandboxEngine(botPool);
+  const engine = new SandboxEngine(botPool, allowListFetcher(config.bot_fetch_hosts));
   const auth = config.auth ? createAuthContext(new SqliteAuthStore(store.db), key, settings) : null;
   const ctx: ChannelsContext = {
     store,

@@ -35,6 +35,8 @@ export const ConfigSchema = z
     refresh_token_ttl_seconds: z.coerce.number().int().min(60).default(30 * 86_400),
     /** Servers an OAuth user is granted; "channels" = the built-in tools (DESIGN.md §8). */
     default_servers: z.array(z.string().regex(/^[a-z0-9-]+$/)).default(["channels"]),
+    /** Hosts a bot's ctx.fetch may reach (responses are recorded in the transcript); none by default. */
+    bot_fetch_hosts: z.array(z.string().regex(/^[a-z0-9.-]+$/i, "a host name")).default([]),
     /** Workers hosting the bots (each runs many bot instances, one hook at a time); 0 = one per CPU core. */
     bot_workers: z.coerce.number().int().min(0).max(64).default(0),
     /** Largest message body a member may post (UTF-8 bytes of the text). */

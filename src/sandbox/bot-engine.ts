@@ -17,7 +17,11 @@ export interface EngineProgram {
   slots: SlotView[];
 }
 
+export type EngineFetch = { url: string; status: number; body: string } | { url: string; error: string };
+
 export interface EngineCall {
+  /** Recorded ctx.fetch outcomes (a replay passes the transcript's). */
+  fetches?: EngineFetch[];
   hook: "onInit" | "onJoin" | "onMessage" | "onPrivateMessage";
   args: unknown[];
   now: string;
@@ -25,9 +29,16 @@ export interface EngineCall {
   entropy: string;
 }
 
-export type EngineResult =
+export type EngineResult = (
   | { ok: true; outputs: { kind: "bot" | "control"; body: Record<string, unknown>; to_slot: string | null }[]; state: unknown }
-  | { ok: false; reason: string; message: string; replayable: boolean };
+  | { ok: false; reason: string; message: string; replayable: boolean }
+) & { fetches?: EngineFetch[] };
+
+/** Performs one ctx.fetch for the server (operator allow-list, size and time caps). None in a replay. */
+export type Fetcher = (url: string) => Promise<EngineFetch>;
+
+/** ctx.fetch calls one hook may make; each costs a re-run of the hook from its start. */
+const MAX_FETCHES_PER_HOOK = 8;
 
 /** Warm runners kept; the least recently used is disposed beyond this (each holds ~0.5 MiB in a pool worker). */
 const MAX_WARM = 256;
@@ -37,7 +48,10 @@ export class SandboxEngine {
   private readonly warm = new Map<string, { code: string; runner: BotRunner }>();
 
   /** `pool`: the workers hosting this engine's bots (the process-wide pool by default). */
-  constructor(private readonly pool?: BotPool) {}
+  constructor(
+    private readonly pool?: BotPool,
+    private readonly fetcher?: Fetcher,
+  ) {}
 
   async run(program: EngineProgram, call: EngineCall): Promise<EngineResult> {
     let runner: BotRunner;
@@ -47,6 +61,9 @@ export class SandboxEngine {
       return failure(err);
     }
     const seq = Number(call.entropy);
+    // A hook that reads an unknown URL stops with reason "fetch"; the response is fetched (or, in a
+    // replay, must already be recorded) and the hook runs again from the same inputs plus it.
+    const fetches = new Map((call.fetches ?? []).map((f) => [f.url, f]));
     const base = { now: call.now, slots: program.slots, seq, state: call.state };
     const [a, b] = call.args;
     const hookCall: RunnerCall =
@@ -57,9 +74,23 @@ export class SandboxEngine {
           : call.hook === "onMessage"
             ? { ...base, hook: "onMessage", msg: a }
             : { ...base, hook: "onPrivateMessage", slotId: String(a), msg: b };
-    const result = await runner.runHook(hookCall);
-    if (result.error) return failure(result.error);
-    return { ok: true, outputs: result.outputs.map((o) => ({ kind: o.kind === "control" ? "control" : "bot", body: o.body, to_slot: o.to_slot })), state: result.state };
+    for (;;) {
+      const given = Object.fromEntries([...fetches].map(([url, f]) => [url, "error" in f ? { error: f.error } : { status: f.status, body: f.body }]));
+      const result = await runner.runHook({ ...hookCall, fetches: given });
+      const used = fetches.size ? { fetches: [...fetches.values()] } : {};
+      const pending = result.error?.detail?.reason === "fetch" ? String(result.error.detail.cause) : null;
+      if (pending !== null && this.fetcher && fetches.size < MAX_FETCHES_PER_HOOK) {
+        fetches.set(pending, await this.fetcher(pending));
+        continue;
+      }
+      if (pending !== null) {
+        // Same words live and in a replay (which has the same recorded fetches), so the error replays.
+        const why = fetches.size >= MAX_FETCHES_PER_HOOK ? `more than ${MAX_FETCHES_PER_HOOK} ctx.fetch calls in one hook` : `ctx.fetch ${pending} has no recorded response`;
+        return { ok: false, reason: "fetch", message: why, replayable: true, ...used };
+      }
+      if (result.error) return { ...failure(result.error), ...used };
+      return { ok: true, outputs: result.outputs.map((o) => ({ kind: o.kind === "control" ? "control" : "bot", body: o.body, to_slot: o.to_slot })), state: result.state, ...used };
+    }
   }
 
   /** The bot's `manifest` export (checked), loading the code once; BOT_ERROR if it does not load. */

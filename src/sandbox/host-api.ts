@@ -28,6 +28,8 @@ export interface HookSession {
   /** The bot's state as JSON text. */
   state: string;
   slotIds: ReadonlySet<string>;
+  /** ctx.fetch responses given with the hook (recorded in the transcript), by URL. */
+  fetches: Record<string, unknown>;
 }
 
 /**
@@ -91,6 +93,20 @@ export function newHostFunction(vm: QuickJSContext, limits: SandboxLimits, sessi
         if (typeof body !== "object" || body === null || Array.isArray(body)) throw new TypeError("A post body is an object");
         s.outputs.push({ kind, body: body as Record<string, unknown>, to_slot: to === "" ? null : to });
         return vm.undefined;
+      }
+      case "fetch": {
+        // The sandbox never touches the network. A hook reads only responses it was given; for any
+        // other URL it ends with reason "fetch", and the host (which applies the operator's allow-list
+        // and records the response) runs it again with that response. A replay gives the recorded ones.
+        const url = str(args[0], "url");
+        const record = Object.hasOwn(s.fetches, url) ? s.fetches[url] : undefined;
+        if (record === undefined) {
+          s.meter.fail("fetch", url);
+          throw new Error("BOT_ERROR: fetch pending");
+        }
+        const json = JSON.stringify(record);
+        s.meter.charge(copyTicks(json.length));
+        return vm.newString(json);
       }
       case "sha256": {
         const text = str(args[0], "sha256 input");

@@ -10,3 +10,4 @@ export { BotManifestSchema, type BotManifest } from "./manifest.ts";
 export { SandboxEngine } from "./bot-engine.ts";
 export { BotPool, defaultPool, type BotPoolOptions } from "./pool.ts";
 export { PRESETS } from "./presets.ts";
+export { allowListFetcher } from "./fetcher.ts";

@@ -38,6 +38,8 @@ export interface HookInput {
   seq: number;
   /** The bot's state before the hook, as JSON text. */
   state: string;
+  /** ctx.fetch responses this hook may read, JSON text of {url: {status, body} | {error}}. */
+  fetches?: string;
 }
 
 export interface BotFailure {
@@ -108,8 +110,8 @@ export class BotInstance {
     return { instance };
   }
 
-  private newSession(stream: number, state: string, slotIds: string[]): HookSession {
-    return { meter: this.meter, rng: createRng(this.options.seed, stream), outputs: [], state, slotIds: new Set(slotIds) };
+  private newSession(stream: number, state: string, slotIds: string[], fetches = "{}"): HookSession {
+    return { meter: this.meter, rng: createRng(this.options.seed, stream), outputs: [], state, slotIds: new Set(slotIds), fetches: JSON.parse(fetches) };
   }
 
   private evaluateModule(): BotFailure | undefined {
@@ -129,7 +131,7 @@ export class BotInstance {
 
   run(input: HookInput): HookOutcome {
     const { vm } = this;
-    this.session = this.newSession(input.seq, input.state, input.slotIds);
+    this.session = this.newSession(input.seq, input.state, input.slotIds, input.fetches);
     this.meter.start();
     const args = [vm.newString(input.hook), vm.newString(input.args), vm.newString(input.slots), vm.newNumber(input.now)];
     const result = vm.callFunction(this.api.dispatch, vm.undefined, ...args);

@@ -57,7 +57,8 @@ export type BotErrorReason =
   | "deadline" // wall clock: the in-worker deadline or the main thread's terminate()
   | "outputs" // too many posts in one hook, or a body too large
   | "state" // setState over maxStateBytes
-  | "exception"; // the bot threw (or its hook's promise rejected or never settled)
+  | "exception" // the bot threw (or its hook's promise rejected or never settled)
+  | "fetch"; // ctx.fetch of a URL whose response this hook was not given (message = the URL): fetch it and run again
 
 export function resolveLimits(partial: Partial<SandboxLimits> = {}): SandboxLimits {
   const limits = { ...DEFAULT_LIMITS, ...partial };

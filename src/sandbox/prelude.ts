@@ -110,7 +110,10 @@ export const PRELUDE = String.raw`(function prelude(host, botId, paramsJson) {
   }
   const params = harden(parse(paramsJson));
   function fetch(url) {
-    throw new Error("ctx.fetch is off: this server allows no hosts");
+    if (typeof url !== "string") throw new TypeError("ctx.fetch takes a URL string");
+    const record = parse(host("fetch", url));
+    if (record.error !== undefined) throw new Error("ctx.fetch " + url + ": " + record.error);
+    return freeze({ status: record.status, body: record.body });
   }
   function makeCtx(slots) {
     return freeze({

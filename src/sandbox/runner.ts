@@ -41,7 +41,7 @@ export interface BotRunnerOptions {
  * stream from its trigger (channels use the message id) and keeps the state itself (in the store)
  * makes every hook a pure function of its inputs, so a warm runner and a replay agree.
  */
-export type HookCall = { now: string; slots?: SlotView[]; seq?: number; state?: unknown } & (
+export type HookCall = { now: string; slots?: SlotView[]; seq?: number; state?: unknown; fetches?: Record<string, unknown> } & (
   | { hook: "onInit" }
   | { hook: "onJoin"; slotId: string }
   | { hook: "onMessage"; msg: unknown }
@@ -74,7 +74,7 @@ export interface BotRunner extends Disposable {
 
 function botError(botId: string, where: string, seq: number, failure: BotFailure): AppError {
   return new AppError("BOT_ERROR", `Bot "${botId}" failed in ${where} (${failure.reason}): ${failure.message}`, {
-    detail: { reason: failure.reason, hook: where, seq },
+    detail: { reason: failure.reason, hook: where, seq, cause: failure.message },
   });
 }
 
@@ -168,6 +168,7 @@ class Runner implements BotRunner {
       now,
       seq,
       state: this.state,
+      fetches: JSON.stringify(call.fetches ?? {}),
     };
     const reply = await this.slot.hook(input, this.limits.terminateMs);
     if (reply.type !== "result") return this.failed(call.hook, seq, this.terminated(reply), false);

@@ -16,7 +16,12 @@ export interface BotProgram {
   slots: { slot_id: string; label: string; kind: string }[];
 }
 
+/** A ctx.fetch outcome, recorded in the transcript (a `bot:fetch` system message) so a replay reads the same bytes. */
+export type FetchRecord = { url: string; status: number; body: string } | { url: string; error: string };
+
 export interface HookCall {
+  /** Recorded ctx.fetch responses this hook may read (replay); the server fetches what is missing. */
+  fetches?: FetchRecord[];
   hook: HookName;
   args: unknown[];
   /** ctx.now(): the triggering message's ts, never the wall clock. */
@@ -33,10 +38,14 @@ export interface BotOutput {
   to_slot: string | null;
 }
 
-export type HookResult =
+export type HookResult = (
   | { ok: true; outputs: BotOutput[]; state: unknown }
   /** replayable=false for wall-clock kills, which a replay cannot reproduce (the hook's effects are discarded). */
-  | { ok: false; reason: string; message: string; replayable: boolean };
+  | { ok: false; reason: string; message: string; replayable: boolean }
+) & {
+  /** The ctx.fetch outcomes the hook read, to be recorded before its outputs. */
+  fetches?: FetchRecord[];
+};
 
 export interface BotEngine {
   /** Engine id announced in bot:attach, e.g. "quickjs-2025-09-13". */
@@ -75,6 +84,11 @@ export function hookFor(botId: string, m: HookMessage): Omit<HookCall, "state"> 
 
 function toHookMessage(m: HookMessage): HookMessage {
   return { id: m.id, sender: m.sender, kind: m.kind, body: m.body, ts: m.ts, to_slot: m.to_slot };
+}
+
+/** The system message recording a hook's ctx.fetch outcomes (reply_to = its trigger), before its outputs. */
+export function botFetchBody(botId: string, fetches: FetchRecord[]): Record<string, unknown> {
+  return { type: "bot:fetch", bot_id: botId, fetches };
 }
 
 /** The system message a failed hook leaves (reply_to = its trigger). */

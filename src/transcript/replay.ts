@@ -1,5 +1,5 @@
 import { canonicalJson } from "../lib/canonical-json.ts";
-import { botErrorBody, botSender, hookFor, type BotEngine, type HookMessage } from "./bot-protocol.ts";
+import { botErrorBody, botSender, hookFor, type BotEngine, type FetchRecord, type HookMessage } from "./bot-protocol.ts";
 import type { Transcript } from "./types.ts";
 
 /**
@@ -16,7 +16,11 @@ export async function replayTranscript(t: Transcript, engine: BotEngine): Promis
     if (bot.seed === undefined) return `cannot replay bot ${bot.bot_id}: its seed is revealed only when the channel closes`;
     const program = { botId: bot.bot_id, code: bot.code, params: bot.params, seed: bot.seed, slots };
     const outputsOf = new Map<number, HookMessage[]>();
+    const fetchesOf = new Map<number, FetchRecord[]>();
     for (const m of full) {
+      if (m.kind === "system" && m.body.type === "bot:fetch" && m.body.bot_id === bot.bot_id && m.reply_to !== undefined) {
+        fetchesOf.set(m.reply_to, m.body.fetches as FetchRecord[]);
+      }
       const mine = m.sender === botSender(bot.bot_id) || (m.kind === "system" && m.body.type === "bot:error" && m.body.bot_id === bot.bot_id);
       if (mine && m.reply_to !== undefined) outputsOf.set(m.reply_to, [...(outputsOf.get(m.reply_to) ?? []), m]);
     }
@@ -26,7 +30,7 @@ export async function replayTranscript(t: Transcript, engine: BotEngine): Promis
       if (!plan) continue;
       const recorded = outputsOf.get(m.id) ?? [];
       outputsOf.delete(m.id);
-      const result = await engine.run(program, { ...plan, state });
+      const result = await engine.run(program, { ...plan, state, fetches: fetchesOf.get(m.id) ?? [] });
       const where = `bot ${bot.bot_id}, ${plan.hook} for message ${m.id}`;
       if (!result.ok) {
         const expected = botErrorBody(bot.bot_id, result);

@@ -190,7 +190,23 @@ describe("hooks and ctx", () => {
     expect(reasons.kind).toMatch(/^exception: .*"bot" or "control"/);
     expect(reasons.slot).toMatch(/^exception: .*no slot "s9"/);
     expect(reasons.body).toMatch(/^exception: .*object/);
-    expect(reasons.fetch).toMatch(/^exception: .*fetch is off/);
+    // Without a recorded response the hook stops and names the URL it needs (the host may fetch and re-run).
+    expect(reasons.fetch).toMatch(/^fetch: .*http:\/\/127\.0\.0\.1\//);
+  });
+
+  test("ctx.fetch reads exactly the responses given with the hook, and a refusal is an error the bot can catch", async () => {
+    const runner = await start({
+      code: `export default { onMessage(ctx, msg) {
+        let out;
+        try { const r = ctx.fetch(msg.url); out = { status: r.status, body: r.body }; } catch (e) { out = { refused: e.message }; }
+        ctx.post("bot", out);
+      } }`,
+    });
+    const fetches = { "https://a.example/x": { status: 200, body: "forty-two" }, "https://b.example/": { error: "host not allowed by this server" } };
+    const ok = await runner.runHook({ hook: "onMessage", now: T0, msg: { url: "https://a.example/x" }, fetches });
+    expect(ok.outputs).toEqual([{ kind: "bot", body: { status: 200, body: "forty-two" }, to_slot: null }]);
+    const refused = await runner.runHook({ hook: "onMessage", now: T0, msg: { url: "https://b.example/" }, fetches });
+    expect(refused.outputs[0]!.body).toEqual({ refused: "ctx.fetch https://b.example/: host not allowed by this server" });
   });
 
   test("built-ins are frozen, but assigning a property they define still works on your own objects", async () => {
