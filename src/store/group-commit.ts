@@ -46,6 +46,11 @@ export class GroupCommit {
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     try {
       this.db.transaction(() => {
+        // One write alone needs no savepoint: if it fails, the whole transaction rolls back.
+        if (batch.length === 1) {
+          outcomes.push({ ok: true, value: batch[0]!.work() });
+          return;
+        }
         for (const job of batch) {
           this.savepoint.run();
           try {

@@ -143,7 +143,9 @@ export class SqliteStore implements Store {
         if (res.changes !== 1) throw new StoreConflict("slot_changed", change.slot_id);
       }
       if (messages.length === 0) return [];
-      const head = this.q.getHead.get(channelId)!.head_hash;
+      // The chain head is the newest message's hash (inside this transaction, so a rolled-back
+      // savepoint never leaves a stale head behind); channels.head_hash keeps only the genesis.
+      const head = this.q.lastHash.get(channelId)?.hash ?? this.q.getGenesis.get(channelId)!.head_hash;
       return this.appendLocked(channelId, head, messages, seal);
       // Appending messages leaves the cached record and slots exact; any other change does not.
     }, structural ? channelId : undefined);
@@ -205,7 +207,6 @@ export class SqliteStore implements Store {
       head = hash;
       out.push({ ...unsealed, hash });
     }
-    if (out.length) this.q.setHead.run(head, channelId);
     return out;
   }
 }
@@ -217,8 +218,8 @@ function prepare(db: Database) {
       "INSERT INTO slots (channel_id, slot_id, label, kind, invite_hash, holder, rejoin_hash, admin, joined_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),
     getChannel: db.prepare("SELECT id, name, creator, status, created_at FROM channels WHERE id = ?") as Statement<ChannelRecord, [string]>,
-    getHead: db.prepare("SELECT head_hash FROM channels WHERE id = ?") as Statement<{ head_hash: string }, [string]>,
-    setHead: db.prepare("UPDATE channels SET head_hash = ? WHERE id = ?"),
+    getGenesis: db.prepare("SELECT head_hash FROM channels WHERE id = ?") as Statement<{ head_hash: string }, [string]>,
+    lastHash: db.prepare("SELECT hash FROM messages WHERE channel_id = ? ORDER BY id DESC LIMIT 1") as Statement<{ hash: string }, [string]>,
     updateChannel: db.prepare("UPDATE channels SET name = COALESCE(?, name), status = COALESCE(?, status) WHERE id = ?"),
     // Ordered in JS (s0, s1, …, s10): an ORDER BY on a computed key cost a temp B-tree per read.
     getSlots: db.prepare("SELECT * FROM slots WHERE channel_id = ?") as Statement<SlotRow, [string]>,

@@ -66,8 +66,13 @@ describe("SqliteStore", () => {
       expect(hash).toBe(sealMessage(prev, unsealed));
       prev = hash;
     }
-    expect(store.db.query<{ head_hash: string }, [string]>("SELECT head_hash FROM channels WHERE id = ?").get("chn_test_channel_1")!.head_hash).toBe(prev);
+    // The next message chains to the newest one: the head is the last hash, after a reopen too.
     store.close();
+    const reopened = new SqliteStore(dir.path);
+    const [next] = await reopened.apply("chn_test_channel_1", [], [draft("d")], sealMessage);
+    const { hash, ...unsealed } = next!;
+    expect(hash).toBe(sealMessage(prev, unsealed));
+    reopened.close();
   });
 
   test("listMessages shows private messages only to their recipient and their sender", async () => {
