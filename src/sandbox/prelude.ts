@@ -45,13 +45,18 @@ export const PRELUDE = String.raw`(function prelude(host, botId, paramsJson) {
   delete G.SharedArrayBuffer;
 
   // --- Lockdown: freeze every object reachable from the intrinsics.
-  const hardened = new WeakSet();
+  // During lockdown a WeakSet marks what was visited (some intrinsics may start out frozen, and
+  // their children must still be reached). Afterwards every intrinsic is frozen, so later calls
+  // (params, each hook's slot view) stop at frozen objects and the set is let go (~0.1 MiB per bot).
+  let hardened = new WeakSet();
+  const isFrozen = Object.isFrozen;
   function harden(root) {
     const todo = [root];
     while (todo.length > 0) {
       const o = todo.pop();
-      if ((typeof o !== "object" && typeof o !== "function") || o === null || hardened.has(o)) continue;
-      hardened.add(o);
+      if ((typeof o !== "object" && typeof o !== "function") || o === null) continue;
+      if (hardened === null ? isFrozen(o) : hardened.has(o)) continue;
+      if (hardened !== null) hardened.add(o);
       freeze(o);
       todo.push(getPrototypeOf(o));
       for (const key of ownKeys(o)) {
@@ -95,6 +100,7 @@ export const PRELUDE = String.raw`(function prelude(host, botId, paramsJson) {
   enableOverride(Function.prototype, "toString");
   for (const o of hidden) harden(o);
   harden(G);
+  hardened = null;
 
   // --- The ctx bridge (host-api.ts validates every argument again: this side is advisory).
   function bodyJson(body) {
