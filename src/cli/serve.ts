@@ -75,6 +75,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     // A little above our own cap, so a declared oversized body gets our JSON-RPC 413 (http/guards.ts)
     // rather than Bun's bare one; the SDK transport enforces the exact cap on streamed bodies.
     maxRequestBodySize: config.max_body_bytes + 64 * 1024,
+    // Elysia turns SO_REUSEPORT on by default: a second `parley serve` on the same port would then
+    // start silently and split the traffic (and with it the sessions and long polls). Refuse instead.
+    reusePort: false,
+    // Not Bun's development mode (it renders error pages with stack traces), whatever NODE_ENV says.
+    development: false,
   });
   const port = app.server!.port!;
   const shownHost = config.host.includes(":") ? `[${config.host}]` : config.host;

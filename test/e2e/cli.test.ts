@@ -76,4 +76,14 @@ describe("parley CLI", () => {
     await using local = await startServer({ args: ["--no-auth"] });
     expect(local.stdout()).toContain("Auth:   OFF");
   });
+
+  test("a second server on a port already in use fails with a clear message instead of sharing it", async () => {
+    await using first = await startServer();
+    using dir = tempDir();
+    const r = parley(["serve", "--port", String(first.port), "--data", join(dir.path, "d")], { cwd: dir.path });
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/port|EADDRINUSE|in use/i);
+    expect(r.err.trim().split("\n")).toHaveLength(1);
+    expect((await fetch(`${first.url}/`)).status).toBe(200);
+  });
 });
