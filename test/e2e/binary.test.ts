@@ -51,6 +51,14 @@ describe("dist/parley, the compiled binary", () => {
     const roll = (await syncUntil(alice, ch.channel_id, (ms) => ms.some(isRoll))).messages.find(isRoll);
     expect(roll.body.dice).toHaveLength(2);
     expect(roll.sender).toBe(`bot:${ch.bots[0].bot_id}`);
+
+    // The binary's own `parley verify` replays the closed game (the sandbox runs there too).
+    await alice.call("update_channel", { channel_id: ch.channel_id, ops: [{ type: "close" }] });
+    const file = join(cwd.path, "dice.json");
+    writeFileSync(file, JSON.stringify(await alice.call("get_transcript", { channel_id: ch.channel_id })));
+    const verified = Bun.spawnSync([binary, "verify", file, "--jwks", `${srv.url}/.well-known/jwks.json`], { cwd: cwd.path, stdout: "pipe", stderr: "pipe" });
+    expect(verified.stdout.toString()).toContain("replay: every bot message reproduced exactly");
+    expect(verified.exitCode).toBe(0);
   });
 
     test("prints its version", () => {
