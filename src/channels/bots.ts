@@ -100,7 +100,8 @@ export async function attachBotTo(ctx: ChannelsContext, channelId: string, sourc
   ]);
   // A catch-up that read the bot list before this commit may have marked the channel botless.
   botless.delete(channelId);
-  await runBots(ctx, channelId);
+  // Its onInit answers now; a failure of the machinery (not of the bot) is logged, the attach stands.
+  await runBots(ctx, channelId).catch((err) => console.error(`[parley] bots of ${channelId} failed:`, err));
   return botView(bot);
 }
 

@@ -88,7 +88,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   Object.assign(settings, authSettings(config, publicUrl));
   ctx.issuer = settings.issuer;
   // Bots answer every message they have not processed yet, e.g. those that arrived just before a crash.
-  for (const channelId of await store.openBotChannels()) void runBots(ctx, channelId);
+  for (const channelId of await store.openBotChannels()) {
+    runBots(ctx, channelId).catch((err) => console.error(`[parley] bots of ${channelId} failed to catch up:`, err));
+  }
   return {
     auth,
     url: `http://${shownHost}:${port}`,
