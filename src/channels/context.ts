@@ -5,7 +5,7 @@ import { chainInput, genesisInput, type TranscriptSigner } from "../transcript/i
 import type { BotsRuntime } from "./bots.ts";
 import type { Notifier } from "./notifier.ts";
 
-/** Who is calling. Until OAuth lands the principal is the MCP session id (see mcp/identity.ts). */
+/** Who is calling: the verified token subject (see mcp/identity.ts; the MCP session id only in --no-auth mode). */
 export interface Caller {
   principal: string;
 }

@@ -41,7 +41,7 @@ export async function joinChannel(ctx: ChannelsContext, caller: Caller, input: J
   const fresh = !isRejoin && slot.holder === null;
   const event = fresh ? "slot:join" : moved ? "slot:rejoin" : null;
   // The creator's own seat is an admin seat, so admin rights follow the slot through rejoin tokens
-  // (identity is the MCP session until OAuth lands; the creating session does not outlive a restart).
+  // (so a creator who continues as another identity, e.g. from another app, keeps administering).
   const admin = slot.admin || (fresh && channel.creator === caller.principal);
   await commit(
     ctx,
