@@ -6,6 +6,9 @@
  *
  * No timed assertions: expiry waits for the token's own `exp` to pass, the rate limit is counted
  * in attempts, not seconds.
+ *
+ * One file on purpose (over 500 lines): the attacks share one server and its sign-ins, and the
+ * issue asks for them as one table, which afterAll prints.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
