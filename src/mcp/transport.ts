@@ -3,6 +3,9 @@ import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import { SessionEventStore } from "./event-store.ts";
 
+const MAX_SESSIONS_PER_SUBJECT = 32;
+const MAX_SESSIONS = 10_000;
+
 interface Session {
   transport: WebStandardStreamableHTTPServerTransport;
   server: McpServer;
@@ -91,6 +94,7 @@ export class McpEndpoint {
   }
 
   private async startSession(request: Request, body: unknown, identity: RequestIdentity | null): Promise<Response> {
+    this.makeRoom(identity?.subject ?? null);
     const server = this.options.createServer();
     const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => crypto.randomUUID(),
@@ -117,6 +121,22 @@ export class McpEndpoint {
     if (!session) return;
     this.sessions.delete(id);
     void session.server.close().catch(() => {});
+  }
+
+  /**
+   * Bounds memory against a client that opens sessions and never closes them: at most
+   * MAX_SESSIONS_PER_SUBJECT per subject and MAX_SESSIONS in all; the least recently used one goes
+   * (its client gets 404 on its next request and re-initializes, as after idle expiry).
+   */
+  private makeRoom(subject: string | null): void {
+    const lru = (filter: (s: Session) => boolean) => {
+      let oldest: [string, Session] | undefined;
+      for (const entry of this.sessions) if (filter(entry[1]) && (!oldest || entry[1].lastSeen < oldest[1].lastSeen)) oldest = entry;
+      return oldest?.[0];
+    };
+    const mine = [...this.sessions.values()].filter((s) => s.subject === subject).length;
+    if (subject !== null && mine >= MAX_SESSIONS_PER_SUBJECT) this.drop(lru((s) => s.subject === subject)!);
+    if (this.sessions.size >= MAX_SESSIONS) this.drop(lru(() => true)!);
   }
 
   /** Closes sessions unused for idleMs; their clients get 404 and start a new one. */

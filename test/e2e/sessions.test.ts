@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { connect } from "../helpers/mcp-client.ts";
+import { signIn } from "../helpers/oauth.ts";
 import { startServer } from "../helpers/start-server.ts";
 
 const HEADERS = { "content-type": "application/json", accept: "application/json, text/event-stream" };
@@ -52,3 +53,29 @@ describe("MCP sessions", () => {
   }, 30_000);
 });
 
+
+describe("session limits", () => {
+  test("one identity keeps at most 32 sessions: opening a 33rd closes its least recently used one", async () => {
+    await using srv = await startServer();
+    const token = (await signIn(srv.url)).access_token;
+    const open = async () => {
+      const res = await fetch(srv.mcpUrl, {
+        method: "POST",
+        headers: { ...HEADERS, authorization: `Bearer ${token}` },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "hoarder", version: "1" } } }),
+      });
+      await res.body?.cancel();
+      return res.headers.get("mcp-session-id")!;
+    };
+    const ids: string[] = [];
+    for (let i = 0; i < 32; i++) ids.push(await open());
+    for (const id of ids.slice(1)) expect((await rawPing(srv.mcpUrl, id, token)).status).toBe(200); // ids[0] is now the least recently used
+    const newest = await open();
+    expect((await rawPing(srv.mcpUrl, ids[0]!, token)).status).toBe(404);
+    expect((await rawPing(srv.mcpUrl, newest, token)).status).toBe(200);
+    expect((await rawPing(srv.mcpUrl, ids[1]!, token)).status).toBe(200);
+    // Another identity is not affected by this one's hoarding.
+    await using other = await connect(srv.mcpUrl, "other");
+    expect((await other.call("health_check")).status).toBe("ok");
+  });
+});
