@@ -39,8 +39,9 @@ export class SqliteStore implements Store {
   private readonly q: ReturnType<typeof prepare>;
   private readonly writes: GroupCommit;
   /**
-   * Read-through cache of channel records and slots. This process is the only writer, so it is
-   * exact: every write goes through `writes`, which clears it after each commit.
+   * Read-through cache of channel records, slots and bots. This process is the only writer, so it
+   * is exact: every write goes through `writes`, which drops the entries a commit made stale
+   * (appending messages leaves an entry exact; any other change does not).
    */
   private readonly cache = new Map<string, CachedChannel>();
   /** Channels a write of the batch being committed has changed (their cache entry is stale). */
@@ -147,7 +148,6 @@ export class SqliteStore implements Store {
       // savepoint never leaves a stale head behind); channels.head_hash keeps only the genesis.
       const head = this.q.lastHash.get(channelId)?.hash ?? this.q.getGenesis.get(channelId)!.head_hash;
       return this.appendLocked(channelId, head, messages, seal);
-      // Appending messages leaves the cached record and slots exact; any other change does not.
     }, structural ? channelId : undefined);
   }
 
