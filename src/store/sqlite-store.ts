@@ -115,7 +115,9 @@ export class SqliteStore implements Store {
         }
         if (change.type === "bot") {
           const b = change.insert;
-          this.q.insertBot.run(b.bot_id, channelId, b.slot_id, b.name, b.version, b.code, JSON.stringify(b.manifest), JSON.stringify(b.params), b.code_hash, b.manifest_hash, b.seed, b.seed_commit, b.engine, JSON.stringify(b.state ?? null), b.last_seen, b.created_at);
+          // A bot starts at its own bot:attach (appended after this): what came before is not its to answer.
+          const lastSeen = Math.max(b.last_seen, this.lastMessageId);
+          this.q.insertBot.run(b.bot_id, channelId, b.slot_id, b.name, b.version, b.code, JSON.stringify(b.manifest), JSON.stringify(b.params), b.code_hash, b.manifest_hash, b.seed, b.seed_commit, b.engine, JSON.stringify(b.state ?? null), lastSeen, b.created_at);
           continue;
         }
         if (change.type === "bot_state") {

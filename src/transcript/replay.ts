@@ -25,7 +25,11 @@ export async function replayTranscript(t: Transcript, engine: BotEngine): Promis
       if (mine && m.reply_to !== undefined) outputsOf.set(m.reply_to, [...(outputsOf.get(m.reply_to) ?? []), m]);
     }
     let state: unknown = null;
+    let attached = false;
     for (const m of full) {
+      // A bot answers nothing before its own bot:attach (the server starts it there too).
+      attached ||= m.kind === "system" && m.body.type === "bot:attach" && m.body.bot_id === bot.bot_id;
+      if (!attached) continue;
       const plan = hookFor(bot.bot_id, m);
       if (!plan) continue;
       const recorded = outputsOf.get(m.id) ?? [];

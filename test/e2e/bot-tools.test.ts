@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { connect, type TestClient } from "../helpers/mcp-client.ts";
+import { writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { connect, syncUntil, type TestClient } from "../helpers/mcp-client.ts";
+import { tempDir } from "../helpers/temp-dir.ts";
 import { startServer, type ServerProcess } from "../helpers/start-server.ts";
 
 let server: ServerProcess;
@@ -56,5 +59,27 @@ describe("bot tools refuse bad input with stable codes and change nothing", () =
     expect(res.code_hash).toMatch(/^sha256:[0-9a-f]{64}$/);
     const info = await player.call("get_channel_info", { channel_id: channelId });
     expect(info.bots.map((b: any) => [b.name, b.slot_id])).toEqual([["EchoBot", "s2"], ["DiceBot", "s3"]]);
+  });
+
+  test("a bot attached to a channel with history starts at its own attach: earlier messages are not its to answer, and the game replays", async () => {
+    const ch = await admin.call("create_channel", { name: "late bot", slots: ["invite:a", "bot:ref"] });
+    await admin.call("join_channel", { invite_code: ch.invites[0] });
+    await admin.call("post_message", { channel_id: ch.channel_id, body: "before any bot" });
+    const { bot_id } = await admin.call("attach_bot", { channel_id: ch.channel_id, bot_preset: "EchoBot", slot_id: "s1" });
+    await admin.call("post_message", { channel_id: ch.channel_id, body: "after the bot" });
+    const { messages } = await syncUntil(admin, ch.channel_id, (ms) => ms.filter((m) => m.sender === `bot:${bot_id}`).length >= 2);
+    const attach = messages.find((m) => m.body.type === "bot:attach");
+    const answered = messages.filter((m) => m.sender === `bot:${bot_id}`).map((m) => m.reply_to);
+    expect(Math.min(...answered)).toBe(attach.id);
+    const before = messages.find((m) => m.body.text === "before any bot");
+    expect(answered).not.toContain(before.id);
+    await admin.call("update_channel", { channel_id: ch.channel_id, ops: [{ type: "close" }] });
+    const t = await admin.call("get_transcript", { channel_id: ch.channel_id });
+    using dir = tempDir();
+    const file = join(dir.path, "late.json");
+    writeFileSync(file, JSON.stringify(t));
+    const r = Bun.spawnSync([process.execPath, resolve(import.meta.dir, "../../src/main.ts"), "verify", file], { stdout: "pipe" });
+    expect(r.stdout.toString()).toContain("replay: every bot message reproduced exactly");
+    expect(r.exitCode).toBe(0);
   });
 });
