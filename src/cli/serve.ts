@@ -62,10 +62,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   };
   const table = new ToolTable([...channelTools(ctx, VERSION), ...(options.extraTools ?? [])]);
   const endpoint = new McpEndpoint({
-    createServer: () => createMcpServer({ version: VERSION, channels: ctx, table, configure: options.configure }),
+    createServer: () => createMcpServer({ version: VERSION, channels: ctx, table, configure: options.configure, stillAuthorized }),
     idleMs: config.session_idle_seconds * 1000,
     maxBodyBytes: config.max_body_bytes,
   });
+  const stillAuthorized = async (info: { expiresAt?: number; extra?: Record<string, unknown> }) => {
+    if (!auth) return true;
+    const grant = await auth.store.getGrant(String(info.extra?.grantId ?? ""));
+    return grant !== null && grant.revoked_at === null && (info.expiresAt ?? 0) * 1000 > Date.now();
+  };
   const app = createApp({ config, version: VERSION, auth: auth ?? undefined, handleMcp: (r, identity) => endpoint.handle(r, identity) });
   app.listen({
     hostname: config.host,

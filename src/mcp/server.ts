@@ -7,12 +7,20 @@ import { callerFrom } from "./identity.ts";
 import type { ChannelsContext } from "../channels/index.ts";
 import { registerGuides } from "./resources.ts";
 import { registerTranscriptResource } from "./transcript-resource.ts";
-import { jsonResult, type ToolDef } from "./tool.ts";
+import { jsonResult, type ToolDef, type ToolExtra } from "./tool.ts";
+
+/** Calls longer than this re-check the caller's token before answering. */
+const LONG_CALL_MS = 1_000;
 
 export interface McpServerOptions {
   version: string;
   /** Channels for the transcript resource and its subscriptions. */
   channels: ChannelsContext;
+  /**
+   * Re-checks the caller's token after a long call (a sync_messages long poll), so nothing is
+   * delivered to a token revoked or expired while the call waited. Absent in --no-auth mode.
+   */
+  stillAuthorized?: (authInfo: NonNullable<ToolExtra["authInfo"]>) => Promise<boolean>;
   /** Extra registrations (the conformance fixture entry point uses this; the product does not). */
   configure?: (server: McpServer) => void;
 }
@@ -59,7 +67,12 @@ export function createMcpServer(options: McpServerOptions & { table: ToolTable }
     try {
       const parsed = tool.input.safeParse(request.params.arguments ?? {});
       if (!parsed.success) throw new AppError("INVALID_REQUEST", `Invalid arguments for ${tool.name}: ${describeIssues(parsed.error)}`);
+      const started = Date.now();
       const result = await tool.run(parsed.data, { caller: callerFrom(extra), signal: extra.signal, extra });
+      // Checked at the request's start; a call that waited (long poll) is checked again before it answers.
+      if (Date.now() - started > LONG_CALL_MS && extra.authInfo && options.stillAuthorized && !(await options.stillAuthorized(extra.authInfo))) {
+        throw new AppError("UNAUTHENTICATED", "Your token was revoked or expired while this call waited; sign in again");
+      }
       return tool.raw ? (result as never) : jsonResult(result);
     } catch (err) {
       return toToolError(err);

@@ -18,6 +18,8 @@ interface Session {
 export interface RequestIdentity {
   subject: string;
   servers: string[];
+  /** The grant behind the token (its revocation is re-checked after long calls). */
+  grantId: string;
   clientId: string | null;
   token: string;
   /** Epoch seconds. */
@@ -40,7 +42,7 @@ function toAuthInfo(identity: RequestIdentity): AuthInfo {
     clientId: identity.clientId ?? identity.subject,
     scopes: identity.servers,
     expiresAt: identity.expiresAt,
-    extra: { subject: identity.subject },
+    extra: { subject: identity.subject, grantId: identity.grantId },
   };
 }
 
