@@ -1,28 +1,18 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { connect, syncUntil, type TestClient } from "../helpers/mcp-client.ts";
-import { startServer, type ServerProcess } from "../helpers/start-server.ts";
+import { beforeAll, describe, expect, test } from "bun:test";
+import { syncUntil, type TestClient } from "../helpers/mcp-client.ts";
+import { useServer } from "../helpers/server-fixture.ts";
 
 /**
  * Hostile inline bots against the real server: each hook that breaks a limit ends in a BOT_ERROR
  * system message, the bot answers the next message, and other channels keep being served.
  */
-let server: ServerProcess;
-let admin: TestClient;
-let other: TestClient;
+const env = useServer(["admin", "other"]);
 let otherChannel: string;
 
 beforeAll(async () => {
-  server = await startServer();
-  admin = await connect(server.mcpUrl, "admin");
-  other = await connect(server.mcpUrl, "other");
-  const ch = await other.call("create_channel", { name: "bystander", slots: ["invite:o"] });
-  await other.call("join_channel", { invite_code: ch.invites[0] });
+  const ch = await env.other.call("create_channel", { name: "bystander", slots: ["invite:o"] });
+  await env.other.call("join_channel", { invite_code: ch.invites[0] });
   otherChannel = ch.channel_id;
-});
-afterAll(async () => {
-  await admin?.[Symbol.asyncDispose]();
-  await other?.[Symbol.asyncDispose]();
-  await server?.[Symbol.asyncDispose]();
 });
 
 const hostile = (attack: string) => `
@@ -53,19 +43,19 @@ async function waitFor(client: TestClient, channelId: string, cursor: number, pr
 describe("hostile bots on a live server", () => {
   for (const [name, attack, reason] of ATTACKS) {
     test(`${name}: BOT_ERROR (${reason}) is posted, other channels keep answering, the bot answers the next message`, async () => {
-      const ch = await admin.call("create_channel", { name, slots: ["invite:a"], bot_code: hostile(attack) });
-      await admin.call("join_channel", { invite_code: ch.invites[0] });
-      const head = await admin.call("sync_messages", { channel_id: ch.channel_id, timeout_ms: 0 });
-      await admin.call("post_message", { channel_id: ch.channel_id, body: "attack" });
+      const ch = await env.admin.call("create_channel", { name, slots: ["invite:a"], bot_code: hostile(attack) });
+      await env.admin.call("join_channel", { invite_code: ch.invites[0] });
+      const head = await env.admin.call("sync_messages", { channel_id: ch.channel_id, timeout_ms: 0 });
+      await env.admin.call("post_message", { channel_id: ch.channel_id, body: "attack" });
 
       // Meanwhile another channel is served: post + read round trips keep completing.
       const latencies: number[] = [];
-      const errorSeen = waitFor(admin, ch.channel_id, head.cursor, (m) => m.body.type === "bot:error");
+      const errorSeen = waitFor(env.admin, ch.channel_id, head.cursor, (m) => m.body.type === "bot:error");
       let done = false;
       void errorSeen.finally(() => (done = true));
       while (!done || latencies.length < 3) {
         const t0 = performance.now();
-        await other.call("post_message", { channel_id: otherChannel, body: "still here" });
+        await env.other.call("post_message", { channel_id: otherChannel, body: "still here" });
         latencies.push(performance.now() - t0);
       }
       const { hit: error, cursor } = await errorSeen;
@@ -74,11 +64,11 @@ describe("hostile bots on a live server", () => {
       latencies.sort((a, b) => a - b);
       expect(latencies[Math.floor(latencies.length / 2)]!).toBeLessThan(100);
 
-      await admin.call("post_message", { channel_id: ch.channel_id, body: "ok" });
-      const { hit: alive } = await waitFor(admin, ch.channel_id, cursor, (m) => m.kind === "bot");
+      await env.admin.call("post_message", { channel_id: ch.channel_id, body: "ok" });
+      const { hit: alive } = await waitFor(env.admin, ch.channel_id, cursor, (m) => m.kind === "bot");
       expect(alive.body).toEqual({ alive: true });
       // Nothing the hostile hook posted before failing was delivered.
-      const log = await admin.call("sync_messages", { channel_id: ch.channel_id, timeout_ms: 0, limit: 1000 });
+      const log = await env.admin.call("sync_messages", { channel_id: ch.channel_id, timeout_ms: 0, limit: 1000 });
       expect(log.messages.filter((m: any) => m.kind === "bot")).toHaveLength(1);
     });
   }

@@ -1,80 +1,69 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { connect, syncUntil, type TestClient } from "../helpers/mcp-client.ts";
+import { syncUntil } from "../helpers/mcp-client.ts";
+import { useServer } from "../helpers/server-fixture.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
-import { startServer, type ServerProcess } from "../helpers/start-server.ts";
 
-let server: ServerProcess;
-let admin: TestClient;
-let player: TestClient;
-let stranger: TestClient;
+const env = useServer(["admin", "player", "stranger"]);
 let channelId = "";
 let botId = "";
 
 beforeAll(async () => {
-  server = await startServer();
-  admin = await connect(server.mcpUrl, "admin");
-  player = await connect(server.mcpUrl, "player");
-  stranger = await connect(server.mcpUrl, "stranger");
-  const ch = await admin.call("create_channel", { name: "t", slots: ["invite:a", "invite:b", "bot:ref", "bot:extra"], bot_preset: "EchoBot" });
+  const ch = await env.admin.call("create_channel", { name: "t", slots: ["invite:a", "invite:b", "bot:ref", "bot:extra"], bot_preset: "EchoBot" });
   channelId = ch.channel_id;
   botId = ch.bots[0].bot_id;
-  await player.call("join_channel", { invite_code: ch.invites[1] });
-});
-afterAll(async () => {
-  for (const c of [admin, player, stranger]) await c?.[Symbol.asyncDispose]();
-  await server?.[Symbol.asyncDispose]();
+  await env.player.call("join_channel", { invite_code: ch.invites[1] });
 });
 
 describe("bot tools refuse bad input with stable codes and change nothing", () => {
   const cases: [string, () => Promise<string>, string][] = [
-    ["create_channel with an unknown preset", () => admin.error("create_channel", { name: "x", slots: ["invite:a"], bot_preset: "ChessBot" }), "BOT_NOT_FOUND:"],
-    ["create_channel with both bot_code and bot_preset", () => admin.error("create_channel", { name: "x", slots: ["invite:a"], bot_preset: "EchoBot", bot_code: "export default {}" }), "INVALID_REQUEST:"],
-    ["create_channel with code that does not load", () => admin.error("create_channel", { name: "x", slots: ["invite:a"], bot_code: "export default {" }), "BOT_ERROR:"],
-    ["create_channel with a manifest that breaks the rules", () => admin.error("create_channel", { name: "x", slots: ["invite:a"], bot_code: 'export const manifest = { name: "9bad" }; export default {}' }), "BOT_ERROR:"],
-    ["attach_bot by a non-admin", () => player.error("attach_bot", { channel_id: channelId, bot_preset: "DiceBot" }), "NOT_ADMIN:"],
-    ["attach_bot with neither code nor preset", () => admin.error("attach_bot", { channel_id: channelId }), "INVALID_REQUEST:"],
-    ["attach_bot into an invite slot", () => admin.error("attach_bot", { channel_id: channelId, bot_preset: "DiceBot", slot_id: "s0" }), "INVALID_REQUEST:"],
-    ["attach_bot into a bot slot that has a bot", () => admin.error("attach_bot", { channel_id: channelId, bot_preset: "DiceBot", slot_id: "s2" }), "SLOT_ALREADY_FILLED:"],
-    ["dm_bot to an unknown bot", () => player.error("dm_bot", { channel_id: channelId, bot_id: "bot_doesnotexist", message: "hi" }), "BOT_NOT_FOUND:"],
-    ["dm_bot from someone without a seat", () => stranger.error("dm_bot", { channel_id: channelId, bot_id: botId, message: "hi" }), "NOT_MEMBER:"],
-    ["dm_bot with an empty message", () => player.error("dm_bot", { channel_id: channelId, bot_id: botId, message: "" }), "INVALID_REQUEST:"],
-    ["get_bot_code by a stranger", () => stranger.error("get_bot_code", { channel_id: channelId, bot_id: botId }), "NOT_MEMBER:"],
-    ["get_bot_code with a malformed bot id", () => player.error("get_bot_code", { channel_id: channelId, bot_id: "nope" }), "INVALID_REQUEST:"],
+    ["create_channel with an unknown preset", () => env.admin.error("create_channel", { name: "x", slots: ["invite:a"], bot_preset: "ChessBot" }), "BOT_NOT_FOUND:"],
+    ["create_channel with both bot_code and bot_preset", () => env.admin.error("create_channel", { name: "x", slots: ["invite:a"], bot_preset: "EchoBot", bot_code: "export default {}" }), "INVALID_REQUEST:"],
+    ["create_channel with code that does not load", () => env.admin.error("create_channel", { name: "x", slots: ["invite:a"], bot_code: "export default {" }), "BOT_ERROR:"],
+    ["create_channel with a manifest that breaks the rules", () => env.admin.error("create_channel", { name: "x", slots: ["invite:a"], bot_code: 'export const manifest = { name: "9bad" }; export default {}' }), "BOT_ERROR:"],
+    ["attach_bot by a non-admin", () => env.player.error("attach_bot", { channel_id: channelId, bot_preset: "DiceBot" }), "NOT_ADMIN:"],
+    ["attach_bot with neither code nor preset", () => env.admin.error("attach_bot", { channel_id: channelId }), "INVALID_REQUEST:"],
+    ["attach_bot into an invite slot", () => env.admin.error("attach_bot", { channel_id: channelId, bot_preset: "DiceBot", slot_id: "s0" }), "INVALID_REQUEST:"],
+    ["attach_bot into a bot slot that has a bot", () => env.admin.error("attach_bot", { channel_id: channelId, bot_preset: "DiceBot", slot_id: "s2" }), "SLOT_ALREADY_FILLED:"],
+    ["dm_bot to an unknown bot", () => env.player.error("dm_bot", { channel_id: channelId, bot_id: "bot_doesnotexist", message: "hi" }), "BOT_NOT_FOUND:"],
+    ["dm_bot from someone without a seat", () => env.stranger.error("dm_bot", { channel_id: channelId, bot_id: botId, message: "hi" }), "NOT_MEMBER:"],
+    ["dm_bot with an empty message", () => env.player.error("dm_bot", { channel_id: channelId, bot_id: botId, message: "" }), "INVALID_REQUEST:"],
+    ["get_bot_code by a stranger", () => env.stranger.error("get_bot_code", { channel_id: channelId, bot_id: botId }), "NOT_MEMBER:"],
+    ["get_bot_code with a malformed bot id", () => env.player.error("get_bot_code", { channel_id: channelId, bot_id: "nope" }), "INVALID_REQUEST:"],
   ];
   for (const [name, run, code] of cases) {
     test(name, async () => {
-      const before = await admin.call("get_channel_info", { channel_id: channelId });
-      const channelsBefore = await admin.call("list_channels");
+      const before = await env.admin.call("get_channel_info", { channel_id: channelId });
+      const channelsBefore = await env.admin.call("list_channels");
       expect(await run()).toStartWith(code);
-      expect(await admin.call("get_channel_info", { channel_id: channelId })).toEqual(before);
+      expect(await env.admin.call("get_channel_info", { channel_id: channelId })).toEqual(before);
       // No half-made channel is left behind by a refused create_channel.
-      expect(await admin.call("list_channels")).toEqual(channelsBefore);
+      expect(await env.admin.call("list_channels")).toEqual(channelsBefore);
     });
   }
 
   test("attach_bot by the admin seats a second bot in a free bot slot and announces it", async () => {
-    const res = await admin.call("attach_bot", { channel_id: channelId, bot_preset: "DiceBot", slot_id: "s3" });
+    const res = await env.admin.call("attach_bot", { channel_id: channelId, bot_preset: "DiceBot", slot_id: "s3" });
     expect(res.code_hash).toMatch(/^sha256:[0-9a-f]{64}$/);
-    const info = await player.call("get_channel_info", { channel_id: channelId });
+    const info = await env.player.call("get_channel_info", { channel_id: channelId });
     expect(info.bots.map((b: any) => [b.name, b.slot_id])).toEqual([["EchoBot", "s2"], ["DiceBot", "s3"]]);
   });
 
   test("a bot attached to a channel with history starts at its own attach: earlier messages are not its to answer, and the game replays", async () => {
-    const ch = await admin.call("create_channel", { name: "late bot", slots: ["invite:a", "bot:ref"] });
-    await admin.call("join_channel", { invite_code: ch.invites[0] });
-    await admin.call("post_message", { channel_id: ch.channel_id, body: "before any bot" });
-    const { bot_id } = await admin.call("attach_bot", { channel_id: ch.channel_id, bot_preset: "EchoBot", slot_id: "s1" });
-    await admin.call("post_message", { channel_id: ch.channel_id, body: "after the bot" });
-    const { messages } = await syncUntil(admin, ch.channel_id, (ms) => ms.filter((m) => m.sender === `bot:${bot_id}`).length >= 2);
+    const ch = await env.admin.call("create_channel", { name: "late bot", slots: ["invite:a", "bot:ref"] });
+    await env.admin.call("join_channel", { invite_code: ch.invites[0] });
+    await env.admin.call("post_message", { channel_id: ch.channel_id, body: "before any bot" });
+    const { bot_id } = await env.admin.call("attach_bot", { channel_id: ch.channel_id, bot_preset: "EchoBot", slot_id: "s1" });
+    await env.admin.call("post_message", { channel_id: ch.channel_id, body: "after the bot" });
+    const { messages } = await syncUntil(env.admin, ch.channel_id, (ms) => ms.filter((m) => m.sender === `bot:${bot_id}`).length >= 2);
     const attach = messages.find((m) => m.body.type === "bot:attach");
     const answered = messages.filter((m) => m.sender === `bot:${bot_id}`).map((m) => m.reply_to);
     expect(Math.min(...answered)).toBe(attach.id);
     const before = messages.find((m) => m.body.text === "before any bot");
     expect(answered).not.toContain(before.id);
-    await admin.call("update_channel", { channel_id: ch.channel_id, ops: [{ type: "close" }] });
-    const t = await admin.call("get_transcript", { channel_id: ch.channel_id });
+    await env.admin.call("update_channel", { channel_id: ch.channel_id, ops: [{ type: "close" }] });
+    const t = await env.admin.call("get_transcript", { channel_id: ch.channel_id });
     using dir = tempDir();
     const file = join(dir.path, "late.json");
     writeFileSync(file, JSON.stringify(t));

@@ -1,48 +1,36 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { chainInput, ed25519Signer, genesisInput, sha256Hex, signTranscript } from "../../src/transcript/index.ts";
-import { connect, syncUntil, type TestClient } from "../helpers/mcp-client.ts";
-import { startServer, type ServerProcess } from "../helpers/start-server.ts";
+import { syncUntil, type TestClient } from "../helpers/mcp-client.ts";
+import { useServer } from "../helpers/server-fixture.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
 
 const MAIN = resolve(import.meta.dir, "../../src/main.ts");
 const sha256 = (s: string) => new Bun.CryptoHasher("sha256").update(s).digest("hex");
 
-let server: ServerProcess;
-let alice: TestClient;
-let bob: TestClient;
-beforeAll(async () => {
-  server = await startServer();
-  alice = await connect(server.mcpUrl, "alice");
-  bob = await connect(server.mcpUrl, "bob");
-});
-afterAll(async () => {
-  await alice?.[Symbol.asyncDispose]();
-  await bob?.[Symbol.asyncDispose]();
-  await server?.[Symbol.asyncDispose]();
-});
+const env = useServer(["alice", "bob"]);
 
 const readUntil = async (client: TestClient, channelId: string, until: (messages: any[]) => boolean) => (await syncUntil(client, channelId, until)).messages;
 
 const botSaid = (messages: any[], type: string) => messages.filter((m) => m.kind === "bot" && m.body.type === type);
 
 async function game(preset: string, params?: Record<string, unknown>) {
-  const created = await alice.call("create_channel", { name: preset, slots: ["invite:alice", "invite:bob", "bot:ref"], bot_preset: preset, ...(params ? { bot_params: params } : {}) });
+  const created = await env.alice.call("create_channel", { name: preset, slots: ["invite:alice", "invite:bob", "bot:ref"], bot_preset: preset, ...(params ? { bot_params: params } : {}) });
   const bot = created.bots[0];
-  await alice.call("join_channel", { invite_code: created.invites[0] });
-  await bob.call("join_channel", { invite_code: created.invites[1] });
+  await env.alice.call("join_channel", { invite_code: created.invites[0] });
+  await env.bob.call("join_channel", { invite_code: created.invites[1] });
   return { id: created.channel_id as string, bot, created };
 }
 
 async function closeAndVerify(channelId: string) {
-  await alice.call("update_channel", { channel_id: channelId, ops: [{ type: "close" }] });
-  const transcript = await bob.call("get_transcript", { channel_id: channelId });
+  await env.alice.call("update_channel", { channel_id: channelId, ops: [{ type: "close" }] });
+  const transcript = await env.bob.call("get_transcript", { channel_id: channelId });
   expect(transcript.bots[0].seed).toMatch(/^[0-9a-f]{64}$/);
   using dir = tempDir();
   const file = join(dir.path, "t.json");
   writeFileSync(file, JSON.stringify(transcript));
-  const r = Bun.spawnSync([process.execPath, MAIN, "verify", file, "--jwks", `${server.url}/.well-known/jwks.json`], { stdout: "pipe", stderr: "pipe" });
+  const r = Bun.spawnSync([process.execPath, MAIN, "verify", file, "--jwks", `${env.server.url}/.well-known/jwks.json`], { stdout: "pipe", stderr: "pipe" });
   return { code: r.exitCode, out: r.stdout.toString() + r.stderr.toString(), transcript, file };
 }
 
@@ -50,35 +38,35 @@ describe("referee bots", () => {
   test("GuessBot: attach is announced before anyone joins, turns are enforced, the reveal matches the commitment, and the closed transcript verifies by replay", async () => {
     const { id, bot } = await game("GuessBot", { min: 1, max: 8 });
     expect(bot.name).toBe("GuessBot");
-    const code = await bob.call("get_bot_code", { channel_id: id, bot_id: bot.bot_id });
+    const code = await env.bob.call("get_bot_code", { channel_id: id, bot_id: bot.bot_id });
     expect(`sha256:${sha256(code.code)}`).toBe(bot.code_hash);
     expect(code.code).toContain("Rules (read these before you play)");
 
-    const first = await readUntil(bob, id, (ms) => botSaid(ms, "commit").length > 0);
+    const first = await readUntil(env.bob, id, (ms) => botSaid(ms, "commit").length > 0);
     const order = first.map((m) => m.body.type ?? m.kind);
     expect(order.indexOf("bot:attach")).toBeLessThan(order.indexOf("slot:join"));
     const attach = first.find((m) => m.body.type === "bot:attach");
     expect(attach.body).toMatchObject({ bot_id: bot.bot_id, code_hash: bot.code_hash, seed_commit: bot.seed_commit });
     const commitment = botSaid(first, "commit")[0].body.commitment;
 
-    await bob.call("post_message", { channel_id: id, body: "3" }); // out of turn: s0 starts
-    let log = await readUntil(alice, id, (ms) => botSaid(ms, "not_your_turn").length > 0);
+    await env.bob.call("post_message", { channel_id: id, body: "3" }); // out of turn: s0 starts
+    let log = await readUntil(env.alice, id, (ms) => botSaid(ms, "not_your_turn").length > 0);
     // Binary search by alternating turns until someone wins.
     let lo = 1;
     let hi = 8;
     let turn = 0;
     while (botSaid(log, "result").length === 0) {
       const guess = Math.floor((lo + hi) / 2);
-      const player = turn % 2 === 0 ? alice : bob;
+      const player = turn % 2 === 0 ? env.alice : env.bob;
       const before = botSaid(log, "answer").length + botSaid(log, "result").length;
       await player.call("post_message", { channel_id: id, body: String(guess) });
-      log = await readUntil(alice, id, (ms) => botSaid(ms, "answer").length + botSaid(ms, "result").length > before);
+      log = await readUntil(env.alice, id, (ms) => botSaid(ms, "answer").length + botSaid(ms, "result").length > before);
       const last = [...botSaid(log, "answer"), ...botSaid(log, "result")].sort((a, b) => a.id - b.id).at(-1);
       if (last.body.answer === "higher") lo = guess + 1;
       if (last.body.answer === "lower") hi = guess - 1;
       turn++;
     }
-    log = await readUntil(alice, id, (ms) => botSaid(ms, "reveal").length > 0);
+    log = await readUntil(env.alice, id, (ms) => botSaid(ms, "reveal").length > 0);
     const reveal = botSaid(log, "reveal")[0].body;
     expect(sha256(`${reveal.target}|${reveal.nonce}`)).toBe(commitment);
 
@@ -89,13 +77,13 @@ describe("referee bots", () => {
 
   test("RPSBot: commitments by dm_bot, a wrong reveal loses", async () => {
     const { id, bot } = await game("RPSBot", { rounds: 1 });
-    await readUntil(alice, id, (ms) => ms.some((m) => m.body.type === "phase"));
-    await alice.call("dm_bot", { channel_id: id, bot_id: bot.bot_id, message: `commit ${sha256("rock|a1")}` });
-    await bob.call("dm_bot", { channel_id: id, bot_id: bot.bot_id, message: `commit ${sha256("paper|b2")}` });
-    await readUntil(alice, id, (ms) => ms.some((m) => m.body.phase === "reveal"));
-    await alice.call("dm_bot", { channel_id: id, bot_id: bot.bot_id, message: "reveal rock a1" });
-    await bob.call("dm_bot", { channel_id: id, bot_id: bot.bot_id, message: "reveal paper WRONG" });
-    const log = await readUntil(alice, id, (ms) => botSaid(ms, "final").length > 0);
+    await readUntil(env.alice, id, (ms) => ms.some((m) => m.body.type === "phase"));
+    await env.alice.call("dm_bot", { channel_id: id, bot_id: bot.bot_id, message: `commit ${sha256("rock|a1")}` });
+    await env.bob.call("dm_bot", { channel_id: id, bot_id: bot.bot_id, message: `commit ${sha256("paper|b2")}` });
+    await readUntil(env.alice, id, (ms) => ms.some((m) => m.body.phase === "reveal"));
+    await env.alice.call("dm_bot", { channel_id: id, bot_id: bot.bot_id, message: "reveal rock a1" });
+    await env.bob.call("dm_bot", { channel_id: id, bot_id: bot.bot_id, message: "reveal paper WRONG" });
+    const log = await readUntil(env.alice, id, (ms) => botSaid(ms, "final").length > 0);
     expect(botSaid(log, "round")[0].body.winner).toBe("s0");
     // Alice never sees Bob's private messages to the bot.
     expect(log.some((m) => m.sender === "s1" && m.to_slot !== null)).toBe(false);
@@ -105,14 +93,14 @@ describe("referee bots", () => {
 
   test("BlackjackBot: the deck is committed before the first deal and revealed at the end", async () => {
     const { id } = await game("BlackjackBot");
-    const start = await readUntil(alice, id, (ms) => botSaid(ms, "commit").length > 0);
+    const start = await readUntil(env.alice, id, (ms) => botSaid(ms, "commit").length > 0);
     const commitment = botSaid(start, "commit")[0].body.commitment;
-    await alice.call("post_message", { channel_id: id, body: "deal" });
-    await readUntil(alice, id, (ms) => botSaid(ms, "turn").length > 0);
-    await alice.call("post_message", { channel_id: id, body: "stand" });
-    await readUntil(alice, id, (ms) => botSaid(ms, "turn").length > 1 || botSaid(ms, "result").length > 0);
-    await bob.call("post_message", { channel_id: id, body: "stand" });
-    const log = await readUntil(alice, id, (ms) => botSaid(ms, "reveal").length > 0);
+    await env.alice.call("post_message", { channel_id: id, body: "deal" });
+    await readUntil(env.alice, id, (ms) => botSaid(ms, "turn").length > 0);
+    await env.alice.call("post_message", { channel_id: id, body: "stand" });
+    await readUntil(env.alice, id, (ms) => botSaid(ms, "turn").length > 1 || botSaid(ms, "result").length > 0);
+    await env.bob.call("post_message", { channel_id: id, body: "stand" });
+    const log = await readUntil(env.alice, id, (ms) => botSaid(ms, "reveal").length > 0);
     const reveal = botSaid(log, "reveal")[0].body;
     expect(sha256(`${reveal.deck}|${reveal.nonce}`)).toBe(commitment);
     const deal = botSaid(log, "deal")[0].body;
@@ -122,8 +110,8 @@ describe("referee bots", () => {
 
   test("verify catches a swapped bot code, a changed seed, and a re-signed transcript whose bot message the code never said", async () => {
     const { id } = await game("DiceBot");
-    await alice.call("post_message", { channel_id: id, body: "!roll 3d6" });
-    await readUntil(alice, id, (ms) => ms.some((m) => m.kind === "bot" && m.body.roll === "3d6"));
+    await env.alice.call("post_message", { channel_id: id, body: "!roll 3d6" });
+    await readUntil(env.alice, id, (ms) => ms.some((m) => m.kind === "bot" && m.body.roll === "3d6"));
     const honest = await closeAndVerify(id);
     expect(honest.out).toContain("replay: every bot message reproduced exactly");
     expect(honest.code).toBe(0);
@@ -155,7 +143,7 @@ describe("referee bots", () => {
       prev = m.hash;
     }
     forged.head = prev;
-    const jwk = JSON.parse(readFileSync(join(server.dataDir, "keys/ed25519.jwk"), "utf8"));
+    const jwk = JSON.parse(readFileSync(join(env.server.dataDir, "keys/ed25519.jwk"), "utf8"));
     const key = await crypto.subtle.importKey("jwk", { kty: "OKP", crv: "Ed25519", x: jwk.x, d: jwk.d }, { name: "Ed25519" }, false, ["sign"]);
     const { signature: _old, ...unsigned } = forged;
     const resigned = await signTranscript(unsigned, ed25519Signer(key, forged.signature.kid, forged.signature.jwk));

@@ -1,32 +1,19 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { connect, type TestClient } from "../helpers/mcp-client.ts";
-import { startServer, type ServerProcess } from "../helpers/start-server.ts";
+import { describe, expect, test } from "bun:test";
+import { connect } from "../helpers/mcp-client.ts";
+import { useServer } from "../helpers/server-fixture.ts";
 
-let server: ServerProcess;
-let alice: TestClient;
-let bob: TestClient;
-
-beforeAll(async () => {
-  server = await startServer();
-  alice = await connect(server.mcpUrl, "alice");
-  bob = await connect(server.mcpUrl, "bob");
-});
-afterAll(async () => {
-  await alice?.[Symbol.asyncDispose]();
-  await bob?.[Symbol.asyncDispose]();
-  await server?.[Symbol.asyncDispose]();
-});
+const env = useServer(["alice", "bob"]);
 
 async function openChannel(labels = ["alice", "bob"]) {
-  const created = await alice.call("create_channel", { name: "table", slots: labels.map((l) => `invite:${l}`) });
-  const a = await alice.call("join_channel", { invite_code: created.invites[0] });
-  const b = await bob.call("join_channel", { invite_code: created.invites[1] });
+  const created = await env.alice.call("create_channel", { name: "table", slots: labels.map((l) => `invite:${l}`) });
+  const a = await env.alice.call("join_channel", { invite_code: created.invites[0] });
+  const b = await env.bob.call("join_channel", { invite_code: created.invites[1] });
   return { id: created.channel_id as string, created, a, b };
 }
 
 describe("channels over MCP (two real SDK clients)", () => {
   test("tools/list lists every DESIGN §4 channel tool with an input schema", async () => {
-    const { tools } = await alice.client.listTools();
+    const { tools } = await env.alice.client.listTools();
     const names = tools.map((t) => t.name).sort();
     expect(names).toEqual(
       ["attach_bot", "create_channel", "dm_bot", "get_bot_code", "get_channel_info", "get_transcript", "health_check", "join_channel", "list_channels", "post_message", "sync_messages", "update_channel"].sort(),
@@ -35,7 +22,7 @@ describe("channels over MCP (two real SDK clients)", () => {
   });
 
   test("create_channel returns one invite per invite slot, in order, and makes the creator admin", async () => {
-    const res = await alice.call("create_channel", { name: "x", slots: ["invite:a", "bot:ref", "invite:b"] });
+    const res = await env.alice.call("create_channel", { name: "x", slots: ["invite:a", "bot:ref", "invite:b"] });
     expect(res.channel_id).toMatch(/^chn_/);
     expect(res.invites).toHaveLength(2);
     for (const code of res.invites) expect(code).toMatch(/^inv_[A-Za-z0-9_-]{26,}$/);
@@ -52,10 +39,10 @@ describe("channels over MCP (two real SDK clients)", () => {
     const { id, a, b } = await openChannel();
     expect([a.slot_id, b.slot_id]).toEqual(["s0", "s1"]);
     expect(a.rejoin_token).toMatch(/^rejoin_/);
-    const p1 = await alice.call("post_message", { channel_id: id, body: "hello bob" });
-    const p2 = await bob.call("post_message", { channel_id: id, body: "hello alice" });
+    const p1 = await env.alice.call("post_message", { channel_id: id, body: "hello bob" });
+    const p2 = await env.bob.call("post_message", { channel_id: id, body: "hello alice" });
     expect(p2.msg_id).toBeGreaterThan(p1.msg_id);
-    for (const who of [alice, bob]) {
+    for (const who of [env.alice, env.bob]) {
       const sync = await who.call("sync_messages", { channel_id: id, cursor: 0, timeout_ms: 0 });
       const users = sync.messages.filter((m: any) => m.kind === "user");
       expect(users.map((m: any) => [m.sender, m.body.text])).toEqual([
@@ -71,11 +58,11 @@ describe("channels over MCP (two real SDK clients)", () => {
 
   test("a waiting sync_messages returns as soon as the other side posts", async () => {
     const { id } = await openChannel();
-    const first = await bob.call("sync_messages", { channel_id: id, cursor: 0, timeout_ms: 0 });
+    const first = await env.bob.call("sync_messages", { channel_id: id, cursor: 0, timeout_ms: 0 });
     const started = Date.now();
-    const waiting = bob.call("sync_messages", { channel_id: id, cursor: first.cursor, timeout_ms: 20_000 });
+    const waiting = env.bob.call("sync_messages", { channel_id: id, cursor: first.cursor, timeout_ms: 20_000 });
     await Bun.sleep(100);
-    const posted = await alice.call("post_message", { channel_id: id, body: "wake up" });
+    const posted = await env.alice.call("post_message", { channel_id: id, body: "wake up" });
     const got = await waiting;
     expect(got.messages.map((m: any) => m.id)).toEqual([posted.msg_id]);
     expect(got.cursor).toBe(posted.msg_id);
@@ -85,63 +72,63 @@ describe("channels over MCP (two real SDK clients)", () => {
 
   test("sync_messages with nothing new returns empty after timeout_ms with the same cursor", async () => {
     const { id } = await openChannel();
-    const first = await bob.call("sync_messages", { channel_id: id, cursor: 0, timeout_ms: 0 });
-    const again = await bob.call("sync_messages", { channel_id: id, cursor: first.cursor, timeout_ms: 200 });
+    const first = await env.bob.call("sync_messages", { channel_id: id, cursor: 0, timeout_ms: 0 });
+    const again = await env.bob.call("sync_messages", { channel_id: id, cursor: first.cursor, timeout_ms: 200 });
     expect(again.messages).toEqual([]);
     expect(again.cursor).toBe(first.cursor);
   });
 
   test("join records a system message and get_channel_info shows the seats", async () => {
     const { id } = await openChannel();
-    const info = await bob.call("get_channel_info", { channel_id: id });
+    const info = await env.bob.call("get_channel_info", { channel_id: id });
     expect(info.view.you).toBe("s1");
     expect(info.view.slots.map((s: any) => s.filled)).toEqual([true, true]);
-    const sync = await bob.call("sync_messages", { channel_id: id, timeout_ms: 0 });
+    const sync = await env.bob.call("sync_messages", { channel_id: id, timeout_ms: 0 });
     expect(sync.messages.map((m: any) => m.body.type)).toEqual(["channel:create", "slot:join", "slot:join"]);
     expect(sync.messages.every((m: any) => m.kind === "system" && m.sender === "system")).toBe(true);
   });
 
   test("list_channels shows only the caller's own channels", async () => {
     const { id } = await openChannel();
-    await using carol = await connect(server.mcpUrl, "carol");
+    await using carol = await connect(env.server.mcpUrl, "carol");
     const own = await carol.call("create_channel", { name: "carol's", slots: ["invite:c"] });
     const carolList = (await carol.call("list_channels")).channels.map((c: any) => c.channel_id);
     expect(carolList).toEqual([own.channel_id]);
-    const bobList = (await bob.call("list_channels")).channels.map((c: any) => c.channel_id);
+    const bobList = (await env.bob.call("list_channels")).channels.map((c: any) => c.channel_id);
     expect(bobList).toContain(id);
     expect(bobList).not.toContain(own.channel_id);
   });
 
   test("a rejoin token moves the slot to a new session; the old holder loses it", async () => {
     const { id, b } = await openChannel();
-    await using bob2 = await connect(server.mcpUrl, "bob-again");
+    await using bob2 = await connect(env.server.mcpUrl, "bob-again");
     const back = await bob2.call("join_channel", { invite_code: b.rejoin_token });
     expect(back.slot_id).toBe("s1");
     expect(back.rejoin_token).not.toBe(b.rejoin_token);
     // The old holder is told what happened on its next call.
-    expect(await bob.error("post_message", { channel_id: id, body: "still me?" })).toStartWith("NOT_MEMBER: Your slot s1");
-    expect(await bob.error("sync_messages", { channel_id: id, timeout_ms: 0 })).toContain("taken over with its rejoin token");
+    expect(await env.bob.error("post_message", { channel_id: id, body: "still me?" })).toStartWith("NOT_MEMBER: Your slot s1");
+    expect(await env.bob.error("sync_messages", { channel_id: id, timeout_ms: 0 })).toContain("taken over with its rejoin token");
     expect(await bob2.error("join_channel", { invite_code: b.rejoin_token })).toStartWith("INVITE_INVALID:");
     const posted = await bob2.call("post_message", { channel_id: id, body: "back" });
-    const seen = await alice.call("sync_messages", { channel_id: id, cursor: posted.msg_id - 1, timeout_ms: 0 });
+    const seen = await env.alice.call("sync_messages", { channel_id: id, cursor: posted.msg_id - 1, timeout_ms: 0 });
     expect(seen.messages[0]).toMatchObject({ sender: "s1", body: { text: "back" } });
   });
 
   test("update_channel: rename, reissue_invite, kick, set_admin and close, each with a system message", async () => {
     const { id } = await openChannel();
-    expect(await bob.error("update_channel", { channel_id: id, ops: [{ type: "close" }] })).toStartWith("NOT_ADMIN:");
-    const kicked = await alice.call("update_channel", { channel_id: id, ops: [{ type: "rename", name: "renamed" }, { type: "kick", slot_id: "s1" }, { type: "reissue_invite", slot_id: "s1" }] });
+    expect(await env.bob.error("update_channel", { channel_id: id, ops: [{ type: "close" }] })).toStartWith("NOT_ADMIN:");
+    const kicked = await env.alice.call("update_channel", { channel_id: id, ops: [{ type: "rename", name: "renamed" }, { type: "kick", slot_id: "s1" }, { type: "reissue_invite", slot_id: "s1" }] });
     expect(kicked.view.name).toBe("renamed");
     expect(kicked.view.slots[1].filled).toBe(false);
     expect(kicked.invites.s1).toMatch(/^inv_/);
-    expect(await bob.error("sync_messages", { channel_id: id, timeout_ms: 0 })).toStartWith("NOT_MEMBER: You were removed from slot s1");
-    await using dave = await connect(server.mcpUrl, "dave");
+    expect(await env.bob.error("sync_messages", { channel_id: id, timeout_ms: 0 })).toStartWith("NOT_MEMBER: You were removed from slot s1");
+    await using dave = await connect(env.server.mcpUrl, "dave");
     expect((await dave.call("join_channel", { invite_code: kicked.invites.s1 })).slot_id).toBe("s1");
-    await alice.call("update_channel", { channel_id: id, ops: [{ type: "set_admin", slot_id: "s1", admin: true }] });
+    await env.alice.call("update_channel", { channel_id: id, ops: [{ type: "set_admin", slot_id: "s1", admin: true }] });
     const closed = await dave.call("update_channel", { channel_id: id, ops: [{ type: "close" }] });
     expect(closed.view.status).toBe("closed");
     expect(await dave.error("post_message", { channel_id: id, body: "late" })).toStartWith("CHANNEL_CLOSED:");
-    const log = await alice.call("sync_messages", { channel_id: id, timeout_ms: 0 });
+    const log = await env.alice.call("sync_messages", { channel_id: id, timeout_ms: 0 });
     expect(log.messages.map((m: any) => m.body.type).slice(-6)).toEqual([
       "channel:rename",
       "slot:kick",
@@ -153,9 +140,9 @@ describe("channels over MCP (two real SDK clients)", () => {
   });
 
   test("resources: the quick-start and messages guides are readable", async () => {
-    const { resources } = await alice.client.listResources();
+    const { resources } = await env.alice.client.listResources();
     expect(resources.map((r) => r.uri).filter((u) => u.startsWith("doc://")).sort()).toEqual(["doc://messages", "doc://quick-start"]);
-    const guide = await alice.client.readResource({ uri: "doc://quick-start" });
+    const guide = await env.alice.client.readResource({ uri: "doc://quick-start" });
     expect((guide.contents[0] as { text: string }).text).toContain("join_channel");
   });
 });
