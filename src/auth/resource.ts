@@ -2,19 +2,11 @@ import { verifyAccessToken } from "./access-tokens.ts";
 import { resourceAliases, resourceForHost, type AuthContext } from "./context.ts";
 import { resourceMetadataUrl } from "./metadata.ts";
 
+import type { Identity } from "../identity.ts";
+
 const VERIFIED_CACHE_SIZE = 10_000;
 
-/** Who a verified bearer token speaks for. */
-export interface Identity {
-  subject: string;
-  /** Granted servers ("channels", upstream names). */
-  servers: string[];
-  grantId: string;
-  clientId: string | null;
-  token: string;
-  /** Epoch seconds. */
-  expiresAt: number;
-}
+export type { Identity };
 
 export type AuthenticateResult = { ok: true; identity: Identity } | { ok: false; response: Response };
 

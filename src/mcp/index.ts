@@ -1,4 +1,4 @@
-export { McpEndpoint, type McpEndpointOptions, type RequestIdentity } from "./transport.ts";
+export { McpEndpoint, type McpEndpointOptions } from "./transport.ts";
 export { createMcpServer, ToolTable, type McpServerOptions } from "./server.ts";
 export { channelTools } from "./tools/channels.ts";
 export { defineTool, jsonResult, type ToolDef, type ToolCall } from "./tool.ts";

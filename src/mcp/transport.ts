@@ -1,6 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import type { Identity } from "../identity.ts";
 import { SessionEventStore } from "./event-store.ts";
 
 const MAX_SESSIONS_PER_SUBJECT = 32;
@@ -14,17 +15,6 @@ interface Session {
   subject: string | null;
 }
 
-/** The verified caller of one HTTP request, as src/auth's resource-server check found it. */
-export interface RequestIdentity {
-  subject: string;
-  servers: string[];
-  /** The grant behind the token (its revocation is re-checked after long calls). */
-  grantId: string;
-  clientId: string | null;
-  token: string;
-  /** Epoch seconds. */
-  expiresAt: number;
-}
 
 export interface McpEndpointOptions {
   /** Builds the McpServer for a new session. */
@@ -36,7 +26,7 @@ export interface McpEndpointOptions {
 type AuthInfo = NonNullable<NonNullable<Parameters<WebStandardStreamableHTTPServerTransport["handleRequest"]>[1]>["authInfo"]>;
 
 /** The SDK's AuthInfo, which reaches tool handlers as `extra.authInfo` (see identity.ts). */
-function toAuthInfo(identity: RequestIdentity): AuthInfo {
+function toAuthInfo(identity: Identity): AuthInfo {
   return {
     token: identity.token,
     clientId: identity.clientId ?? identity.subject,
@@ -69,7 +59,7 @@ export class McpEndpoint {
     return this.sessions.size;
   }
 
-  async handle(request: Request, identity: RequestIdentity | null = null): Promise<Response> {
+  async handle(request: Request, identity: Identity | null = null): Promise<Response> {
     const authInfo = identity ? toAuthInfo(identity) : undefined;
     const sid = request.headers.get("mcp-session-id");
     if (sid) {
@@ -95,7 +85,7 @@ export class McpEndpoint {
     return this.startSession(request, body, identity);
   }
 
-  private async startSession(request: Request, body: unknown, identity: RequestIdentity | null): Promise<Response> {
+  private async startSession(request: Request, body: unknown, identity: Identity | null): Promise<Response> {
     this.makeRoom(identity?.subject ?? null);
     const server = this.options.createServer();
     const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({

@@ -12,8 +12,8 @@ const ALLOWED: Record<string, string[]> = {
   main: ["cli", "errors"],
   cli: ["config", "http", "store", "mcp", "channels", "auth", "transcript", "sandbox", "errors", "version", "lib"],
   http: ["auth", "config", "errors", "lib"],
-  auth: ["store", "lib", "errors"],
-  mcp: ["channels", "errors", "lib"],
+  auth: ["store", "lib", "errors", "identity"],
+  mcp: ["channels", "errors", "identity", "lib"],
   channels: ["store", "transcript", "lib", "errors"],
   // Browser-safe: also bundled into the verify page; no Bun APIs, no store.
   transcript: ["lib"],
@@ -23,6 +23,8 @@ const ALLOWED: Record<string, string[]> = {
   config: ["errors"],
   lib: [],
   errors: [],
+  // Shared kernel types (like errors.ts): who a verified request speaks for.
+  identity: [],
   version: [],
 };
 
