@@ -3,7 +3,7 @@ import { canonicalJson } from "../lib/canonical-json.ts";
 import { sha256Hex } from "../lib/hash.ts";
 import { randomToken } from "../lib/ids.ts";
 import type { BotRecord, Change, MessageDraft } from "../store/index.ts";
-import { botErrorBody, botFetchBody, botSender, hookFor, type BotEngine, type BotProgram, type HookResult } from "../transcript/index.ts";
+import { botErrorBody, botFetchBody, botReloadBody, botSender, hookFor, type BotEngine, type BotProgram, type HookResult } from "../transcript/index.ts";
 import { commit, loadMembership, sealMessage, setBotScheduler, systemMessage, timestamp, type Caller, type ChannelsContext } from "./context.ts";
 
 /** Bots' runtime: the sandbox engine and the built-in presets (DESIGN.md §5). */
@@ -161,6 +161,8 @@ async function catchUp(ctx: ChannelsContext, channelId: string): Promise<void> {
           : [{ ...systemMessage(ctx, botErrorBody(bot.bot_id, result)), reply_to: m.id }];
         // What ctx.fetch returned is part of the record: a replay reads exactly these bytes.
         if (result.fetches?.length) drafts.unshift({ ...systemMessage(ctx, botFetchBody(bot.bot_id, result.fetches)), reply_to: m.id });
+        // So is a reload (module-level variables started over); onInit always runs on a fresh module.
+        if (result.fresh && plan.hook !== "onInit") drafts.unshift({ ...systemMessage(ctx, botReloadBody(bot.bot_id)), reply_to: m.id });
         if (result.ok) state = result.state;
         const changes: Change[] = [{ type: "bot_state", bot_id: bot.bot_id, state, last_seen: m.id }];
         await commit(ctx, channelId, changes, drafts, { fromBots: true });

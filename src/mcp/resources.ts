@@ -34,8 +34,11 @@ Each message: {id, channel_id, sender, kind, body, ts, to_slot, hash}.
 - ts: ISO 8601 UTC time the server stored it.
 - to_slot: null for public messages; a slot id for a private message only that slot (and the bot) can see.
 - hash: SHA-256 over the previous message's hash and this message's RFC 8785 canonical JSON, so the log is a hash chain.
+- reply_to: on a bot's messages, the id of the message its hook answered.
 System message bodies have a "type": channel:create, slot:join, slot:rejoin, slot:kick, slot:reissue_invite,
-slot:set_admin, channel:rename, channel:close.
+slot:set_admin, channel:rename, channel:close; and for bots: bot:attach (code hash, seed commitment),
+bot:error (a hook failed), bot:fetch (what ctx.fetch returned), bot:reload (the bot's module was loaded
+anew before this hook, so its module-level variables started over), each with reply_to its trigger.
 `;
 
 export function registerGuides(server: McpServer): void {

@@ -22,6 +22,8 @@ export type EngineFetch = { url: string; status: number; body: string } | { url:
 export interface EngineCall {
   /** Recorded ctx.fetch outcomes (a replay passes the transcript's). */
   fetches?: EngineFetch[];
+  /** Evaluate the module anew before the hook (a replay of a recorded reload). */
+  fresh?: boolean;
   hook: "onInit" | "onJoin" | "onMessage" | "onPrivateMessage";
   args: unknown[];
   now: string;
@@ -32,7 +34,7 @@ export interface EngineCall {
 export type EngineResult = (
   | { ok: true; outputs: { kind: "bot" | "control"; body: Record<string, unknown>; to_slot: string | null }[]; state: unknown }
   | { ok: false; reason: string; message: string; replayable: boolean }
-) & { fetches?: EngineFetch[] };
+) & { fetches?: EngineFetch[]; fresh?: boolean };
 
 /** Performs one ctx.fetch for the server (operator allow-list, size and time caps). None in a replay. */
 export type Fetcher = (url: string) => Promise<EngineFetch>;
@@ -54,16 +56,13 @@ export class SandboxEngine {
   ) {}
 
   async run(program: EngineProgram, call: EngineCall): Promise<EngineResult> {
-    let runner: BotRunner;
+    let runner: { runner: BotRunner; created: boolean };
     try {
       runner = await this.runnerFor(program, call);
     } catch (err) {
       return failure(err);
     }
     const seq = Number(call.entropy);
-    // A hook that reads an unknown URL stops with reason "fetch"; the response is fetched (or, in a
-    // replay, must already be recorded) and the hook runs again from the same inputs plus it.
-    const fetches = new Map((call.fetches ?? []).map((f) => [f.url, f]));
     const base = { now: call.now, slots: program.slots, seq, state: call.state };
     const [a, b] = call.args;
     const hookCall: RunnerCall =
@@ -74,22 +73,43 @@ export class SandboxEngine {
           : call.hook === "onMessage"
             ? { ...base, hook: "onMessage", msg: a }
             : { ...base, hook: "onPrivateMessage", slotId: String(a), msg: b };
+    return this.runWithFetches(runner.runner, hookCall, call, runner.created);
+  }
+
+  /**
+   * A hook that reads an unknown URL stops with reason "fetch"; the response is fetched (the server)
+   * or taken from the record (a replay) and the hook runs again with it. Live and replay run the same
+   * attempts with the same inputs. A stop ends its instance (instance.ts), so every attempt after the
+   * first runs on a module evaluated anew, live and in a replay alike; only the first attempt's
+   * freshness depends on the host, and that is what `fresh` reports.
+   */
+  private async runWithFetches(runner: BotRunner, hookCall: RunnerCall, call: EngineCall, created: boolean): Promise<EngineResult> {
+    const recorded = new Map((call.fetches ?? []).map((f) => [f.url, f]));
+    const given = new Map<string, EngineFetch>();
+    // A new runner has just evaluated the module; a warm one must when the record says so.
+    const forceFresh = call.fresh === true && !created;
+    let fresh: boolean | undefined;
     for (;;) {
-      const given = Object.fromEntries([...fetches].map(([url, f]) => [url, "error" in f ? { error: f.error } : { status: f.status, body: f.body }]));
-      const result = await runner.runHook({ ...hookCall, fetches: given });
-      const used = fetches.size ? { fetches: [...fetches.values()] } : {};
+      const offered = Object.fromEntries([...given].map(([url, f]) => [url, "error" in f ? { error: f.error } : { status: f.status, body: f.body }]));
+      const result = await runner.runHook({ ...hookCall, fetches: offered, fresh: fresh === undefined && forceFresh });
+      fresh ??= created || forceFresh || result.reloaded;
+      const used = given.size ? { fetches: [...given.values()] } : {};
+      const marks = { ...used, ...(fresh ? { fresh } : {}) };
       const pending = result.error?.detail?.reason === "fetch" ? String(result.error.detail.cause) : null;
-      if (pending !== null && this.fetcher && fetches.size < MAX_FETCHES_PER_HOOK) {
-        fetches.set(pending, await this.fetcher(pending));
-        continue;
+      if (pending !== null && given.size < MAX_FETCHES_PER_HOOK) {
+        const response = recorded.get(pending) ?? (this.fetcher ? await this.fetcher(pending) : undefined);
+        if (response) {
+          given.set(pending, response);
+          continue;
+        }
       }
       if (pending !== null) {
         // Same words live and in a replay (which has the same recorded fetches), so the error replays.
-        const why = fetches.size >= MAX_FETCHES_PER_HOOK ? `more than ${MAX_FETCHES_PER_HOOK} ctx.fetch calls in one hook` : `ctx.fetch ${pending} has no recorded response`;
-        return { ok: false, reason: "fetch", message: why, replayable: true, ...used };
+        const why = given.size >= MAX_FETCHES_PER_HOOK ? `more than ${MAX_FETCHES_PER_HOOK} ctx.fetch calls in one hook` : `ctx.fetch ${pending} has no recorded response`;
+        return { ok: false, reason: "fetch", message: why, replayable: true, ...marks };
       }
-      if (result.error) return { ...failure(result.error), ...used };
-      return { ok: true, outputs: result.outputs.map((o) => ({ kind: o.kind === "control" ? "control" : "bot", body: o.body, to_slot: o.to_slot })), state: result.state, ...used };
+      if (result.error) return { ...failure(result.error), ...marks };
+      return { ok: true, outputs: result.outputs.map((o) => ({ kind: o.kind === "control" ? "control" : "bot", body: o.body, to_slot: o.to_slot })), state: result.state, ...marks };
     }
   }
 
@@ -108,12 +128,12 @@ export class SandboxEngine {
     this.warm.clear();
   }
 
-  private async runnerFor(program: EngineProgram, call: EngineCall): Promise<BotRunner> {
+  private async runnerFor(program: EngineProgram, call: EngineCall): Promise<{ runner: BotRunner; created: boolean }> {
     const hit = this.warm.get(program.botId);
     if (hit && hit.code === program.code) {
       this.warm.delete(program.botId);
       this.warm.set(program.botId, hit); // most recently used last
-      return hit.runner;
+      return { runner: hit.runner, created: false };
     }
     hit?.runner.dispose();
     const { botId, code, seed, params, slots } = program;
@@ -124,7 +144,7 @@ export class SandboxEngine {
       entry.runner.dispose();
       this.warm.delete(oldest);
     }
-    return runner;
+    return { runner, created: true };
   }
 }
 

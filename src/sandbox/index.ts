@@ -7,7 +7,7 @@ export { BOT_POST_KINDS, type BotOutput } from "./host-api.ts";
 export { DEFAULT_LIMITS, type BotErrorReason, type SandboxLimits } from "./limits.ts";
 export { ENGINE_ID } from "./engine.ts";
 export { BotManifestSchema, type BotManifest } from "./manifest.ts";
-export { SandboxEngine } from "./bot-engine.ts";
+export { SandboxEngine, type EngineCall, type EngineFetch, type EngineProgram, type EngineResult } from "./bot-engine.ts";
 export { BotPool, defaultPool, type BotPoolOptions } from "./pool.ts";
 export { PRESETS } from "./presets.ts";
 export { allowListFetcher } from "./fetcher.ts";

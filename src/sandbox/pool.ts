@@ -70,8 +70,9 @@ export class BotSlot {
     return this.host.submit(this, timeoutMs, (id) => ({ type: "load", id, bot: this.key, options: this.options }));
   }
 
-  hook(input: HookInput, timeoutMs: number): Promise<PoolReply> {
-    return this.host.submit(this, timeoutMs, (id, fresh) => ({ type: "hook", id, bot: this.key, ...input, ...(fresh ? { options: this.options } : {}) }));
+  /** `fresh`: evaluate the module anew before this hook. */
+  hook(input: HookInput, timeoutMs: number, fresh = false): Promise<PoolReply> {
+    return this.host.submit(this, timeoutMs, (id, unknownHere) => ({ type: "hook", id, bot: this.key, ...input, fresh, ...(unknownHere ? { options: this.options } : {}) }));
   }
 
   release(): void {
@@ -84,7 +85,8 @@ export class BotSlot {
 interface Job {
   slot: BotSlot;
   timeoutMs: number;
-  build(id: number, fresh: boolean): WorkerRequest;
+  /** `unknownHere`: the current worker generation has not loaded this bot (send its options). */
+  build(id: number, unknownHere: boolean): WorkerRequest;
   resolve(reply: PoolReply): void;
   reject(err: unknown): void;
 }

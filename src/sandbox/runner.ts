@@ -41,7 +41,15 @@ export interface BotRunnerOptions {
  * stream from its trigger (channels use the message id) and keeps the state itself (in the store)
  * makes every hook a pure function of its inputs, so a warm runner and a replay agree.
  */
-export type HookCall = { now: string; slots?: SlotView[]; seq?: number; state?: unknown; fetches?: Record<string, unknown> } & (
+export type HookCall = {
+  now: string;
+  slots?: SlotView[];
+  seq?: number;
+  state?: unknown;
+  fetches?: Record<string, unknown>;
+  /** Evaluate the module anew before the hook: module-level variables start over, as after a reload. */
+  fresh?: boolean;
+} & (
   | { hook: "onInit" }
   | { hook: "onJoin"; slotId: string }
   | { hook: "onMessage"; msg: unknown }
@@ -61,7 +69,10 @@ export interface HookResult {
   polls: number;
   /** The bot's wasm memory after the hook, bytes (at most memoryPages × 64 KiB). */
   memoryBytes: number;
-  /** The bot module was evaluated again before this hook (after a broken limit). */
+  /**
+   * The bot module was evaluated again before this hook: asked for (`fresh`), after a broken limit,
+   * after the worker was replaced, or after the worker let the instance go (least recently used).
+   */
   reloaded: boolean;
 }
 
@@ -170,7 +181,7 @@ class Runner implements BotRunner {
       state: this.state,
       fetches: JSON.stringify(call.fetches ?? {}),
     };
-    const reply = await this.slot.hook(input, this.limits.terminateMs);
+    const reply = await this.slot.hook(input, this.limits.terminateMs, call.fresh);
     if (reply.type !== "result") return this.failed(call.hook, seq, this.terminated(reply), false);
     return this.finish(call.hook, seq, reply, reply.reloaded);
   }

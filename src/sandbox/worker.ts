@@ -26,8 +26,11 @@ export type WorkerRequest =
   | { type: "engine"; wasm: WebAssembly.Module; maxLive: number }
   /** Registers a bot (options) and evaluates its module now. */
   | { type: "load"; id: number; bot: number; options: InstanceOptions }
-  /** `options` is sent when this worker may not know the bot yet (a fresh worker after a kill). */
-  | ({ type: "hook"; id: number; bot: number; options?: InstanceOptions } & HookInput)
+  /**
+   * `options` is sent when this worker may not know the bot yet (a fresh worker after a kill);
+   * `fresh` evaluates the module anew before the hook (module-level variables back to their start).
+   */
+  | ({ type: "hook"; id: number; bot: number; options?: InstanceOptions; fresh?: boolean } & HookInput)
   | { type: "drop"; bot: number };
 
 export type WorkerReply =
@@ -90,6 +93,7 @@ async function hook(request: Extract<WorkerRequest, { type: "hook" }>): Promise<
   const base = { type: "result" as const, id: request.id, outputs: [], state: request.state, polls: 0, memoryBytes: 0 };
   if (!entry) return reply({ ...base, reloaded: false, error: { reason: "exception", message: "its worker does not host it" } });
   touch(request.bot);
+  if (request.fresh && entry.instance) dropInstance(entry);
   const reloaded = entry.instance === undefined;
   if (reloaded) {
     const error = await load(request.bot);

@@ -3,6 +3,11 @@
  * web page): which message triggers which hook, with which inputs. Replay is exact only because
  * both sides use these functions. A hook is a pure function of (program, call): the state goes
  * in and comes out as JSON, and the randomness is derived from the seed and the trigger's id.
+ *
+ * The one thing a bot keeps between hooks besides its state is its module's own variables. They
+ * start over whenever the module is evaluated anew: at attach, and whenever the server reloads the
+ * bot (a restart, an evicted idle instance, a replaced worker, a broken limit). The server records
+ * each reload (`bot:reload`, reply_to = the hook's trigger) and a replay reloads at the same hooks.
  */
 export type HookName = "onInit" | "onJoin" | "onMessage" | "onPrivateMessage";
 
@@ -30,6 +35,8 @@ export interface HookCall {
   state: unknown;
   /** Per-hook randomness input: the triggering message id. */
   entropy: string;
+  /** Evaluate the bot's module anew before this hook (a replay of a recorded `bot:reload`). */
+  fresh?: boolean;
 }
 
 export interface BotOutput {
@@ -45,6 +52,8 @@ export type HookResult = (
 ) & {
   /** The ctx.fetch outcomes the hook read, to be recorded before its outputs. */
   fetches?: FetchRecord[];
+  /** The hook ran on a module evaluated anew for it (module-level variables at their start). */
+  fresh?: boolean;
 };
 
 export interface BotEngine {
@@ -89,6 +98,11 @@ function toHookMessage(m: HookMessage): HookMessage {
 /** The system message recording a hook's ctx.fetch outcomes (reply_to = its trigger), before its outputs. */
 export function botFetchBody(botId: string, fetches: FetchRecord[]): Record<string, unknown> {
   return { type: "bot:fetch", bot_id: botId, fetches };
+}
+
+/** The system message recording that a hook ran on a freshly evaluated module (reply_to = its trigger), first of its messages. */
+export function botReloadBody(botId: string): Record<string, unknown> {
+  return { type: "bot:reload", bot_id: botId };
 }
 
 /** The system message a failed hook leaves (reply_to = its trigger). */

@@ -17,7 +17,9 @@ export async function replayTranscript(t: Transcript, engine: BotEngine): Promis
     const program = { botId: bot.bot_id, code: bot.code, params: bot.params, seed: bot.seed, slots };
     const outputsOf = new Map<number, HookMessage[]>();
     const fetchesOf = new Map<number, FetchRecord[]>();
+    const reloadsAt = new Set<number>();
     for (const m of full) {
+      if (m.kind === "system" && m.body.type === "bot:reload" && m.body.bot_id === bot.bot_id && m.reply_to !== undefined) reloadsAt.add(m.reply_to);
       if (m.kind === "system" && m.body.type === "bot:fetch" && m.body.bot_id === bot.bot_id && m.reply_to !== undefined) {
         fetchesOf.set(m.reply_to, m.body.fetches as FetchRecord[]);
       }
@@ -34,7 +36,9 @@ export async function replayTranscript(t: Transcript, engine: BotEngine): Promis
       if (!plan) continue;
       const recorded = outputsOf.get(m.id) ?? [];
       outputsOf.delete(m.id);
-      const result = await engine.run(program, { ...plan, state, fetches: fetchesOf.get(m.id) ?? [] });
+      // Its first hook and every recorded reload run on a module evaluated anew, as they did live.
+      const fresh = reloadsAt.delete(m.id) || plan.hook === "onInit";
+      const result = await engine.run(program, { ...plan, state, fetches: fetchesOf.get(m.id) ?? [], fresh });
       const where = `bot ${bot.bot_id}, ${plan.hook} for message ${m.id}`;
       if (!result.ok) {
         const expected = botErrorBody(bot.bot_id, result);
@@ -59,6 +63,8 @@ export async function replayTranscript(t: Transcript, engine: BotEngine): Promis
     }
     const orphan = [...outputsOf.values()].flat()[0];
     if (orphan) return `bot ${bot.bot_id}: message ${orphan.id} claims to answer message ${orphan.reply_to}, which triggers no hook of this bot`;
+    const [strayReload] = reloadsAt;
+    if (strayReload !== undefined) return `bot ${bot.bot_id}: a bot:reload claims a hook for message ${strayReload}, which triggers no hook of this bot`;
   }
   return null;
 }

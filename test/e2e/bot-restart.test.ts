@@ -2,6 +2,8 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { SandboxEngine } from "../../src/sandbox/index.ts";
+import { replayTranscript } from "../../src/transcript/index.ts";
 import { connect, syncUntil } from "../helpers/mcp-client.ts";
 import { signIn } from "../helpers/oauth.ts";
 import { startServer, type ServerProcess } from "../helpers/start-server.ts";
@@ -43,4 +45,48 @@ test("a bot answers every message exactly once across SIGKILLs, and the closed t
   const r = Bun.spawnSync([process.execPath, MAIN, "verify", file], { stdout: "pipe" });
   expect(r.stdout.toString()).toContain("replay: every bot message reproduced exactly");
   expect(r.exitCode).toBe(0);
+});
+
+test("a restart reloads a bot's module: its module-level variables start over, a bot:reload records it, and the transcript still replays", async () => {
+  const srv1 = await startServer({ dataDir: mkdtempSync(join(dataDir, "reload-")) });
+  started.push(srv1);
+  const token = (await signIn(srv1.url)).access_token;
+  let client = await connect(srv1.mcpUrl, "player", { token });
+  // Counts in a module variable (what bots/README.md tells authors not to rely on) and in its state.
+  const bot_code = `let seen = 0;
+    export default { onMessage(ctx, msg) { seen++; const s = (ctx.getState() ?? 0) + 1; ctx.setState(s); ctx.post("bot", { seen, state: s }); } };`;
+  const ch = await client.call("create_channel", { name: "count", slots: ["invite:p"], bot_code });
+  await client.call("join_channel", { invite_code: ch.invites[0] });
+  const counts = (ms: any[]) => ms.filter((m) => m.kind === "bot").map((m) => [m.body.seen, m.body.state]);
+  for (const text of ["a", "b"]) await client.call("post_message", { channel_id: ch.channel_id, body: text });
+  await syncUntil(client, ch.channel_id, (ms) => counts(ms).length === 2);
+
+  await srv1.kill("SIGKILL");
+  const srv2 = await startServer({ dataDir: srv1.dataDir, port: srv1.port });
+  started.push(srv2);
+  client = await connect(srv2.mcpUrl, "player", { token });
+  const third = await client.call("post_message", { channel_id: ch.channel_id, body: "c" });
+  const { messages } = await syncUntil(client, ch.channel_id, (ms) => counts(ms).length === 3);
+  expect(counts(messages)).toEqual([[1, 1], [2, 2], [1, 3]]);
+  const reload = messages.find((m: any) => m.body.type === "bot:reload");
+  expect(reload).toMatchObject({ kind: "system", reply_to: third.msg_id });
+  expect(messages.indexOf(reload)).toBeLessThan(messages.findIndex((m: any) => m.kind === "bot" && m.reply_to === third.msg_id));
+
+  await client.call("update_channel", { channel_id: ch.channel_id, ops: [{ type: "close" }] });
+  const transcript = await client.call("get_transcript", { channel_id: ch.channel_id });
+  const file = join(srv1.dataDir, "transcript.json");
+  writeFileSync(file, JSON.stringify(transcript));
+  const r = Bun.spawnSync([process.execPath, MAIN, "verify", file], { stdout: "pipe" });
+  expect(r.stdout.toString()).toContain("replay: every bot message reproduced exactly");
+  expect(r.exitCode).toBe(0);
+
+  // Without the record a replay keeps counting, and a reload pinned on a message no hook saw is refused.
+  const engine = new SandboxEngine();
+  const dropped = structuredClone(transcript);
+  dropped.messages = dropped.messages.filter((m: any) => m.body.type !== "bot:reload");
+  expect(await replayTranscript(dropped, engine)).toMatch(/message \d+ differs from the replay .*"seen":1.*"seen":3/);
+  const stray = structuredClone(transcript);
+  stray.messages.push({ ...stray.messages.find((m: any) => m.body.type === "bot:reload"), reply_to: 1 });
+  expect(await replayTranscript(stray, engine)).toMatch(/bot:reload claims a hook for message 1, which triggers no hook/);
+  engine.dispose();
 });

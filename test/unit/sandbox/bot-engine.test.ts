@@ -1,0 +1,56 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { SandboxEngine, type EngineCall, type EngineFetch, type EngineProgram } from "../../../src/sandbox/index.ts";
+
+const T0 = "2025-03-01T12:00:00.000Z";
+const engines: SandboxEngine[] = [];
+afterAll(() => {
+  for (const e of engines) e.dispose();
+});
+function engine(fetcher?: (url: string) => Promise<EngineFetch>): SandboxEngine {
+  const e = new SandboxEngine(undefined, fetcher);
+  engines.push(e);
+  return e;
+}
+const program = (code: string, botId = `b${engines.length}`): EngineProgram => ({ botId, code, params: {}, seed: "c3".repeat(32), slots: [] });
+const message = (id: number): EngineCall => ({ hook: "onMessage", args: [{ id, kind: "user", sender: "s0", body: { text: "hi" }, ts: T0, to_slot: null }], now: T0, state: null, entropy: String(id) });
+
+describe("SandboxEngine: what a bot keeps between hooks is reproducible", () => {
+  const COUNTER = "let seen = 0; export default { onMessage(ctx) { seen++; ctx.post('bot', { seen }); } };";
+
+  test("a new runner and `fresh: true` evaluate the module anew (reported as fresh); a warm hook keeps module variables", async () => {
+    const e = engine();
+    const p = program(COUNTER);
+    const runs = [];
+    for (const [id, fresh] of [[1, false], [2, false], [3, true], [4, false]] as const) runs.push(await e.run(p, { ...message(id), fresh }));
+    expect(runs.map((r) => (r.ok ? r.outputs[0]!.body.seen : r.message))).toEqual([1, 2, 1, 2]);
+    expect(runs.map((r) => r.fresh === true)).toEqual([true, false, true, false]);
+  });
+
+  test("a hook that fetches makes the same attempts live (fetcher) and in a replay (recorded fetches), with the same module variables", async () => {
+    const code = `let attempts = 0;
+      export default { onMessage(ctx) {
+        attempts++;
+        const a = ctx.fetch("https://api.example/a"), b = ctx.fetch("https://api.example/b");
+        ctx.post("bot", { attempts, got: a.body + b.body });
+      } };`;
+    const fetched: string[] = [];
+    const live = engine(async (url) => {
+      fetched.push(url);
+      return { url, status: 200, body: url.slice(-1) };
+    });
+    const replay = engine();
+    const p = program(code, "fetcher");
+    const liveRuns = [await live.run(p, message(1)), await live.run(p, message(2))];
+    // Each URL fetched once per hook; the hook ran three times (stopped at a, at b, then done), and
+    // each stop ended its instance, so the last attempt counted from a fresh module.
+    expect(fetched).toEqual(["https://api.example/a", "https://api.example/b", "https://api.example/a", "https://api.example/b"]);
+    expect(liveRuns.map((r) => r.ok && r.outputs[0]!.body)).toEqual([{ attempts: 1, got: "ab" }, { attempts: 1, got: "ab" }]);
+    const replayRuns = [];
+    for (const [i, r] of liveRuns.entries()) replayRuns.push(await replay.run(p, { ...message(i + 1), fetches: r.fetches }));
+    expect(replayRuns.map((r) => r.ok && r.outputs)).toEqual(liveRuns.map((r) => r.ok && r.outputs));
+    expect(replayRuns[0]!.fetches).toEqual(liveRuns[0]!.fetches!);
+    // A replay without the record cannot invent the response.
+    const bare = await engine().run(program(code, "fetcher"), message(1));
+    expect(bare).toMatchObject({ ok: false, reason: "fetch", message: "ctx.fetch https://api.example/a has no recorded response" });
+  });
+});
