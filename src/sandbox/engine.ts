@@ -12,8 +12,11 @@ import releaseSync from "@jitl/quickjs-wasmfile-release-sync";
 import wasmPath from "@jitl/quickjs-wasmfile-release-sync/wasm" with { type: "file" };
 import { MIN_MEMORY_PAGES } from "./limits.ts";
 
-/** Recorded in `bot:attach` (DESIGN.md §6): a replay must run the same engine build. */
-export const ENGINE_ID = "quickjs-2025-09-13+quickjs-emscripten-0.32.0-release-sync";
+/**
+ * Recorded in `bot:attach` (DESIGN.md §6): a replay must run the same engine build, the same realm
+ * (prelude.ts) and the same default limits; bump the realm number when either changes.
+ */
+export const ENGINE_ID = "quickjs-2025-09-13+quickjs-emscripten-0.32.0-release-sync+parley-realm-2";
 
 let compiled: Promise<WebAssembly.Module> | undefined;
 

@@ -5,9 +5,11 @@
  * object, so a bot that rewrites globals cannot reach the bridge or replace the dispatcher.
  *
  * After the prelude the realm is locked down (as Hardened JavaScript's `lockdown()`): every intrinsic
- * reachable from globalThis, and globalThis itself, is frozen. Prototype tampering then throws
- * (bot modules are strict code), the prelude's own later calls cannot be hijacked, and nothing a
- * bot changes survives into the next hook except its module's own variables.
+ * reachable from globalThis, and globalThis itself, is frozen, except plain built-in methods (see
+ * harden). Prototype tampering then throws (bot modules are strict code), and the prelude's own
+ * later calls cannot be hijacked. What a bot keeps between hooks outside its state (module
+ * variables, properties it adds to a built-in method) lasts until the next reload, which the server
+ * records (src/transcript/bot-protocol.ts), so replays stay exact.
  *
  * Determinism (shared/notes §2.5–2.6): Math.random draws from the committed seed through the host;
  * Date without arguments and Date.now() give the triggering message's time; WeakRef and
@@ -45,21 +47,28 @@ export const PRELUDE = String.raw`(function prelude(host, botId, paramsJson) {
   delete G.SharedArrayBuffer;
 
   // --- Lockdown: freeze every object reachable from the intrinsics.
-  // During lockdown a WeakSet marks what was visited (some intrinsics may start out frozen, and
-  // their children must still be reached). Afterwards every intrinsic is frozen, so later calls
-  // (params, each hook's slot view) stop at frozen objects and the set is let go (~0.1 MiB per bot).
-  let hardened = new WeakSet();
+  // A frozen object is a visited one (no intrinsic starts out frozen with children reachable only
+  // through it: test/unit/sandbox/runner.test.ts walks the realm to check). Plain built-in methods,
+  // functions with nothing of their own but "length" and "name" (both read-only already), stay
+  // extensible: freezing them would only forbid adding properties to them, yet would give each of
+  // the ~500 its own shape (~40 KiB of every bot's heap). They have nothing to walk but their
+  // prototype, so meeting one again costs nothing.
   const isFrozen = Object.isFrozen;
+  function plainMethod(o, keys) {
+    if (typeof o !== "function") return false;
+    for (const k of keys) if (k !== "length" && k !== "name") return false;
+    return true;
+  }
   function harden(root) {
     const todo = [root];
     while (todo.length > 0) {
       const o = todo.pop();
       if ((typeof o !== "object" && typeof o !== "function") || o === null) continue;
-      if (hardened === null ? isFrozen(o) : hardened.has(o)) continue;
-      if (hardened !== null) hardened.add(o);
-      freeze(o);
+      if (isFrozen(o)) continue;
+      const keys = ownKeys(o);
+      if (!plainMethod(o, keys)) freeze(o);
       todo.push(getPrototypeOf(o));
-      for (const key of ownKeys(o)) {
+      for (const key of keys) {
         const d = getOwnPropertyDescriptor(o, key);
         if ("value" in d) todo.push(d.value);
         else todo.push(d.get, d.set);
@@ -100,7 +109,6 @@ export const PRELUDE = String.raw`(function prelude(host, botId, paramsJson) {
   enableOverride(Function.prototype, "toString");
   for (const o of hidden) harden(o);
   harden(G);
-  hardened = null;
 
   // --- The ctx bridge (host-api.ts validates every argument again: this side is advisory).
   function bodyJson(body) {

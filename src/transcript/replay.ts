@@ -14,6 +14,8 @@ export async function replayTranscript(t: Transcript, engine: BotEngine): Promis
   const slots = (create?.body.slots as { slot_id: string; label: string; kind: string }[] | undefined) ?? [];
   for (const bot of t.bots) {
     if (bot.seed === undefined) return `cannot replay bot ${bot.bot_id}: its seed is revealed only when the channel closes`;
+    // Another engine build (or sandbox realm and limits) may answer differently: refuse, don't guess.
+    if (bot.engine !== engine.id) return `cannot replay bot ${bot.bot_id}: it ran on engine ${JSON.stringify(bot.engine)}, this verifier has ${JSON.stringify(engine.id)}`;
     const program = { botId: bot.bot_id, code: bot.code, params: bot.params, seed: bot.seed, slots };
     const outputsOf = new Map<number, HookMessage[]>();
     const fetchesOf = new Map<number, FetchRecord[]>();

@@ -88,5 +88,8 @@ test("a restart reloads a bot's module: its module-level variables start over, a
   const stray = structuredClone(transcript);
   stray.messages.push({ ...stray.messages.find((m: any) => m.body.type === "bot:reload"), reply_to: 1 });
   expect(await replayTranscript(stray, engine)).toMatch(/bot:reload claims a hook for message 1, which triggers no hook/);
+  const otherEngine = structuredClone(transcript);
+  otherEngine.bots[0].engine = "quickjs-other-build";
+  expect(await replayTranscript(otherEngine, engine)).toMatch(/cannot replay bot \S+: it ran on engine "quickjs-other-build", this verifier has "quickjs-/);
   engine.dispose();
 });

@@ -127,6 +127,15 @@ describe("referee bots", () => {
     swapped.bots[0].code = swapped.bots[0].code.replace("export default", "export  default");
     expect(check(swapped)).toMatchObject({ code: 1, out: expect.stringContaining("code does not match its code_hash") });
 
+    // Other code than announced, consistent with its own hash: the bot:attach players saw disagrees.
+    const other = structuredClone(honest.transcript);
+    other.bots[0].code += "\n// a different referee";
+    other.bots[0].code_hash = `sha256:${await sha256Hex(other.bots[0].code)}`;
+    expect(check(other)).toMatchObject({ code: 1, out: expect.stringMatching(/bot \S+: code_hash differs from its announcement at message \d+/) });
+    const unlisted = structuredClone(honest.transcript);
+    unlisted.bots = [];
+    expect(check(unlisted)).toMatchObject({ code: 1, out: expect.stringMatching(/bot \S+ announced at message \d+ is missing from the transcript's bots/) });
+
     const reseeded = structuredClone(honest.transcript);
     reseeded.bots[0].seed = "0".repeat(64);
     expect(check(reseeded)).toMatchObject({ code: 1, out: expect.stringContaining("revealed seed does not match its commitment") });

@@ -209,6 +209,36 @@ describe("hooks and ctx", () => {
     expect(refused.outputs[0]!.body).toEqual({ refused: "ctx.fetch https://b.example/: host not allowed by this server" });
   });
 
+  test("lockdown leaves nothing reachable unfrozen but plain built-in methods (own keys only length and name)", async () => {
+    const runner = await start({
+      code: `export default { onMessage(ctx) {
+        const roots = [globalThis, function* () {}, async function () {}, async function* () {}, [][Symbol.iterator](),
+          new Map()[Symbol.iterator](), new Set()[Symbol.iterator](), ""[Symbol.iterator](), /x/[Symbol.matchAll]("x"),
+          [].values().map((x) => x), Iterator.from({ next() { return { done: true }; } })];
+        const seen = new Set(), todo = [...roots.map((r) => Object.getPrototypeOf(r)), globalThis], unfrozen = [];
+        let plain = 0, frozen = 0;
+        while (todo.length) {
+          const o = todo.pop();
+          if ((typeof o !== "object" && typeof o !== "function") || o === null || seen.has(o)) continue;
+          seen.add(o);
+          const keys = Reflect.ownKeys(o);
+          if (Object.isFrozen(o)) frozen++;
+          else if (typeof o === "function" && keys.every((k) => k === "length" || k === "name")) plain++;
+          else unfrozen.push(String(o.name ?? keys.slice(0, 3).map(String).join()));
+          todo.push(Object.getPrototypeOf(o));
+          for (const k of keys) { const d = Object.getOwnPropertyDescriptor(o, k); todo.push(d.value, d.get, d.set); }
+        }
+        ctx.post("bot", { unfrozen, plain, frozen });
+      } }`,
+    });
+    const r = await runner.runHook({ hook: "onMessage", now: T0, msg: {} });
+    expect(r.error).toBeUndefined();
+    const { unfrozen, plain, frozen } = r.outputs[0]!.body as { unfrozen: string[]; plain: number; frozen: number };
+    expect(unfrozen).toEqual([]);
+    expect(frozen).toBeGreaterThan(100); // prototypes, constructors, namespaces
+    expect(plain).toBeGreaterThan(300); // Array.prototype.push and the like
+  });
+
   test("built-ins are frozen, but assigning a property they define still works on your own objects", async () => {
     const runner = await start({
       code: `export default { onMessage(ctx) {
