@@ -39,6 +39,11 @@ export const ConfigSchema = z
     bot_fetch_hosts: z.array(z.string().regex(/^[a-z0-9.-]+$/i, "a host name")).default([]),
     /** Workers hosting the bots (each runs many bot instances, one hook at a time); 0 = one per CPU core. */
     bot_workers: z.coerce.number().int().min(0).max(64).default(0),
+    /**
+     * Bots kept loaded (~0.4 MiB each); beyond, the least recently used is let go and reloads on its
+     * next hook (~5–20 ms, recorded as bot:reload). Bounds the memory bots take, not how many are live.
+     */
+    bot_warm_instances: z.coerce.number().int().min(1).max(1_000_000).default(256),
     /** Largest message body a member may post (UTF-8 bytes of the text). */
     max_message_bytes: z.coerce.number().int().min(16).max(1024 * 1024).default(64 * 1024),
   })

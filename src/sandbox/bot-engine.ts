@@ -42,17 +42,21 @@ export type Fetcher = (url: string) => Promise<EngineFetch>;
 /** ctx.fetch calls one hook may make; each costs a re-run of the hook from its start. */
 const MAX_FETCHES_PER_HOOK = 8;
 
-/** Warm runners kept; the least recently used is disposed beyond this (each holds ~0.5 MiB in a pool worker). */
-const MAX_WARM = 256;
+/** Warm runners kept by default; the least recently used is disposed beyond (each holds ~0.4 MiB in a pool worker). */
+const DEFAULT_MAX_WARM = 256;
 
 export class SandboxEngine {
   readonly id = ENGINE_ID;
   private readonly warm = new Map<string, { code: string; runner: BotRunner }>();
 
-  /** `pool`: the workers hosting this engine's bots (the process-wide pool by default). */
+  /**
+   * `pool`: the workers hosting this engine's bots (the process-wide pool by default). `maxWarm`:
+   * runners kept loaded; a bot beyond reloads at its next hook, which the channel records.
+   */
   constructor(
     private readonly pool?: BotPool,
     private readonly fetcher?: Fetcher,
+    private readonly maxWarm = DEFAULT_MAX_WARM,
   ) {}
 
   async run(program: EngineProgram, call: EngineCall): Promise<EngineResult> {
@@ -139,7 +143,7 @@ export class SandboxEngine {
     const { botId, code, seed, params, slots } = program;
     const runner = await createBotRunner({ code, botId, seed, params, slots, state: call.state, pool: this.pool });
     this.warm.set(program.botId, { code: program.code, runner });
-    if (this.warm.size > MAX_WARM) {
+    if (this.warm.size > this.maxWarm) {
       const [oldest, entry] = this.warm.entries().next().value!;
       entry.runner.dispose();
       this.warm.delete(oldest);

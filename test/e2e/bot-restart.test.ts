@@ -93,3 +93,36 @@ test("a restart reloads a bot's module: its module-level variables start over, a
   expect(await replayTranscript(otherEngine, engine)).toMatch(/cannot replay bot \S+: it ran on engine "quickjs-other-build", this verifier has "quickjs-/);
   engine.dispose();
 });
+
+test("with one warm instance (bot_warm_instances = 1), two busy bots keep evicting each other; every reload is recorded and both transcripts replay", async () => {
+  await using srv = await startServer({ env: { PARLEY_BOT_WARM_INSTANCES: "1" } });
+  const token = (await signIn(srv.url)).access_token;
+  await using client = await connect(srv.mcpUrl, "player", { token });
+  const bot_code = `let seen = 0;
+    export default { onMessage(ctx, msg) { seen++; ctx.post("bot", { seen }); } };`;
+  const ids: string[] = [];
+  for (const name of ["one", "two"]) {
+    const ch = await client.call("create_channel", { name, slots: ["invite:p"], bot_code });
+    await client.call("join_channel", { invite_code: ch.invites[0] });
+    ids.push(ch.channel_id);
+  }
+  for (let round = 0; round < 3; round++) {
+    for (const id of ids) {
+      await client.call("post_message", { channel_id: id, body: `r${round}` });
+      await syncUntil(client, id, (ms) => ms.filter((m) => m.kind === "bot").length === round + 1);
+    }
+  }
+  for (const id of ids) {
+    const { messages } = await syncUntil(client, id, () => true);
+    // Each post found the other channel's bot loaded: a reload, recorded, and the count starts over.
+    expect(messages.filter((m: any) => m.kind === "bot").map((m: any) => m.body.seen)).toEqual([1, 1, 1]);
+    expect(messages.filter((m: any) => m.body.type === "bot:reload").length).toBe(3);
+    await client.call("update_channel", { channel_id: id, ops: [{ type: "close" }] });
+    const transcript = await client.call("get_transcript", { channel_id: id });
+    const file = join(dataDir, `warm-${id}.json`);
+    writeFileSync(file, JSON.stringify(transcript));
+    const r = Bun.spawnSync([process.execPath, MAIN, "verify", file], { stdout: "pipe" });
+    expect(r.stdout.toString()).toContain("replay: every bot message reproduced exactly");
+    expect(r.exitCode).toBe(0);
+  }
+});
