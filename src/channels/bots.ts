@@ -34,6 +34,7 @@ export interface BotView {
 
 const MAX_OUTPUT_BYTES = 64 * 1024;
 const PAGE = 500;
+const RESCAN_WORTH_A_WRITE = 64;
 
 export function botView(b: BotRecord): BotView {
   const { bot_id, name, version, slot_id, code_hash, manifest_hash, seed_commit, engine } = b;
@@ -146,13 +147,16 @@ async function catchUp(ctx: ChannelsContext, channelId: string): Promise<void> {
     const program: BotProgram = { botId: bot.bot_id, code: bot.code, params: bot.params, seed: bot.seed, slots };
     let state = bot.state;
     let seen = bot.last_seen;
-    for (;;) {
+    let skipped = 0;
+    for (let full = true; full; ) {
       const page = await ctx.store.listMessages(channelId, { after: seen, slotId: "*", limit: PAGE });
-      if (page.length === 0) break;
+      // A short page is the end of the log as of now; a commit meanwhile asks runBots for another pass.
+      full = page.length === PAGE;
       for (const m of page) {
         const plan = hookFor(bot.bot_id, m);
         if (!plan) {
           seen = m.id;
+          skipped++;
           continue;
         }
         const result = checkOutputs(await rt.engine.run(program, { ...plan, state }), slots);
@@ -167,9 +171,12 @@ async function catchUp(ctx: ChannelsContext, channelId: string): Promise<void> {
         const changes: Change[] = [{ type: "bot_state", bot_id: bot.bot_id, state, last_seen: m.id }];
         await commit(ctx, channelId, changes, drafts, { fromBots: true });
         seen = m.id;
+        skipped = 0;
       }
     }
-    if (seen !== bot.last_seen) await ctx.store.apply(channelId, [{ type: "bot_state", bot_id: bot.bot_id, state, last_seen: seen }], [], sealMessage);
+    // Messages after the last hook that trigger nothing (its own answers, mostly) are skipped again
+    // by the next pass; only a long run of them is worth a write.
+    if (skipped >= RESCAN_WORTH_A_WRITE) await ctx.store.apply(channelId, [{ type: "bot_state", bot_id: bot.bot_id, state, last_seen: seen }], [], sealMessage);
   }
 }
 
