@@ -62,7 +62,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   };
   const table = new ToolTable([...channelTools(ctx, VERSION), ...(options.extraTools ?? [])]);
   const endpoint = new McpEndpoint({
-    createServer: () => createMcpServer({ version: VERSION, channels: ctx, table, configure: options.configure, stillAuthorized }),
+    createServer: (auth) => createMcpServer({ version: VERSION, channels: ctx, table, configure: options.configure, stillAuthorized, auth }),
     idleMs: config.session_idle_seconds * 1000,
     maxBodyBytes: config.max_body_bytes,
   });

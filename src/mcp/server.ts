@@ -8,6 +8,7 @@ import type { ChannelsContext } from "../channels/index.ts";
 import { registerGuides } from "./resources.ts";
 import { registerTranscriptResource } from "./transcript-resource.ts";
 import { jsonResult, type ToolDef, type ToolExtra } from "./tool.ts";
+import type { SessionAuth } from "./transport.ts";
 
 /** Calls longer than this re-check the caller's token before answering. */
 const LONG_CALL_MS = 1_000;
@@ -21,6 +22,8 @@ export interface McpServerOptions {
    * delivered to a token revoked or expired while the call waited. Absent in --no-auth mode.
    */
   stillAuthorized?: (authInfo: NonNullable<ToolExtra["authInfo"]>) => Promise<boolean>;
+  /** The token of the session's latest request: pushes (resource updates) go out only while it holds. */
+  auth?: SessionAuth;
   /** Extra registrations (the conformance fixture entry point uses this; the product does not). */
   configure?: (server: McpServer) => void;
 }
@@ -55,7 +58,10 @@ export function createMcpServer(options: McpServerOptions & { table: ToolTable }
     },
   );
   registerGuides(server);
-  registerTranscriptResource(server, options.channels);
+  const { auth, stillAuthorized } = options;
+  // A push is checked like a request: nothing goes out under a token revoked or expired since.
+  const mayPush = async () => !auth?.current || !stillAuthorized || (await stillAuthorized(auth.current));
+  registerTranscriptResource(server, options.channels, mayPush);
   options.configure?.(server);
 
   const { table } = options;

@@ -17,7 +17,7 @@ function toMcpError(err: unknown): McpError {
  * `channel://ID/transcript` (DESIGN.md §4): the signed transcript as a resource for members, listed
  * per caller, with `resources/subscribe` → `notifications/resources/updated` after every message.
  */
-export function registerTranscriptResource(server: McpServer, ctx: ChannelsContext): void {
+export function registerTranscriptResource(server: McpServer, ctx: ChannelsContext, mayPush: () => Promise<boolean>): void {
   server.registerResource(
     "transcript",
     new ResourceTemplate("channel://{channel_id}/transcript", {
@@ -49,7 +49,10 @@ export function registerTranscriptResource(server: McpServer, ctx: ChannelsConte
       throw toMcpError(err);
     }
     if (!subscriptions.has(uri)) {
-      subscriptions.set(uri, ctx.notifier.listen(channelId, () => void server.server.sendResourceUpdated({ uri }).catch(() => {})));
+      const push = async () => {
+        if (await mayPush()) await server.server.sendResourceUpdated({ uri });
+      };
+      subscriptions.set(uri, ctx.notifier.listen(channelId, () => void push().catch(() => {})));
     }
     return {};
   });

@@ -13,17 +13,24 @@ interface Session {
   lastSeen: number;
   /** The token subject that opened the session; null in --no-auth mode. */
   subject: string | null;
+  /** The token of the session's latest request (what its server pushes under). */
+  auth: SessionAuth;
+}
+
+/** The token a session's latest request carried: a client refreshes its token mid-session. */
+export interface SessionAuth {
+  current: AuthInfo | undefined;
 }
 
 
 export interface McpEndpointOptions {
-  /** Builds the McpServer for a new session. */
-  createServer: () => McpServer;
+  /** Builds the McpServer for a new session; `auth` follows the token of its latest request. */
+  createServer: (auth: SessionAuth) => McpServer;
   idleMs: number;
   maxBodyBytes: number;
 }
 
-type AuthInfo = NonNullable<NonNullable<Parameters<WebStandardStreamableHTTPServerTransport["handleRequest"]>[1]>["authInfo"]>;
+export type AuthInfo = NonNullable<NonNullable<Parameters<WebStandardStreamableHTTPServerTransport["handleRequest"]>[1]>["authInfo"]>;
 
 /** The SDK's AuthInfo, which reaches tool handlers as `extra.authInfo` (see identity.ts). */
 function toAuthInfo(identity: Identity): AuthInfo {
@@ -69,6 +76,7 @@ export class McpEndpoint {
       // presenting the id learns nothing, not even that it exists.
       if (!session || session.subject !== (identity?.subject ?? null)) return jsonRpcError(404, -32001, "Session not found");
       session.lastSeen = Date.now();
+      if (authInfo) session.auth.current = authInfo;
       return session.transport.handleRequest(request, { authInfo });
     }
     if (request.method !== "POST") return jsonRpcError(400, -32000, "Bad Request: Mcp-Session-Id header is required");
@@ -87,7 +95,9 @@ export class McpEndpoint {
 
   private async startSession(request: Request, body: unknown, identity: Identity | null): Promise<Response> {
     this.makeRoom(identity?.subject ?? null);
-    const server = this.options.createServer();
+    const authInfo = identity ? toAuthInfo(identity) : undefined;
+    const auth: SessionAuth = { current: authInfo };
+    const server = this.options.createServer(auth);
     const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => crypto.randomUUID(),
       eventStore: new SessionEventStore(),
@@ -95,7 +105,7 @@ export class McpEndpoint {
       retryInterval: 1_000,
       maxRequestBodySize: this.options.maxBodyBytes,
       onsessioninitialized: (id) => {
-        this.sessions.set(id, { transport, server, lastSeen: Date.now(), subject: identity?.subject ?? null });
+        this.sessions.set(id, { transport, server, lastSeen: Date.now(), subject: identity?.subject ?? null, auth });
       },
       onsessionclosed: (id) => {
         this.drop(id);
@@ -105,7 +115,7 @@ export class McpEndpoint {
       if (transport.sessionId) this.drop(transport.sessionId);
     };
     await server.connect(transport);
-    return transport.handleRequest(request, { parsedBody: body, authInfo: identity ? toAuthInfo(identity) : undefined });
+    return transport.handleRequest(request, { parsedBody: body, authInfo });
   }
 
   private drop(id: string): void {
