@@ -99,7 +99,7 @@ export async function updateChannel(ctx: ChannelsContext, caller: Caller, input:
         changes.push({
           type: "slot",
           slot_id: op.slot_id,
-          set: { holder: null, rejoin_hash: null, invite_hash: null, admin: false, joined_at: null, lost_by: slot!.holder, lost_reason: "kick" },
+          set: { holder: null, rejoin_hash: null, prev_rejoin_hash: null, invite_hash: null, admin: false, joined_at: null, lost_by: slot!.holder, lost_reason: "kick" },
         });
         slot!.holder = null;
         messages.push(systemMessage(ctx, { type: "slot:kick", slot_id: op.slot_id }));

@@ -18,7 +18,9 @@ export interface JoinChannelResult {
 
 /**
  * Redeems an `inv_…` code (seats the caller in a free slot) or a `rejoin_…` token (moves the slot
- * to the caller; the previous holder loses it). Every join rotates the rejoin token.
+ * to the caller; the previous holder loses it). Every join rotates the rejoin token. The token
+ * redeemed last stays good for its redeemer while it holds the slot: a client whose answer was lost
+ * retries with what it has and gets a fresh token, and nobody else can use it to take the slot back.
  */
 export async function joinChannel(ctx: ChannelsContext, caller: Caller, input: JoinChannelInput): Promise<JoinChannelResult> {
   const code = input.invite_code;
@@ -26,6 +28,9 @@ export async function joinChannel(ctx: ChannelsContext, caller: Caller, input: J
   const hash = sha256Hex(code);
   const slot = isRejoin ? await ctx.store.findSlotByRejoinHash(hash) : await ctx.store.findSlotByInviteHash(hash);
   if (!slot) throw new AppError("INVITE_INVALID", isRejoin ? "Unknown or superseded rejoin token" : "Unknown or withdrawn invite code");
+
+  const retried = isRejoin && slot.rejoin_hash !== hash;
+  if (retried && slot.holder !== caller.principal) throw new AppError("INVITE_INVALID", "Unknown or superseded rejoin token");
 
   const channel = await requireChannel(ctx, slot.channel_id);
   if (!isRejoin && channel.status === "closed") throw new AppError("CHANNEL_CLOSED", `Channel "${channel.id}" is closed`);
@@ -55,6 +60,7 @@ export async function joinChannel(ctx: ChannelsContext, caller: Caller, input: J
         set: {
           holder: caller.principal,
           rejoin_hash: sha256Hex(rejoin_token),
+          ...(isRejoin ? { prev_rejoin_hash: hash } : {}),
           admin,
           joined_at: slot.joined_at ?? timestamp(ctx),
           ...(moved ? { lost_by: slot.holder, lost_reason: "rejoin" as const } : {}),

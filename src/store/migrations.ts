@@ -26,6 +26,8 @@ import type { Database } from "bun:sqlite";
  *   knows which outputs each input must reproduce.
  * - slots.lost_by / lost_reason (0003): the principal that last lost the slot and why (rejoin |
  *   kick), so its next call can say what happened instead of a bare NOT_MEMBER.
+ * - slots.prev_rejoin_hash (0005): the rejoin token the holder redeemed to get the current one, so
+ *   a client whose answer was lost can redeem it again (only while it still holds the slot).
  */
 export const MIGRATIONS: { name: string; sql: string }[] = [
   {
@@ -139,6 +141,13 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
       );
       CREATE INDEX bots_channel ON bots(channel_id);
       ALTER TABLE messages ADD COLUMN reply_to INTEGER;
+    `,
+  },
+  {
+    name: "0005_prev_rejoin_hash",
+    sql: `
+      ALTER TABLE slots ADD COLUMN prev_rejoin_hash TEXT;
+      CREATE INDEX slots_prev_rejoin ON slots(prev_rejoin_hash);
     `,
   },
 ];

@@ -20,7 +20,7 @@ type SlotRow = Omit<SlotRecord, "admin"> & { admin: number };
 type MessageRow = Omit<Message, "body" | "reply_to"> & { body: string; reply_to: number | null };
 type BotRow = Omit<BotRecord, "manifest" | "params" | "state"> & { manifest: string; params: string; state: string };
 
-const SLOT_COLUMNS = ["invite_hash", "holder", "rejoin_hash", "admin", "joined_at", "lost_by", "lost_reason"] as const;
+const SLOT_COLUMNS = ["invite_hash", "holder", "rejoin_hash", "prev_rejoin_hash", "admin", "joined_at", "lost_by", "lost_reason"] as const;
 
 /** Channels whose record and slots stay in memory; every post reads them to check membership. */
 const CACHED_CHANNELS = 10_000;
@@ -100,7 +100,7 @@ export class SqliteStore implements Store {
   }
 
   async findSlotByRejoinHash(hash: string): Promise<SlotRecord | null> {
-    const row = this.q.slotByRejoin.get(hash);
+    const row = this.q.slotByRejoin.get(hash) ?? this.q.slotByPrevRejoin.get(hash);
     return row ? toSlot(row) : null;
   }
 
@@ -229,6 +229,7 @@ function prepare(db: Database) {
     otherSeat: db.prepare("SELECT slot_id FROM slots WHERE channel_id = ? AND holder = ? AND slot_id <> ? LIMIT 1") as Statement<{ slot_id: string }, [string, string, string]>,
     slotByInvite: db.prepare("SELECT * FROM slots WHERE invite_hash = ?") as Statement<SlotRow, [string]>,
     slotByRejoin: db.prepare("SELECT * FROM slots WHERE rejoin_hash = ?") as Statement<SlotRow, [string]>,
+    slotByPrevRejoin: db.prepare("SELECT * FROM slots WHERE prev_rejoin_hash = ?") as Statement<SlotRow, [string]>,
     insertMessage: db.prepare(
       "INSERT INTO messages (id, channel_id, sender, kind, body, ts, to_slot, reply_to, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),

@@ -25,6 +25,8 @@ export interface SlotRecord {
   holder: string | null;
   /** sha256 hex of the holder's current rejoin token. */
   rejoin_hash: string | null;
+  /** sha256 hex of the rejoin token redeemed for the current one (a lost answer can be retried). */
+  prev_rejoin_hash?: string | null;
   admin: boolean;
   joined_at: string | null;
   /** Who last lost this slot, and how: moved away with a rejoin token, or kicked. */
@@ -71,7 +73,7 @@ export interface BotRecord {
 /** Computes a message's chain hash from the previous head (DESIGN.md §6); runs inside the write transaction. */
 export type Sealer = (prevHash: string, message: Omit<Message, "hash">) => string;
 
-export type SlotPatch = Partial<Pick<SlotRecord, "invite_hash" | "holder" | "rejoin_hash" | "admin" | "joined_at" | "lost_by" | "lost_reason">>;
+export type SlotPatch = Partial<Pick<SlotRecord, "invite_hash" | "holder" | "rejoin_hash" | "prev_rejoin_hash" | "admin" | "joined_at" | "lost_by" | "lost_reason">>;
 
 /** A change applied atomically with the messages that record it. */
 export type Change =
@@ -117,6 +119,7 @@ export interface Store {
   getChannel(id: string): Promise<ChannelRecord | null>;
   getSlots(channelId: string): Promise<SlotRecord[]>;
   findSlotByInviteHash(hash: string): Promise<SlotRecord | null>;
+  /** The slot whose current or previous rejoin token has this hash. */
   findSlotByRejoinHash(hash: string): Promise<SlotRecord | null>;
   /** Applies every change and appends every message in one transaction; throws StoreConflict if an expectation fails. */
   apply(channelId: string, changes: Change[], messages: MessageDraft[], seal: Sealer): Promise<Message[]>;

@@ -122,6 +122,25 @@ describe("channels domain", () => {
     expect(after.view.name).toBe("t");
   });
 
+  test("a rejoin whose answer was lost can be retried with the same token by its new holder, and by nobody else", async () => {
+    using s = setup();
+    const created = await channels.createChannel(s.ctx, who("owner"), { name: "t", slots: ["invite:a", "invite:b"] });
+    const first = await channels.joinChannel(s.ctx, who("session-1"), { invite_code: created.invites[0]! });
+    // session-2 redeems the token; its answer (with the next token) never arrives.
+    await channels.joinChannel(s.ctx, who("session-2"), { invite_code: first.rejoin_token });
+    const retry = await channels.joinChannel(s.ctx, who("session-2"), { invite_code: first.rejoin_token });
+    expect(retry.slot_id).toBe(first.slot_id);
+    const log = await sync(s.ctx, "session-2", created.channel_id);
+    expect(log.messages.filter((m) => m.body.type === "slot:rejoin")).toHaveLength(1); // the retry moved nothing
+    // The session that gave the seat away cannot take it back with the old token, nor can anyone else.
+    expect(await codeOf(channels.joinChannel(s.ctx, who("session-1"), { invite_code: first.rejoin_token }))).toBe("INVITE_INVALID");
+    expect(await codeOf(channels.joinChannel(s.ctx, who("stranger"), { invite_code: first.rejoin_token }))).toBe("INVITE_INVALID");
+    // The token from the retry is the current one: it moves the seat on as usual.
+    const moved = await channels.joinChannel(s.ctx, who("session-3"), { invite_code: retry.rejoin_token });
+    expect(moved.slot_id).toBe(first.slot_id);
+    expect(await codeOf(channels.joinChannel(s.ctx, who("session-2"), { invite_code: first.rejoin_token }))).toBe("INVITE_INVALID");
+  });
+
   test("the creator's own seat is an admin seat: admin rights follow it to a new identity via the rejoin token", async () => {
     using s = setup();
     const created = await channels.createChannel(s.ctx, who("creator-session-1"), { name: "t", slots: ["invite:a", "invite:b"] });
