@@ -42,9 +42,10 @@ const CALL_TURNS = 2;
 /**
  * Hands a POST's SSE response to Bun only after CALL_TURNS event-loop turns. The SDK returns the
  * stream before the call has run. A stream that is complete when Bun starts reading it goes out in
- * one write; one still open goes out in pieces (headers and priming event, then the answer, then
- * the end), each a syscall and a wake-up of the client: ~20 µs more server CPU per call, measured
- * on post_message. A call that takes longer (a long poll) streams as before, two turns later.
+ * one write; one still open goes out in two (headers and priming event, then answer and end), each
+ * a syscall and a wake-up of the client, and through Bun's slower streaming path: ~20 µs more
+ * server CPU per call, measured on post_message. A call that takes longer (a long poll) streams
+ * as before, two turns later.
  */
 async function afterCallTurns(response: Response): Promise<Response> {
   if (!response.headers.get("content-type")?.startsWith("text/event-stream")) return response;
