@@ -2,8 +2,10 @@ import type { Database } from "bun:sqlite";
 
 interface Job {
   work: () => unknown;
-  /** Cache key this write makes stale (dropped after the commit), if any. */
-  invalidates?: string;
+  /** Cache key of what this write touches, if any. */
+  key?: string;
+  /** The write changes cached state: its key is stale once it commits. */
+  invalidates: boolean;
   resolve: (value: unknown) => void;
   reject: (reason: unknown) => void;
 }
@@ -24,7 +26,9 @@ export class GroupCommit {
     private readonly db: Database,
     /**
      * Called after each COMMIT, before callers are answered, with the cache keys the batch made
-     * stale; with null after a failed COMMIT (drop everything).
+     * stale: those of writes that changed cached state, and those of writes that failed (rolled
+     * back to their savepoint, maybe after moving in-memory state); with null after a failed
+     * COMMIT (drop everything).
      */
     private readonly afterFlush: (stale: Set<string> | null) => void,
   ) {
@@ -33,9 +37,9 @@ export class GroupCommit {
     this.rollbackTo = db.prepare("ROLLBACK TO parley_write");
   }
 
-  run<T>(work: () => T, invalidates?: string): Promise<T> {
+  run<T>(work: () => T, key?: string, invalidates = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ work, invalidates, resolve: resolve as (v: unknown) => void, reject });
+      this.pending.push({ work, key, invalidates, resolve: resolve as (v: unknown) => void, reject });
       if (this.pending.length === 1) setImmediate(() => this.flush());
     });
   }
@@ -69,7 +73,7 @@ export class GroupCommit {
       for (const job of batch) job.reject(error);
       return;
     }
-    this.afterFlush(new Set(batch.flatMap((job, i) => (job.invalidates && outcomes[i]!.ok ? [job.invalidates] : []))));
+    this.afterFlush(new Set(batch.flatMap((job, i) => (job.key && (job.invalidates || !outcomes[i]!.ok) ? [job.key] : []))));
     batch.forEach((job, i) => {
       const outcome = outcomes[i]!;
       if (outcome.ok) job.resolve(outcome.value);

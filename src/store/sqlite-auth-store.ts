@@ -1,14 +1,18 @@
 import type { Database, Statement } from "bun:sqlite";
 import type { AuthStore, ClientRecord, CodeRecord, GrantRecord, RefreshRecord } from "./auth-types.ts";
+import { ReadBatch } from "./read-batch.ts";
 
 type ClientRow = Omit<ClientRecord, "metadata"> & { metadata: string };
 
 /** SQL for the OAuth server and agent tokens, on the same database as the channels. */
 export class SqliteAuthStore implements AuthStore {
   private readonly q: ReturnType<typeof prepare>;
+  /** Every /mcp request reads its token's grant (revocation takes effect at once): batched per turn. */
+  private readonly grants: ReadBatch<string, GrantRecord | null>;
 
   constructor(db: Database) {
     this.q = prepare(db);
+    this.grants = new ReadBatch(db, (id) => this.q.getGrant.get(id) ?? null);
   }
 
   async createClient(c: ClientRecord): Promise<void> {
@@ -41,8 +45,8 @@ export class SqliteAuthStore implements AuthStore {
     this.q.insertGrant.run(g.id, g.kind, g.subject, g.client_id, g.name, g.scope, g.resource, g.created_at, g.expires_at, g.revoked_at);
   }
 
-  async getGrant(id: string): Promise<GrantRecord | null> {
-    return this.q.getGrant.get(id) ?? null;
+  getGrant(id: string): Promise<GrantRecord | null> {
+    return this.grants.get(id);
   }
 
   async revokeGrant(id: string): Promise<boolean> {

@@ -30,6 +30,11 @@ interface CachedChannel {
   slots: SlotRecord[];
   /** Loaded on first use. */
   bots?: BotRecord[];
+  /**
+   * The chain head (newest message's hash), once read or written: saves a query per post. It
+   * moves inside the write transaction; a write that fails drops the entry, a failed COMMIT all.
+   */
+  head?: string;
 }
 
 export class SqliteStore implements Store {
@@ -67,7 +72,7 @@ export class SqliteStore implements Store {
         this.q.insertSlot.run(c.id, s.slot_id, s.label, s.kind, s.invite_hash, s.holder, s.rejoin_hash, s.admin ? 1 : 0, s.joined_at);
       }
       return this.appendLocked(c.id, input.genesisHash, messages, seal);
-    }, input.channel.id);
+    }, input.channel.id, true);
   }
 
   async getChannel(id: string): Promise<ChannelRecord | null> {
@@ -146,11 +151,11 @@ export class SqliteStore implements Store {
         if (res.changes !== 1) throw new StoreConflict("slot_changed", change.slot_id);
       }
       if (messages.length === 0) return [];
-      // The chain head is the newest message's hash (inside this transaction, so a rolled-back
-      // savepoint never leaves a stale head behind); channels.head_hash keeps only the genesis.
-      const head = this.q.lastHash.get(channelId)?.hash ?? this.q.getGenesis.get(channelId)!.head_hash;
-      return this.appendLocked(channelId, head, messages, seal);
-    }, structural ? channelId : undefined);
+      const entry = this.cache.get(channelId);
+      const written = this.appendLocked(channelId, entry?.head ?? this.readHead(channelId), messages, seal);
+      if (entry) entry.head = written.at(-1)!.hash;
+      return written;
+    }, channelId, structural);
   }
 
   async listMessages(channelId: string, { after, slotId, limit }: MessageQuery): Promise<Message[]> {
@@ -195,6 +200,11 @@ export class SqliteStore implements Store {
     if (req.soleSeat && this.q.otherSeat.get(channelId, req.soleSeat.principal, req.soleSeat.slot_id)) {
       throw new StoreConflict("already_seated", req.soleSeat.slot_id);
     }
+  }
+
+  /** The chain head from the database (inside the transaction); channels.head_hash keeps only the genesis. */
+  private readHead(channelId: string): string {
+    return this.q.lastHash.get(channelId)?.hash ?? this.q.getGenesis.get(channelId)!.head_hash;
   }
 
   /** Inserts messages and moves the channel head; caller holds the transaction. */

@@ -12,6 +12,8 @@ export function genesisInput(channelId: string): string {
 }
 
 export function chainInput(prevHash: string, message: Record<string, unknown>): string {
+  // The server seals messages before they have a hash: no copy on that path (one per post).
+  if (!("hash" in message)) return `${prevHash}\n${canonicalJson(message)}`;
   const { hash: _ignored, ...unsealed } = message;
   return `${prevHash}\n${canonicalJson(unsealed)}`;
 }

@@ -191,6 +191,30 @@ describe("SqliteStore", () => {
     reopened.close();
   });
 
+  test("the chain head kept in memory follows every commit: across batches, after a rolled-back write and a failed one", async () => {
+    using dir = tempDir();
+    const store = new SqliteStore(dir.path);
+    await seed(store);
+    const id = "chn_test_channel_1";
+    await store.getChannel(id); // cached from here on, with its head once a post read it
+    await store.apply(id, [], [draft("one")], sealMessage);
+    await Promise.allSettled([
+      store.apply(id, [], [draft("two")], sealMessage),
+      store.apply(id, [{ type: "require", holder: { slot_id: "s0", principal: "nobody" } }], [draft("refused")], sealMessage),
+      store.apply(id, [], [draft("three"), draft("four")], sealMessage),
+    ]);
+    await expect(store.apply(id, [{ type: "require", holder: { slot_id: "s1", principal: "nobody" } }], [draft("alone, refused")], sealMessage)).rejects.toThrow();
+    await store.apply(id, [], [draft("five")], sealMessage);
+    const msgs = await store.listMessages(id, { after: 0, slotId: null, limit: 10 });
+    expect(msgs.map((m) => m.body.text)).toEqual(["one", "two", "three", "four", "five"]);
+    let prev = genesisHash(id);
+    for (const { hash, ...unsealed } of msgs) {
+      expect(hash).toBe(sealMessage(prev, unsealed));
+      prev = hash;
+    }
+    store.close();
+  });
+
   test("a requirement checked in the same batch as a change sees the change, not the cached state", async () => {
     using dir = tempDir();
     const store = new SqliteStore(dir.path);
