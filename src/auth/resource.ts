@@ -29,7 +29,7 @@ export async function authenticate(ctx: AuthContext, request: Request): Promise<
   };
 
   // OAuth 2.1 §5.2 / MCP: tokens never travel in the query string.
-  if (new URL(request.url).searchParams.has("access_token")) return challenge(400, "invalid_request", "Send the token in the Authorization header, not the URL");
+  if (request.url.includes("access_token") && new URL(request.url).searchParams.has("access_token")) return challenge(400, "invalid_request", "Send the token in the Authorization header, not the URL");
   const header = request.headers.get("authorization");
   if (!header) return challenge(401);
   const match = /^Bearer\s+([A-Za-z0-9._~+/=-]+)$/i.exec(header.trim());

@@ -33,13 +33,23 @@ export function createOriginGuard(config: Pick<Config, "host" | "public_url" | "
   };
 }
 
+/** Host headers seen, parsed: every request has one and a client sends the same one each time. */
+const hostnames = new Map<string, string | null>();
+const MAX_HOSTNAMES = 256;
+
 function hostnameOf(hostHeader: string | null): string | null {
   if (!hostHeader) return null;
+  const known = hostnames.get(hostHeader);
+  if (known !== undefined) return known;
+  let hostname: string | null;
   try {
-    return new URL(`http://${hostHeader}`).hostname.toLowerCase();
+    hostname = new URL(`http://${hostHeader}`).hostname.toLowerCase();
   } catch {
-    return null;
+    hostname = null;
   }
+  if (hostnames.size >= MAX_HOSTNAMES) hostnames.clear();
+  hostnames.set(hostHeader, hostname);
+  return hostname;
 }
 
 function forbidden(message: string): Response {
