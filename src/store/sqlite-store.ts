@@ -110,7 +110,8 @@ export class SqliteStore implements Store {
   }
 
   async apply(channelId: string, changes: Change[], messages: MessageDraft[], seal: Sealer): Promise<Message[]> {
-    const structural = changes.some((c) => c.type !== "require");
+    // A bot's state moves its cached record in place (below); it leaves channel and slots exact.
+    const structural = changes.some((c) => c.type !== "require" && c.type !== "bot_state");
     return this.writes.run(() => {
       if (structural) this.dirtyInBatch.add(channelId);
       for (const change of changes) {
@@ -127,6 +128,12 @@ export class SqliteStore implements Store {
         }
         if (change.type === "bot_state") {
           this.q.setBotState.run(JSON.stringify(change.state ?? null), change.last_seen, change.bot_id);
+          // Like the head: moved inside the transaction; a failed write drops the entry, a failed COMMIT all.
+          const entry = this.cache.get(channelId);
+          if (entry?.bots) {
+            const moved = { state: change.state ?? null, last_seen: change.last_seen };
+            entry.bots = entry.bots.map((b) => (b.bot_id === change.bot_id ? Object.freeze({ ...b, ...moved }) : b));
+          }
           continue;
         }
         if (change.type === "channel") {

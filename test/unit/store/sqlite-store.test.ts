@@ -233,4 +233,30 @@ describe("SqliteStore", () => {
     expect((await store.getSlots(id))[1]!.holder).toBe("p3");
     store.close();
   });
+  test("a bot's cached record follows its state writes; a rolled-back write leaves the committed state", async () => {
+    using dir = tempDir();
+    const store = new SqliteStore(dir.path);
+    await seed(store);
+    const id = "chn_test_channel_1";
+    const bot = { bot_id: "bot_one", channel_id: id, slot_id: null, name: "B", version: "1.0.0", code: "export default {}", manifest: {}, params: {}, code_hash: "sha256:x", manifest_hash: "sha256:y", seed: "00", seed_commit: "sha256:z", engine: "quickjs-test", state: null, last_seen: 0, created_at: new Date().toISOString() };
+    await store.apply(id, [{ type: "bot", insert: bot }], [], sealMessage);
+    const read = async () => (await store.getBots(id)).map((b) => [b.state, b.last_seen]);
+    const fromDisk = async () => {
+      const fresh = new SqliteStore(dir.path);
+      try {
+        return (await fresh.getBots(id)).map((b) => [b.state, b.last_seen]);
+      } finally {
+        fresh.close();
+      }
+    };
+    expect(await read()).toEqual([[null, 0]]); // cached from here on
+    await store.apply(id, [{ type: "bot_state", bot_id: "bot_one", state: { n: 1 }, last_seen: 5 }], [], sealMessage);
+    expect(await read()).toEqual([[{ n: 1 }, 5]]);
+    // The state moves first, then the write fails: rolled back, in the database and in the cache.
+    const refused = store.apply(id, [{ type: "bot_state", bot_id: "bot_one", state: { n: 2 }, last_seen: 6 }, { type: "require", holder: { slot_id: "s0", principal: "nobody" } }], [], sealMessage);
+    await expect(refused).rejects.toThrow();
+    expect(await read()).toEqual([[{ n: 1 }, 5]]);
+    expect(await fromDisk()).toEqual([[{ n: 1 }, 5]]);
+    store.close();
+  });
 });
