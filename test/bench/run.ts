@@ -3,6 +3,7 @@
  *
  *   (a) bare Bun.serve hello world                      req/s     (hello-server.ts)
  *   (b) the SDK's minimal stateful SSE tools/call echo  calls/s   (sdk-echo-server.ts)
+ *   (b') the same with Parley's event store             calls/s   (sdk-echo-server.ts --event-store)
  *   (c) Parley post_message through the whole stack     calls/s   (dist/parley, 16 seated sessions)
  *   (d) post → delivery latency to a waiting sync_messages
  *   (e) dist/parley start-up to first HTTP 200, idle RSS
@@ -55,27 +56,32 @@ async function freePort(): Promise<number> {
 // ---------------------------------------------------------------------------------------------
 // (a)(b)(c)(d)
 
+type Series = "a" | "b" | "bs" | "c";
+
 async function throughputAndLatency() {
   const hello = await spawnListening([join(import.meta.dir, "hello-server.ts")]);
   const echo = await spawnListening([join(import.meta.dir, "sdk-echo-server.ts")]);
+  // (b'): the same SDK server with the event store Parley's transport has (resumable SSE, Last-Event-ID).
+  const echoStore = await spawnListening([join(import.meta.dir, "sdk-echo-server.ts"), "--event-store"]);
   const parley = await startServer({ command: parleyCommand });
-  const runs: Record<"a" | "b" | "c", MeasuredRate[]> = { a: [], b: [], c: [] };
+  const runs: Record<Series, MeasuredRate[]> = { a: [], b: [], bs: [], c: [] };
   try {
     const common = { concurrency: CONCURRENCY, warmupMs: WARMUP_MS, durationMs: SECONDS * 1000 };
     for (let round = 1; round <= ROUNDS; round++) {
       const a = await measureRate(hello.pid, { kind: "hello", url: `http://127.0.0.1:${hello.port}/`, ...common });
       const b = await measureRate(echo.pid, { kind: "echo", url: `http://127.0.0.1:${echo.port}/mcp`, ...common });
+      const bs = await measureRate(echoStore.pid, { kind: "echo", url: `http://127.0.0.1:${echoStore.port}/mcp`, ...common });
       const c = await measureRate(parley.proc.pid, { kind: "post", url: `http://127.0.0.1:${parley.port}/mcp`, channels: CHANNELS, ...common });
-      for (const [k, r] of [["a", a], ["b", b], ["c", c]] as const) {
+      for (const [k, r] of [["a", a], ["b", b], ["bs", bs], ["c", c]] as const) {
         if (r.errors) throw new Error(`(${k}) round ${round}: ${r.errors} failed requests, first: ${r.firstError}`);
         runs[k].push(r);
       }
       log(
-        `  round ${round}/${ROUNDS}: (a) ${fmtInt(a.rate)} req/s   (b) ${fmtInt(b.rate)} calls/s   (c) ${fmtInt(c.rate)} calls/s` +
-          `   [server CPU/call ${a.cpuUsPerCall.toFixed(0)} / ${b.cpuUsPerCall.toFixed(0)} / ${c.cpuUsPerCall.toFixed(0)} µs]`,
+        `  round ${round}/${ROUNDS}: (a) ${fmtInt(a.rate)} req/s   (b) ${fmtInt(b.rate)}   (b') ${fmtInt(bs.rate)}   (c) ${fmtInt(c.rate)} calls/s` +
+          `   [server CPU/call ${[a, b, bs, c].map((r) => r.cpuUsPerCall.toFixed(0)).join(" / ")} µs]`,
       );
     }
-    await Promise.all([hello.stop(), echo.stop()]);
+    await Promise.all([hello.stop(), echo.stop(), echoStore.stop()]);
     const rssAfterLoad = vmRssKiB(parley.proc.pid);
     log("  (d) post → delivery latency …");
     const lat = await loadgen<{ p50ms: number; p99ms: number; maxms: number; samples: number; postP50ms: number }>({
@@ -86,7 +92,7 @@ async function throughputAndLatency() {
     });
     return { runs, lat, rssAfterLoad };
   } finally {
-    await Promise.all([hello.stop(), echo.stop()]).catch(() => {});
+    await Promise.all([hello.stop(), echo.stop(), echoStore.stop()]).catch(() => {});
     await parley[Symbol.asyncDispose]();
   }
 }
@@ -173,21 +179,21 @@ log(
   `Parley bench — ${cpus().length} CPUs, Bun ${Bun.version}, server: ${useSource ? "bun src/main.ts" : "dist/parley"}, ` +
     `${ROUNDS} rounds × ${SECONDS} s (+${WARMUP_MS} ms warm-up), ${CONCURRENCY} connections, load generator: test/bench/loadgen.ts`,
 );
-log("(a)(b)(c) throughput, alternating a → b → c each round");
+log("(a)(b)(b')(c) throughput, alternating a → b → b' → c each round");
 const tl = await throughputAndLatency();
 log("(e) start-up");
 const st = await startup();
 log(`(f) ${fmtInt(MESSAGES)}-message channel`);
 const bc = await bigChannel();
 
-const rate = (k: "a" | "b" | "c") => median(tl.runs[k].map((r) => r.rate));
+const rate = (k: Series) => median(tl.runs[k].map((r) => r.rate));
 const a = rate("a");
 const b = rate("b");
 const c = rate("c");
 const cOverA = c / a;
 const cOverB = c / b;
-const cpu = (k: "a" | "b" | "c") => median(tl.runs[k].map((r) => r.cpuUsPerCall));
-const perRound = (x: "a" | "b") => tl.runs.c.map((r, i) => pct(r.rate / tl.runs[x][i]!.rate)).join(", ");
+const cpu = (k: Series) => median(tl.runs[k].map((r) => r.cpuUsPerCall));
+const perRound = (x: Series) => tl.runs.c.map((r, i) => pct(r.rate / tl.runs[x][i]!.rate)).join(", ");
 const startupMs = median(st.times);
 const idleRssMB = (median(st.rss) * 1024) / 1e6;
 
@@ -196,10 +202,11 @@ const verdict = (ok: boolean) => (ok ? "PASS" : "MISS");
 const rows: Row[] = [
   ["(a) Bun.serve hello", `${fmtInt(a)} req/s`, tl.runs.a.map((r) => fmtInt(r.rate)).join(", "), "reference", ""],
   ["(b) SDK echo tools/call (SSE, stateful)", `${fmtInt(b)} calls/s`, tl.runs.b.map((r) => fmtInt(r.rate)).join(", "), "reference", ""],
+  ["(b') the same with an event store, as Parley's", `${fmtInt(rate("bs"))} calls/s`, tl.runs.bs.map((r) => fmtInt(r.rate)).join(", "), "reference", ""],
   [`(c) Parley post_message, ${CONCURRENCY} sessions in ${CHANNELS} ch.`, `${fmtInt(c)} calls/s`, tl.runs.c.map((r) => fmtInt(r.rate)).join(", "), "≥ 5,000 calls/s", verdict(c >= 5000)],
   [
-    "    server CPU per call (a) / (b) / (c)",
-    `${(["a", "b", "c"] as const).map((k) => cpu(k).toFixed(0)).join(" / ")} µs`,
+    "    server CPU per call (a) / (b) / (b') / (c)",
+    `${(["a", "b", "bs", "c"] as const).map((k) => cpu(k).toFixed(0)).join(" / ")} µs`,
     "all server threads, /proc/PID/stat",
     "",
     "",
@@ -208,6 +215,7 @@ const rows: Row[] = [
   ["    (c)/(a)", pct(cOverA), perRound("a"), "", ""],
   ["    (c)/(b)", pct(cOverB), perRound("b"), "≥ 60%", verdict(cOverB >= 0.6)],
   ["    (c)/(b) by server CPU per call", pct(cpu("b") / cpu("c")), "(b) µs/call ÷ (c) µs/call; less noise-prone", "", ""],
+  ["    (c)/(b'), and by server CPU", `${pct(c / rate("bs"))} / ${pct(cpu("bs") / cpu("c"))}`, perRound("bs"), "", ""],
   ["(d) post → delivery p50", `${fmtMs(tl.lat.p50ms)} ms`, `${tl.lat.samples} samples`, "≤ 2 ms", verdict(tl.lat.p50ms <= 2)],
   ["    post → delivery p99 / max", `${fmtMs(tl.lat.p99ms)} / ${fmtMs(tl.lat.maxms)} ms`, `post RTT p50 ${fmtMs(tl.lat.postP50ms)} ms`, "", ""],
   ["(e) start-up to first HTTP 200", `${startupMs.toFixed(1)} ms`, `min ${Math.min(...st.times).toFixed(1)}, max ${Math.max(...st.times).toFixed(1)} (${st.times.length} spawns)`, "≤ 150 ms", verdict(startupMs <= 150)],
