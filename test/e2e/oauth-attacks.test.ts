@@ -65,6 +65,19 @@ function decodeJwt(token: string): { header: Record<string, unknown>; payload: R
   return { header: JSON.parse(Buffer.from(h!, "base64url").toString()), payload: JSON.parse(Buffer.from(p!, "base64url").toString()) };
 }
 
+/**
+ * A legit token's header and claims, and a signer with the server's very own private key: a forgery
+ * that differs from a real token in one chosen point only.
+ */
+async function serverKeyForger(srv: { url: string; dataDir: string }) {
+  const legit = await signIn(srv.url);
+  const jwk = JSON.parse(readFileSync(join(srv.dataDir, "keys", "ed25519.jwk"), "utf8")) as JWK;
+  const key = await importJWK({ ...jwk, alg: "EdDSA" }, "EdDSA");
+  const { header, payload } = decodeJwt(legit.access_token);
+  const sign = (h: Record<string, unknown>, p: Record<string, unknown>) => new SignJWT(p).setProtectedHeader(h as { alg: string }).sign(key);
+  return { header, payload, sign };
+}
+
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
 
 /** Replaces the character at index i with a different base64url character. */
@@ -303,14 +316,8 @@ describe("OAuth attacks", () => {
 
   attack("token for another audience", async () => {
     // (a) A JWT signed with the server's very own key, perfect in every way but `aud`.
-    const legit = await signIn(srv.url);
-    const jwk = JSON.parse(readFileSync(join(srv.dataDir, "keys", "ed25519.jwk"), "utf8")) as JWK;
-    const key = await importJWK({ ...jwk, alg: "EdDSA" }, "EdDSA");
-    const { header, payload } = decodeJwt(legit.access_token);
-    const forge = (aud: string) =>
-      new SignJWT({ ...payload, aud })
-        .setProtectedHeader(header as { alg: string })
-        .sign(key);
+    const { header, payload, sign } = await serverKeyForger(srv);
+    const forge = (aud: string) => sign(header, { ...payload, aud });
     await expectRejected(srv, await forge("https://other.example/mcp"));
     await expectRejected(srv, await forge(srv.url)); // the issuer is not the resource
     // Control: the same forgery with our audience passes, so `aud` alone made the difference.
@@ -508,11 +515,7 @@ describe("OAuth attacks", () => {
   });
 
   attack("server-key JWT with wrong typ, iss or claims", async () => {
-    const legit = await signIn(srv.url);
-    const jwk = JSON.parse(readFileSync(join(srv.dataDir, "keys", "ed25519.jwk"), "utf8")) as JWK;
-    const key = await importJWK({ ...jwk, alg: "EdDSA" }, "EdDSA");
-    const { header, payload } = decodeJwt(legit.access_token);
-    const sign = (h: Record<string, unknown>, p: Record<string, unknown>) => new SignJWT(p).setProtectedHeader(h as { alg: string }).sign(key);
+    const { header, payload, sign } = await serverKeyForger(srv);
     await expectRejected(srv, await sign({ ...header, typ: "JWT" }, payload));
     await expectRejected(srv, await sign({ alg: "EdDSA" }, payload));
     await expectRejected(srv, await sign(header, { ...payload, iss: "https://other.example" }));

@@ -22,6 +22,22 @@ function seed(store: SqliteStore, id = "chn_test_channel_1") {
   );
 }
 
+/** A store on a fresh temporary directory with one seeded channel (`id`); closed and removed on dispose. */
+async function seededStore() {
+  const dir = tempDir();
+  const store = new SqliteStore(dir.path);
+  await seed(store);
+  return {
+    store,
+    id: "chn_test_channel_1",
+    dir: dir.path,
+    [Symbol.dispose]() {
+      store.close();
+      dir[Symbol.dispose]();
+    },
+  };
+}
+
 describe("SqliteStore", () => {
   test("opens in WAL mode with synchronous=NORMAL and foreign keys, and applies every migration once", () => {
     using dir = tempDir();
@@ -76,9 +92,8 @@ describe("SqliteStore", () => {
   });
 
   test("listMessages shows private messages only to their recipient and their sender", async () => {
-    using dir = tempDir();
-    const store = new SqliteStore(dir.path);
-    await seed(store);
+    using seeded = await seededStore();
+    const { store } = seeded;
     const from = (sender: string, text: string, to: string | null) => ({ ...draft(text, to), sender });
     await store.apply(
       "chn_test_channel_1",
@@ -92,13 +107,11 @@ describe("SqliteStore", () => {
     expect(await text("s1")).toEqual(["public", "for s1", "s1 to the bot"]);
     expect(await text(null)).toEqual(["public"]);
     expect(await text("*")).toEqual(["public", "for s1", "for s0", "s1 to the bot"]);
-    store.close();
   });
 
   test("apply() is all or nothing: a failed holder expectation writes neither changes nor messages", async () => {
-    using dir = tempDir();
-    const store = new SqliteStore(dir.path);
-    await seed(store);
+    using seeded = await seededStore();
+    const { store } = seeded;
     await store.apply("chn_test_channel_1", [{ type: "slot", slot_id: "s0", expectHolder: null, set: { holder: "p2" } }], [draft("joined")], sealMessage);
     const before = await store.listMessages("chn_test_channel_1", { after: 0, slotId: null, limit: 10 });
     const attempt = store.apply(
@@ -115,13 +128,11 @@ describe("SqliteStore", () => {
     expect(await store.listMessages("chn_test_channel_1", { after: 0, slotId: null, limit: 10 })).toEqual(before);
     expect((await store.getChannel("chn_test_channel_1"))!.name).toBe("t");
     expect((await store.getSlots("chn_test_channel_1"))[0]!.holder).toBe("p2");
-    store.close();
   });
 
   test("finds slots by secret hash and lists a principal's channels", async () => {
-    using dir = tempDir();
-    const store = new SqliteStore(dir.path);
-    await seed(store);
+    using seeded = await seededStore();
+    const { store } = seeded;
     expect((await store.findSlotByInviteHash("h1-chn_test_channel_1"))!.slot_id).toBe("s1");
     expect(await store.findSlotByInviteHash("nope")).toBeNull();
     await store.apply("chn_test_channel_1", [{ type: "slot", slot_id: "s1", set: { holder: "p9", rejoin_hash: "r9" } }], [], sealMessage);
@@ -129,7 +140,6 @@ describe("SqliteStore", () => {
     expect((await store.listChannelsOf("p9")).map((c) => c.id)).toEqual(["chn_test_channel_1"]);
     expect((await store.listChannelsOf("p1")).map((c) => c.id)).toEqual(["chn_test_channel_1"]);
     expect(await store.listChannelsOf("stranger")).toEqual([]);
-    store.close();
   });
 
   test("the sync query for the last page uses the (channel_id, id) index", () => {
@@ -148,10 +158,8 @@ describe("SqliteStore", () => {
   });
 
   test("apply() checks requirements at commit time: open channel, current holder, one seat per principal", async () => {
-    using dir = tempDir();
-    const store = new SqliteStore(dir.path);
-    await seed(store);
-    const id = "chn_test_channel_1";
+    using seeded = await seededStore();
+    const { store, id } = seeded;
     await store.apply(id, [{ type: "slot", slot_id: "s0", set: { holder: "p2" } }], [], sealMessage);
     const reason = (p: Promise<unknown>) => p.then(() => "ok", (e) => (e instanceof StoreConflict ? e.reason : String(e)));
     expect(await reason(store.apply(id, [{ type: "require", holder: { slot_id: "s0", principal: "p3" } }], [draft("x")], sealMessage))).toBe("not_holder");
@@ -161,7 +169,6 @@ describe("SqliteStore", () => {
     expect(await reason(store.apply(id, [{ type: "require", open: true }], [draft("late")], sealMessage))).toBe("channel_closed");
     const texts = (await store.listMessages(id, { after: 0, slotId: null, limit: 10 })).map((m) => m.body.text);
     expect(texts).toEqual(["ok"]);
-    store.close();
   });
 
   test("writes in one event-loop turn commit together, and a failing one rolls back alone", async () => {
@@ -192,10 +199,8 @@ describe("SqliteStore", () => {
   });
 
   test("the chain head kept in memory follows every commit: across batches, after a rolled-back write and a failed one", async () => {
-    using dir = tempDir();
-    const store = new SqliteStore(dir.path);
-    await seed(store);
-    const id = "chn_test_channel_1";
+    using seeded = await seededStore();
+    const { store, id } = seeded;
     await store.getChannel(id); // cached from here on, with its head once a post read it
     await store.apply(id, [], [draft("one")], sealMessage);
     await Promise.allSettled([
@@ -212,14 +217,11 @@ describe("SqliteStore", () => {
       expect(hash).toBe(sealMessage(prev, unsealed));
       prev = hash;
     }
-    store.close();
   });
 
   test("a requirement checked in the same batch as a change sees the change, not the cached state", async () => {
-    using dir = tempDir();
-    const store = new SqliteStore(dir.path);
-    await seed(store);
-    const id = "chn_test_channel_1";
+    using seeded = await seededStore();
+    const { store, id } = seeded;
     await store.apply(id, [{ type: "slot", slot_id: "s0", set: { holder: "p2" } }], [], sealMessage);
     expect((await store.getChannel(id))!.status).toBe("open"); // cached: open, p2 holds s0
     const results = await Promise.allSettled([
@@ -231,32 +233,29 @@ describe("SqliteStore", () => {
     expect((await store.listMessages(id, { after: 0, slotId: null, limit: 10 })).map((m) => m.body.text)).toEqual([]);
     expect((await store.getChannel(id))!.status).toBe("closed");
     expect((await store.getSlots(id))[1]!.holder).toBe("p3");
-    store.close();
   });
+
   test("a bot's cached record follows its state writes; a rolled-back write leaves the committed state", async () => {
-    using dir = tempDir();
-    const store = new SqliteStore(dir.path);
-    await seed(store);
-    const id = "chn_test_channel_1";
+    using seeded = await seededStore();
+    const { store, id } = seeded;
     const bot = { bot_id: "bot_one", channel_id: id, slot_id: null, name: "B", version: "1.0.0", code: "export default {}", manifest: {}, params: {}, code_hash: "sha256:x", manifest_hash: "sha256:y", seed: "00", seed_commit: "sha256:z", engine: "quickjs-test", state: null, last_seen: 0, created_at: new Date().toISOString() };
     await store.apply(id, [{ type: "bot", insert: bot }], [], sealMessage);
-    const read = async () => (await store.getBots(id)).map((b) => [b.state, b.last_seen]);
+    const botsOf = async (s: SqliteStore) => (await s.getBots(id)).map((b) => [b.state, b.last_seen]);
     const fromDisk = async () => {
-      const fresh = new SqliteStore(dir.path);
+      const fresh = new SqliteStore(seeded.dir);
       try {
-        return (await fresh.getBots(id)).map((b) => [b.state, b.last_seen]);
+        return await botsOf(fresh);
       } finally {
         fresh.close();
       }
     };
-    expect(await read()).toEqual([[null, 0]]); // cached from here on
+    expect(await botsOf(store)).toEqual([[null, 0]]); // cached from here on
     await store.apply(id, [{ type: "bot_state", bot_id: "bot_one", state: { n: 1 }, last_seen: 5 }], [], sealMessage);
-    expect(await read()).toEqual([[{ n: 1 }, 5]]);
+    expect(await botsOf(store)).toEqual([[{ n: 1 }, 5]]);
     // The state moves first, then the write fails: rolled back, in the database and in the cache.
     const refused = store.apply(id, [{ type: "bot_state", bot_id: "bot_one", state: { n: 2 }, last_seen: 6 }, { type: "require", holder: { slot_id: "s0", principal: "nobody" } }], [], sealMessage);
     await expect(refused).rejects.toThrow();
-    expect(await read()).toEqual([[{ n: 1 }, 5]]);
+    expect(await botsOf(store)).toEqual([[{ n: 1 }, 5]]);
     expect(await fromDisk()).toEqual([[{ n: 1 }, 5]]);
-    store.close();
   });
 });
