@@ -92,11 +92,11 @@ export class SandboxEngine {
     const given = new Map<string, EngineFetch>();
     // A new runner has just evaluated the module; a warm one must when the record says so.
     const forceFresh = call.fresh === true && !created;
-    let fresh: boolean | undefined;
-    for (;;) {
+    let fresh = false;
+    for (let attempt = 0; ; attempt++) {
       const offered = Object.fromEntries([...given].map(([url, f]) => [url, "error" in f ? { error: f.error } : { status: f.status, body: f.body }]));
-      const result = await runner.runHook({ ...hookCall, fetches: offered, fresh: fresh === undefined && forceFresh });
-      fresh ??= created || forceFresh || result.reloaded;
+      const result = await runner.runHook({ ...hookCall, fetches: offered, fresh: attempt === 0 && forceFresh });
+      if (attempt === 0) fresh = created || forceFresh || result.reloaded;
       const used = given.size ? { fetches: [...given.values()] } : {};
       const marks = { ...used, ...(fresh ? { fresh } : {}) };
       const pending = result.error?.detail?.reason === "fetch" ? String(result.error.detail.cause) : null;

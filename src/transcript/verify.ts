@@ -49,13 +49,15 @@ export async function verifyTranscript(input: unknown, options: VerifyOptions = 
   if (prev !== t.head) return fail(`head ${t.head.slice(0, 12)}… does not match the last message's hash ${prev.slice(0, 12)}… (messages dropped or added at the end?)`);
   checks.push(`hash chain: ${t.messages.length} messages from the channel's genesis to the head${redacted ? ` (${redacted} private messages redacted, their hashes taken as given)` : ""}`);
 
-  const announced = checkAnnouncements(t);
+  const attaches = new Map<unknown, FullMessage>();
+  for (const m of t.messages.filter(isAttach)) if (!attaches.has(m.body.bot_id)) attaches.set(m.body.bot_id, m);
+  const announced = checkAnnouncements(t, attaches);
   if (announced) return fail(announced);
   for (const bot of t.bots) {
     if (`sha256:${await sha256Hex(bot.code)}` !== bot.code_hash) return fail(`bot ${bot.bot_id}: code does not match its code_hash`);
     if (`sha256:${await sha256Hex(canonicalJson(bot.manifest))}` !== bot.manifest_hash) return fail(`bot ${bot.bot_id}: manifest does not match its manifest_hash`);
     if (bot.seed !== undefined && `sha256:${await sha256Hex(bot.seed)}` !== bot.seed_commit) return fail(`bot ${bot.bot_id}: revealed seed does not match its commitment`);
-    checks.push(`bot ${bot.bot_id}: announced at message ${attachOf(t, bot.bot_id)!.id}; code and manifest hashes match${bot.seed !== undefined ? ", seed matches its commitment" : ", seed not yet revealed (channel open)"}`);
+    checks.push(`bot ${bot.bot_id}: announced at message ${attaches.get(bot.bot_id)!.id}; code and manifest hashes match${bot.seed !== undefined ? ", seed matches its commitment" : ", seed not yet revealed (channel open)"}`);
   }
   if (options.trustedKeys) {
     const published = options.trustedKeys.find((k) => k.kid === t.signature.kid);
@@ -78,21 +80,17 @@ const ANNOUNCED = ["name", "version", "code_hash", "manifest_hash", "seed_commit
 type FullMessage = Exclude<Transcript["messages"][number], { redacted: true }>;
 const isAttach = (m: Transcript["messages"][number]): m is FullMessage => !("redacted" in m) && m.kind === "system" && m.body.type === "bot:attach";
 
-function attachOf(t: Transcript, botId: string): FullMessage | undefined {
-  return t.messages.filter(isAttach).find((m) => m.body.bot_id === botId);
-}
-
 /**
  * The players judged each bot by its bot:attach message (in the chain, before they joined); the
  * transcript's `bots` must be exactly those bots, as announced. Otherwise a server could replay
  * other code than it announced, or leave out a bot so that nothing checks what it said.
  */
-function checkAnnouncements(t: Transcript): string | null {
-  for (const m of t.messages.filter(isAttach)) {
-    if (!t.bots.some((b) => b.bot_id === m.body.bot_id)) return `bot ${String(m.body.bot_id)} announced at message ${m.id} is missing from the transcript's bots`;
+function checkAnnouncements(t: Transcript, attaches: Map<unknown, FullMessage>): string | null {
+  for (const [botId, m] of attaches) {
+    if (!t.bots.some((b) => b.bot_id === botId)) return `bot ${String(botId)} announced at message ${m.id} is missing from the transcript's bots`;
   }
   for (const bot of t.bots) {
-    const attach = attachOf(t, bot.bot_id);
+    const attach = attaches.get(bot.bot_id);
     if (!attach) return `bot ${bot.bot_id}: no bot:attach message announces it`;
     for (const key of ANNOUNCED) {
       if (attach.body[key] !== bot[key]) return `bot ${bot.bot_id}: ${key} differs from its announcement at message ${attach.id}`;
