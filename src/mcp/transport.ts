@@ -22,7 +22,6 @@ export interface SessionAuth {
   current: AuthInfo | undefined;
 }
 
-
 export interface McpEndpointOptions {
   /** Builds the McpServer for a new session; `auth` follows the token of its latest request. */
   createServer: (auth: SessionAuth) => McpServer;
