@@ -59,6 +59,22 @@ async function afterCallTurns(response: Response): Promise<Response> {
   return response;
 }
 
+/**
+ * A POST body with a declared length (already checked against the cap), read by Bun natively:
+ * the SDK would read it through a ReadableStream reader, ~3 µs more per call. Anything else —
+ * a chunked body, or text that is not JSON — goes to the SDK unparsed (as a copy when already
+ * read), so its checks and their order (406, 415, 413, -32700) stay the SDK's.
+ */
+async function readJsonBody(request: Request): Promise<{ request: Request; body?: unknown }> {
+  if (!request.headers.get("content-length")) return { request };
+  const text = await request.text();
+  try {
+    return { request, body: JSON.parse(text) };
+  } catch {
+    return { request: new Request(request.url, { method: "POST", headers: request.headers, body: text }) };
+  }
+}
+
 /** JSON-RPC error response with no id (MCP transports: errors outside a request carry none). */
 export function jsonRpcError(status: number, code: number, message: string, headers?: HeadersInit): Response {
   return Response.json({ jsonrpc: "2.0", error: { code, message }, id: null }, { status, headers });
@@ -93,8 +109,9 @@ export class McpEndpoint {
       if (!session || session.subject !== (identity?.subject ?? null)) return jsonRpcError(404, -32001, "Session not found");
       session.lastSeen = Date.now();
       if (authInfo) session.auth.current = authInfo;
-      const response = await session.transport.handleRequest(request, { authInfo });
-      return request.method === "POST" ? afterCallTurns(response) : response;
+      if (request.method !== "POST") return session.transport.handleRequest(request, { authInfo });
+      const read = await readJsonBody(request);
+      return afterCallTurns(await session.transport.handleRequest(read.request, { authInfo, parsedBody: read.body }));
     }
     if (request.method !== "POST") return jsonRpcError(400, -32000, "Bad Request: Mcp-Session-Id header is required");
 

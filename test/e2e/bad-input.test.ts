@@ -55,11 +55,24 @@ const initializeBody = (id: number | string = 1) => ({
 /** A signed-in bearer for the raw (fetch-level) requests; every /mcp request needs one. */
 let rawAuth: Record<string, string> = {};
 
-function post(body: unknown, headers: Record<string, string> = {}, sid?: string): Promise<Response> {
+function post(body: unknown, headers: Record<string, string> = {}, sid?: string, chunked = false): Promise<Response> {
+  const text = typeof body === "string" ? body : JSON.stringify(body);
   return fetch(server.mcpUrl, {
     method: "POST",
     headers: { ...JSON_HEADERS, ...rawAuth, ...(sid ? { "mcp-session-id": sid, "mcp-protocol-version": LATEST_PROTOCOL_VERSION } : {}), ...headers },
-    body: typeof body === "string" ? body : JSON.stringify(body),
+    // A stream body goes out chunked, with no Content-Length (Bun buffers a Blob's stream; this one it cannot).
+    body: chunked ? chunkedBody(text) : text,
+    ...(chunked ? { duplex: "half" } : {}),
+  });
+}
+
+function chunkedBody(text: string): ReadableStream<Uint8Array> {
+  const bytes = new TextEncoder().encode(text);
+  return new ReadableStream({
+    pull(controller) {
+      controller.enqueue(bytes);
+      controller.close();
+    },
   });
 }
 
@@ -341,6 +354,16 @@ const httpCases: HttpCase[] = [
   { name: "tools/call without a session → 400", send: () => post({ jsonrpc: "2.0", id: 8, method: "tools/call", params: { name: "post_message", arguments: { channel_id: "chn_AAAAAAAAAAAAAAAAAAAAAA", body: "x" } } }), status: 400, rpcCode: -32000 },
   { name: "GET without a session → 400", send: () => fetch(server.mcpUrl, { headers: { ...rawAuth, accept: "text/event-stream" } }), status: 400, rpcCode: -32000 },
   { name: "Accept without text/event-stream on initialize → 406", send: () => post(initializeBody(), { accept: "application/json" }), status: 406, rpcCode: -32000, mentions: /Not Acceptable/ },
+  { name: "body that is not JSON with Accept text/html, in a session → 406 (Accept is checked first)", send: () => post("{not json", { accept: "text/html" }, rawSid), status: 406, rpcCode: -32000, mentions: /Not Acceptable/ },
+  { name: "body that is not JSON with Content-Type text/plain, in a session → 415", send: () => post("{not json", { "content-type": "text/plain" }, rawSid), status: 415, rpcCode: -32000 },
+  { name: "chunked body (no Content-Length) that is not JSON, in a session → 400 parse error", send: () => post("{not json", {}, rawSid, true), status: 400, rpcCode: -32700 },
+  {
+    name: "chunked body (no Content-Length) over the cap, in a session → 413",
+    send: () =>
+      post({ jsonrpc: "2.0", id: 10, method: "tools/call", params: { name: "post_message", arguments: { channel_id: fx.main, body: "x".repeat(BODY_LIMIT) } } }, {}, rawSid, true),
+    status: 413,
+    rpcCode: -32000,
+  },
   { name: "Accept text/html in a session → 406", send: () => post(toolsList, { accept: "text/html" }, rawSid), status: 406, rpcCode: -32000, mentions: /Not Acceptable/ },
   { name: "Content-Type text/plain on initialize → 415", send: () => post(initializeBody(), { "content-type": "text/plain" }), status: 415, rpcCode: -32000, mentions: /Unsupported Media Type/ },
   { name: "Content-Type form-urlencoded in a session → 415", send: () => post(toolsList, { "content-type": "application/x-www-form-urlencoded" }, rawSid), status: 415, rpcCode: -32000 },
@@ -391,6 +414,14 @@ describe("transport-level refusals: exact HTTP status and JSON-RPC error, server
     );
   }
 });
+
+test("a request sent chunked (no Content-Length) is served like any other", () =>
+  expectHarmless(async () => {
+    const res = await post(toolsList, {}, rawSid, true);
+    expect(res.status).toBe(200);
+    const answer = (await sseMessages(res)).find((m) => m.id === toolsList.id);
+    expect(answer.result.tools.map((t: { name: string }) => t.name)).toContain("post_message");
+  }));
 
 describe("Origins that real clients send are accepted", () => {
   const cases: [string, Record<string, string>][] = [
