@@ -7,7 +7,7 @@ import { loadConfig, type Config } from "../config/index.ts";
 import { createApp } from "../http/index.ts";
 import { channelTools, createMcpServer, McpEndpoint, ToolTable, type McpServerOptions, type ToolDef } from "../mcp/index.ts";
 import { AppError } from "../errors.ts";
-import { SqliteAuthStore, SqliteStore } from "../store/index.ts";
+import { COMMIT_TURNS, SqliteAuthStore, SqliteStore } from "../store/index.ts";
 import { VERSION } from "../version.ts";
 import { parseFlags } from "./args.ts";
 
@@ -65,6 +65,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     createServer: (auth) => createMcpServer({ version: VERSION, channels: ctx, table, configure: options.configure, stillAuthorized, auth }),
     idleMs: config.session_idle_seconds * 1000,
     maxBodyBytes: config.max_body_bytes,
+    answerTurns: COMMIT_TURNS + 1,
   });
   const stillAuthorized = async (info: { expiresAt?: number; extra?: Record<string, unknown> }) => {
     if (!auth) return true;

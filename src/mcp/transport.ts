@@ -27,6 +27,11 @@ export interface McpEndpointOptions {
   createServer: (auth: SessionAuth) => McpServer;
   idleMs: number;
   maxBodyBytes: number;
+  /**
+   * Event-loop turns a call usually takes to be answered (a write: until its group commit, plus
+   * one): a POST's response is handed to Bun only then, so that it goes out whole.
+   */
+  answerTurns: number;
 }
 
 export type AuthInfo = NonNullable<NonNullable<Parameters<WebStandardStreamableHTTPServerTransport["handleRequest"]>[1]>["authInfo"]>;
@@ -42,20 +47,17 @@ function toAuthInfo(identity: Identity): AuthInfo {
   };
 }
 
-/** post_message answers after the group commit, one turn after the call reached the store. */
-const CALL_TURNS = 2;
-
 /**
- * Hands a POST's SSE response to Bun only after CALL_TURNS event-loop turns. The SDK returns the
- * stream before the call has run. A stream that is complete when Bun starts reading it goes out in
+ * Hands a POST's SSE response to Bun only after `turns` event-loop turns (see answerTurns). The
+ * SDK returns the stream before the call has run. A stream that is complete when Bun starts reading it goes out in
  * one write; one still open goes out in two (headers and priming event, then answer and end), each
  * a syscall and a wake-up of the client, and through Bun's slower streaming path: ~20 µs more
  * server CPU per call, measured on post_message. A call that takes longer (a long poll) streams
- * as before, two turns later.
+ * as before, `turns` turns later.
  */
-async function afterCallTurns(response: Response): Promise<Response> {
+async function afterCallTurns(response: Response, turns: number): Promise<Response> {
   if (!response.headers.get("content-type")?.startsWith("text/event-stream")) return response;
-  for (let i = 0; i < CALL_TURNS; i++) await new Promise((resolve) => setImmediate(resolve));
+  for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve));
   return response;
 }
 
@@ -111,7 +113,7 @@ export class McpEndpoint {
       if (authInfo) session.auth.current = authInfo;
       if (request.method !== "POST") return session.transport.handleRequest(request, { authInfo });
       const read = await readJsonBody(request);
-      return afterCallTurns(await session.transport.handleRequest(read.request, { authInfo, parsedBody: read.body }));
+      return afterCallTurns(await session.transport.handleRequest(read.request, { authInfo, parsedBody: read.body }), this.options.answerTurns);
     }
     if (request.method !== "POST") return jsonRpcError(400, -32000, "Bad Request: Mcp-Session-Id header is required");
 

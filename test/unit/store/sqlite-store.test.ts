@@ -198,6 +198,26 @@ describe("SqliteStore", () => {
     reopened.close();
   });
 
+  test("a write that arrives on the next turn joins the pending commit; neither caller is answered before it is durable", async () => {
+    using s = await seededStore();
+    const first = s.store.apply(s.id, [], [draft("first")], sealMessage);
+    let firstAnswered = false;
+    void first.then(() => (firstAnswered = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(firstAnswered).toBe(false);
+    const second = s.store.apply(s.id, [], [draft("second")], sealMessage);
+    await first;
+    // Another connection (as another process would) already sees both: they were one COMMIT.
+    const other = new Database(join(s.dir, "parley.db"), { readonly: true });
+    try {
+      const rows = other.query("SELECT body FROM messages WHERE channel_id = ? ORDER BY id").all(s.id) as { body: string }[];
+      expect(rows.map((r) => JSON.parse(r.body).text)).toEqual(["first", "second"]);
+    } finally {
+      other.close();
+    }
+    expect((await second)[0]!.body).toEqual({ text: "second" });
+  });
+
   test("the chain head kept in memory follows every commit: across batches, after a rolled-back write and a failed one", async () => {
     using seeded = await seededStore();
     const { store, id } = seeded;
