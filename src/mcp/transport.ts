@@ -49,11 +49,11 @@ function toAuthInfo(identity: Identity): AuthInfo {
 
 /**
  * Hands a POST's SSE response to Bun only after `turns` event-loop turns (see answerTurns). The
- * SDK returns the stream before the call has run. A stream that is complete when Bun starts reading it goes out in
- * one write; one still open goes out in two (headers and priming event, then answer and end), each
- * a syscall and a wake-up of the client, and through Bun's slower streaming path: ~20 µs more
- * server CPU per call, measured on post_message. A call that takes longer (a long poll) streams
- * as before, `turns` turns later.
+ * SDK returns the stream before the call has run. A stream that is complete when Bun starts
+ * reading it goes out in one write; one still open goes out in two (headers and priming event,
+ * then answer and end), each a syscall and a wake-up of the client, and through Bun's slower
+ * streaming path: ~20 µs more server CPU per call, measured on post_message. A call that takes
+ * longer (a long poll) streams as before, `turns` turns later.
  */
 async function afterCallTurns(response: Response, turns: number): Promise<Response> {
   if (!response.headers.get("content-type")?.startsWith("text/event-stream")) return response;
@@ -69,10 +69,12 @@ async function afterCallTurns(response: Response, turns: number): Promise<Respon
  */
 async function readJsonBody(request: Request): Promise<{ request: Request; body?: unknown }> {
   if (!request.headers.get("content-length")) return { request };
-  const text = await request.text();
+  let text = "";
   try {
+    text = await request.text();
     return { request, body: JSON.parse(text) };
   } catch {
+    // Not JSON, or the body broke off: the SDK answers it as it would have.
     return { request: new Request(request.url, { method: "POST", headers: request.headers, body: text }) };
   }
 }
