@@ -34,7 +34,7 @@ export async function createChannel(ctx: ChannelsContext, caller: Caller, input:
   const id = newChannelId();
   const created_at = timestamp(ctx);
   const invites: string[] = [];
-  const slots: Omit<SlotRecord, "channel_id">[] = input.slots.map((spec, i) => {
+  const slots: Omit<SlotRecord, "channel_id" | "tenure_start">[] = input.slots.map((spec, i) => {
     const [kind, label] = spec.split(":", 2) as ["invite" | "bot", string];
     let invite_hash: string | null = null;
     if (kind === "invite") {
@@ -95,10 +95,12 @@ export async function updateChannel(ctx: ChannelsContext, caller: Caller, input:
         break;
       case "kick":
         if (!slot!.holder) throw new AppError("INVALID_REQUEST", `Slot ${op.slot_id} is empty; nothing to kick`);
-        // The kicked holder's invite and rejoin token both die; reissue_invite seats someone new.
+        // The kicked holder's invite and rejoin token both die; reissue_invite seats someone new, in a
+        // new occupancy: the kicked player's private messages stay theirs (and the bot's).
         changes.push({
           type: "slot",
           slot_id: op.slot_id,
+          newTenure: true,
           set: { holder: null, rejoin_hash: null, prev_rejoin_hash: null, invite_hash: null, admin: false, joined_at: null, lost_by: slot!.holder, lost_reason: "kick" },
         });
         slot!.holder = null;

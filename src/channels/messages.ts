@@ -27,15 +27,15 @@ export interface SyncResult {
 }
 
 /**
- * Returns visible messages with id > cursor (public ones and those to the caller's slot), at once
- * if any exist; otherwise waits up to timeout_ms for news.
+ * Returns visible messages with id > cursor (public ones, and the private ones of the caller's
+ * occupancy of its seat: see isVisibleTo), at once if any exist; otherwise waits up to timeout_ms.
  */
 export async function syncMessages(ctx: ChannelsContext, caller: Caller, input: SyncMessagesInput, signal?: AbortSignal): Promise<SyncResult> {
   const deadline = Date.now() + input.timeout_ms;
   for (;;) {
     const seen = ctx.notifier.version(input.channel_id);
     const m = await loadMembership(ctx, caller, input.channel_id);
-    const query = { after: input.cursor, slotId: m.slot?.slot_id ?? null, limit: input.limit };
+    const query = { after: input.cursor, slotId: m.slot?.slot_id ?? null, tenureStart: m.slot?.tenure_start, limit: input.limit };
     const messages = await ctx.store.listMessages(input.channel_id, query);
     const remaining = deadline - Date.now();
     if (messages.length > 0 || remaining <= 0 || signal?.aborted) {

@@ -2,24 +2,25 @@ import { AppError } from "../errors.ts";
 import { signTranscript, type Transcript, type TranscriptMessage } from "../transcript/index.ts";
 import { loadMembership, type Caller, type ChannelsContext } from "./context.ts";
 import type { ChannelRefInput } from "./schemas.ts";
+import { isVisibleTo } from "./views.ts";
 
 const PAGE = 5_000;
 
 /**
  * The signed transcript (DESIGN.md §6) as the caller may see it: every message of the chain, with
- * private messages to other slots redacted to their id and hash while the channel is open (after
- * `close`, everything is revealed, bot seeds included, so anyone can verify the whole game).
+ * private messages the caller may not read (other seats', or an earlier occupant's of its own seat)
+ * redacted to their id and hash while the channel is open (after `close`, everything is revealed,
+ * bot seeds included, so anyone can verify the whole game).
  */
 export async function getTranscript(ctx: ChannelsContext, caller: Caller, input: ChannelRefInput): Promise<Transcript> {
   if (!ctx.signer || !ctx.issuer) throw new AppError("INTERNAL_ERROR", "This server has no signing key");
   const m = await loadMembership(ctx, caller, input.channel_id);
   const closed = m.channel.status === "closed";
-  const mySlot = m.slot?.slot_id ?? null;
   const messages: TranscriptMessage[] = [];
   for (let after = 0; ; ) {
     const page = await ctx.store.listMessages(m.channel.id, { after, slotId: "*", limit: PAGE });
     for (const msg of page) {
-      const hidden = !closed && msg.to_slot !== null && msg.to_slot !== mySlot && msg.sender !== mySlot;
+      const hidden = !closed && !isVisibleTo(msg, m.slot);
       messages.push(hidden ? { id: msg.id, redacted: true, to_slot: msg.to_slot!, hash: msg.hash } : msg);
     }
     if (page.length < PAGE) break;

@@ -1,4 +1,4 @@
-import type { ChannelRecord, SlotRecord } from "../store/index.ts";
+import type { ChannelRecord, Message, SlotRecord } from "../store/index.ts";
 
 /** What a member sees of a channel: slots and who is seated, never secrets or other principals. */
 export interface ChannelView {
@@ -23,4 +23,16 @@ export function buildView(channel: ChannelRecord, slots: SlotRecord[], principal
     admin: channel.creator === principal || mine?.admin === true,
     slots: slots.map((s) => ({ slot_id: s.slot_id, label: s.label, kind: s.kind, filled: s.holder !== null, admin: s.admin })),
   };
+}
+
+/**
+ * Whether the occupant of `slot` may read `msg` while the channel is open: public messages, and the
+ * private ones of its own occupancy (addressed to the seat or sent from it, positioned — a bot's
+ * answer by the message it answers — after the occupancy began). The store's sync query applies the
+ * same rule in SQL.
+ */
+export function isVisibleTo(msg: Pick<Message, "id" | "sender" | "to_slot" | "reply_to">, slot: SlotRecord | null): boolean {
+  if (msg.to_slot === null) return true;
+  if (!slot || (msg.to_slot !== slot.slot_id && msg.sender !== slot.slot_id)) return false;
+  return (msg.reply_to ?? msg.id) > slot.tenure_start;
 }

@@ -32,7 +32,10 @@ Each message: {id, channel_id, sender, kind, body, ts, to_slot, hash}.
 - kind: "user" (members), "bot", "system" (joins, admin ops), "control".
 - body: an object; a posted string arrives as {"text": "…"}.
 - ts: ISO 8601 UTC time the server stored it.
-- to_slot: null for public messages; a slot id for a private message only that slot (and the bot) can see.
+- to_slot: null for public messages; for a private one, the slot it is for, or "bot:BOT_ID" for a DM to a bot.
+  While the channel is open a private message is seen by the bot and by the seat's occupant at the time: a
+  rejoin token keeps the occupancy (same player, other app), a kick ends it (the next occupant never sees the
+  old one's DMs). When the channel closes, the transcript includes every message, so anyone can verify the game.
 - hash: SHA-256 over the previous message's hash and this message's RFC 8785 canonical JSON, so the log is a hash chain.
 - reply_to: on a bot's messages, the id of the message its hook answered.
 System message bodies have a "type": channel:create, slot:join, slot:rejoin, slot:kick, slot:reissue_invite,

@@ -28,6 +28,10 @@ import type { Database } from "bun:sqlite";
  *   kick), so its next call can say what happened instead of a bare NOT_MEMBER.
  * - slots.prev_rejoin_hash (0005): the rejoin token the holder redeemed to get the current one, so
  *   a client whose answer was lost can redeem it again (only while it still holds the slot).
+ * - slots.tenure_start (0007): where the seat's current occupancy began: the last message id before
+ *   its latest kick (0 if never kicked). A private message of the seat whose position (reply_to for a
+ *   bot's answer, else its own id) is not after it belongs to an earlier occupant, so the new one
+ *   does not see it. A rejoin token moves the seat within one occupancy and leaves it unchanged.
  */
 export const MIGRATIONS: { name: string; sql: string }[] = [
   {
@@ -148,6 +152,18 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
     sql: `
       ALTER TABLE slots ADD COLUMN prev_rejoin_hash TEXT;
       CREATE INDEX slots_prev_rejoin ON slots(prev_rejoin_hash);
+    `,
+  },
+  {
+    name: "0007_seat_tenure",
+    // Existing seats that were kicked start their occupancy at their latest slot:kick message.
+    sql: `
+      ALTER TABLE slots ADD COLUMN tenure_start INTEGER NOT NULL DEFAULT 0;
+      UPDATE slots SET tenure_start = COALESCE((
+        SELECT MAX(m.id) FROM messages m
+        WHERE m.channel_id = slots.channel_id AND m.sender = 'system'
+          AND json_extract(m.body, '$.type') = 'slot:kick' AND json_extract(m.body, '$.slot_id') = slots.slot_id
+      ), 0);
     `,
   },
 ];

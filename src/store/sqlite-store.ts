@@ -141,13 +141,18 @@ export class SqliteStore implements Store {
           this.q.updateChannel.run(name ?? null, status ?? null, channelId);
           continue;
         }
-        const entries = SLOT_COLUMNS.filter((k) => k in change.set);
-        if (entries.length === 0) continue;
-        const sets = entries.map((k) => `${k} = ?`).join(", ");
-        const values = entries.map((k) => {
+        const entries: string[] = SLOT_COLUMNS.filter((k) => k in change.set);
+        const values: (string | number | null)[] = SLOT_COLUMNS.filter((k) => k in change.set).map((k) => {
           const v = change.set[k];
           return typeof v === "boolean" ? (v ? 1 : 0) : (v ?? null);
         });
+        // Ids are assigned here in order, so every message of this channel from now on comes after it.
+        if (change.newTenure) {
+          entries.push("tenure_start");
+          values.push(this.lastMessageId);
+        }
+        if (entries.length === 0) continue;
+        const sets = entries.map((k) => `${k} = ?`).join(", ");
         let sql = `UPDATE slots SET ${sets} WHERE channel_id = ? AND slot_id = ?`;
         const params: (string | number | null)[] = [...values, channelId, change.slot_id];
         if (change.expectHolder !== undefined) {
@@ -165,8 +170,8 @@ export class SqliteStore implements Store {
     }, channelId, structural);
   }
 
-  async listMessages(channelId: string, { after, slotId, limit }: MessageQuery): Promise<Message[]> {
-    const rows = slotId === "*" ? this.q.listAllMessages.all(channelId, after, limit) : this.q.listMessages.all(channelId, after, slotId, slotId, limit);
+  async listMessages(channelId: string, { after, slotId, tenureStart, limit }: MessageQuery): Promise<Message[]> {
+    const rows = slotId === "*" ? this.q.listAllMessages.all(channelId, after, limit) : this.q.listMessages.all(channelId, after, slotId, tenureStart ?? 0, limit);
     return rows.map(toMessage);
   }
 
@@ -251,9 +256,11 @@ function prepare(db: Database) {
       "INSERT INTO messages (id, channel_id, sender, kind, body, ts, to_slot, reply_to, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),
     listMessages: db.prepare(
-      // A slot sees public messages, those addressed to it, and its own private messages (e.g. to a bot).
-      "SELECT * FROM messages WHERE channel_id = ? AND id > ? AND (to_slot IS NULL OR to_slot = ? OR sender = ?) ORDER BY id LIMIT ?",
-    ) as Statement<MessageRow, [string, number, string | null, string | null, number]>,
+      // A slot sees public messages, and the private ones of its current occupancy: addressed to it or
+      // sent by it (e.g. to a bot), positioned (a bot's answer by its trigger) after the occupancy began.
+      `SELECT * FROM messages WHERE channel_id = ?1 AND id > ?2
+         AND (to_slot IS NULL OR ((to_slot = ?3 OR sender = ?3) AND COALESCE(reply_to, id) > ?4)) ORDER BY id LIMIT ?5`,
+    ) as Statement<MessageRow, [string, number, string | null, number, number]>,
     listAllMessages: db.prepare("SELECT * FROM messages WHERE channel_id = ? AND id > ? ORDER BY id LIMIT ?") as Statement<MessageRow, [string, number, number]>,
     insertBot: db.prepare(
       "INSERT INTO bots (bot_id, channel_id, slot_id, name, version, code, manifest, params, code_hash, manifest_hash, seed, seed_commit, engine, state, last_seen, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -32,6 +32,11 @@ export interface SlotRecord {
   /** Who last lost this slot, and how: moved away with a rejoin token, or kicked. */
   lost_by?: string | null;
   lost_reason?: "rejoin" | "kick" | null;
+  /**
+   * Where the current occupancy began (the last message id before the seat's latest kick; 0 if
+   * never kicked): the seat's private messages positioned at or before it are an earlier occupant's.
+   */
+  tenure_start: number;
 }
 
 export interface Message {
@@ -83,6 +88,8 @@ export type Change =
       set: SlotPatch;
       /** Optimistic check: the update applies only if the slot's holder is still this value. */
       expectHolder?: string | null;
+      /** A new occupancy begins (kick): the seat's earlier private messages stop being visible to it. */
+      newTenure?: boolean;
     }
   | { type: "channel"; set: Partial<Pick<ChannelRecord, "name" | "status">> }
   | { type: "bot"; insert: BotRecord }
@@ -103,7 +110,8 @@ export type Change =
 
 export interface NewChannel {
   channel: ChannelRecord;
-  slots: Omit<SlotRecord, "channel_id">[];
+  /** A new seat's occupancy starts at the beginning (tenure_start 0). */
+  slots: Omit<SlotRecord, "channel_id" | "tenure_start">[];
   genesisHash: string;
 }
 
@@ -111,6 +119,8 @@ export interface MessageQuery {
   after: number;
   /** Private messages to or from this slot are included; null = public messages only; "*" = every message. */
   slotId: string | null;
+  /** With a slotId: only the private messages of the seat's occupancy that began here (SlotRecord.tenure_start). */
+  tenureStart?: number;
   limit: number;
 }
 

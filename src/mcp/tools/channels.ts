@@ -73,7 +73,8 @@ export function channelTools(ctx: ChannelsContext, version: string): ToolDef[] {
     defineTool({
       name: "dm_bot",
       title: "Message a bot privately",
-      description: "Send a private message to a bot of a channel you hold a seat in (e.g. an RPSBot commitment). Only you and the bot see it; the bot may answer privately.",
+      description:
+        "Send a private message to a bot of a channel you hold a seat in (e.g. an RPSBot commitment). While the channel is open only you (and whoever you hand your rejoin token to) and the bot see it, and the bot may answer privately; a player seated after you is kicked never does. When the channel closes, its whole log, private messages included, goes into the transcript so anyone can verify the game.",
       input: channels.DmBotInputSchema,
       run: (args, { caller }) => channels.dmBot(ctx, caller, args),
     }),
@@ -89,7 +90,7 @@ export function channelTools(ctx: ChannelsContext, version: string): ToolDef[] {
       name: "get_transcript",
       title: "Signed transcript",
       description:
-        "The channel's signed transcript: every message with its hash chain, the server's Ed25519 signature over the head, and the bots' code and seed commitments. Private messages to other seats are redacted until the channel is closed. Check it offline with `parley verify FILE`.",
+        "The channel's signed transcript: every message with its hash chain, the server's Ed25519 signature over the head, and the bots' code and seed commitments. Private messages you may not read (other seats', or your seat's before a kick) are redacted until the channel is closed. Check it offline with `parley verify FILE`.",
       input: channels.ChannelRefInputSchema,
       annotations: { readOnlyHint: true },
       run: (args, { caller }) => channels.getTranscript(ctx, caller, args),

@@ -109,6 +109,50 @@ describe("SqliteStore", () => {
     expect(await text("*")).toEqual(["public", "for s1", "for s0", "s1 to the bot"]);
   });
 
+  test("listMessages shows a seat's private messages only to the occupancy they belong to (a kick starts a new one)", async () => {
+    using seeded = await seededStore();
+    const { store, id } = seeded;
+    const from = (sender: string, text: string, to: string | null, reply_to?: number) => ({ ...draft(text, to), sender, ...(reply_to ? { reply_to } : {}) });
+    const [dm] = await store.apply(id, [], [from("s0", "old dm", "bot:b1")], sealMessage);
+    await store.apply(id, [], [from("bot:b1", "old answer", "s0", dm!.id)], sealMessage);
+    await store.apply(id, [{ type: "slot", slot_id: "s0", set: { holder: null }, newTenure: true }], [from("system", "kick", null)], sealMessage);
+    // The bot answers the old occupant's DM only now, after the kick: still the old occupant's.
+    await store.apply(id, [], [from("bot:b1", "late answer", "s0", dm!.id), from("s0", "new dm", "bot:b1")], sealMessage);
+    const slot = (await store.getSlots(id)).find((s) => s.slot_id === "s0")!;
+    expect(slot.tenure_start).toBeGreaterThanOrEqual(dm!.id + 1);
+    const text = async (tenureStart: number) => (await store.listMessages(id, { after: 0, slotId: "s0", tenureStart, limit: 10 })).map((m) => m.body.text);
+    expect(await text(slot.tenure_start)).toEqual(["kick", "new dm"]);
+    expect(await text(0)).toEqual(["old dm", "old answer", "kick", "late answer", "new dm"]);
+  });
+
+  test("migration 0007 starts a kicked seat's occupancy at its latest slot:kick message", () => {
+    using dir = tempDir();
+    const db = new Database(join(dir.path, "parley.db"), { create: true, strict: true });
+    const before = MIGRATIONS.findIndex((m) => m.name === "0007_seat_tenure");
+    db.run("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)");
+    for (const m of MIGRATIONS.slice(0, before)) {
+      db.run(m.sql);
+      db.run("INSERT INTO _migrations VALUES (?, ?)", [m.name, "then"]);
+    }
+    db.run("INSERT INTO channels VALUES ('chn_old_channel_1', 'old', 'p1', 'open', 'then', 'g')");
+    for (const s of ["s0", "s1"]) db.run("INSERT INTO slots (channel_id, slot_id, label, kind) VALUES ('chn_old_channel_1', ?, ?, 'invite')", [s, s]);
+    const kick = (id: number, slot: string) =>
+      db.run("INSERT INTO messages (id, channel_id, sender, kind, body, ts, hash) VALUES (?, 'chn_old_channel_1', 'system', 'system', ?, 'then', 'h')", [id, JSON.stringify({ type: "slot:kick", slot_id: slot })]);
+    kick(3, "s0");
+    kick(7, "s0");
+    db.close();
+    const store = new SqliteStore(dir.path);
+    try {
+      const starts = store.db.query<{ slot_id: string; tenure_start: number }, []>("SELECT slot_id, tenure_start FROM slots ORDER BY slot_id").all();
+      expect(starts).toEqual([
+        { slot_id: "s0", tenure_start: 7 },
+        { slot_id: "s1", tenure_start: 0 },
+      ]);
+    } finally {
+      store.close();
+    }
+  });
+
   test("apply() is all or nothing: a failed holder expectation writes neither changes nor messages", async () => {
     using seeded = await seededStore();
     const { store } = seeded;
