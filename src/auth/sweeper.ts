@@ -15,7 +15,7 @@ export const USED_CODE_MS = DAY_MS;
  * would grow its family by a row per refresh for the whole refresh lifetime (30 days).
  */
 export const ROTATED_REFRESH_MS = DAY_MS;
-const BATCH = 500;
+const BATCH = 200;
 const INTERVAL_MS = 5 * 60_000;
 
 /**
