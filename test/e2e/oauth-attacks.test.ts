@@ -4,8 +4,10 @@
  * forbids one, no token issued) and then that the legitimate path still works. The table of
  * results is printed at the end of the file's run.
  *
- * No timed assertions: expiry waits for the token's own `exp` to pass, the rate limit is counted
- * in attempts, not seconds.
+ * No timed assertions: expiry waits for the token's own `exp` to pass, a passcode backoff is
+ * waited out by polling until the server takes attempts again, and what a refill rate allows is
+ * bounded by the time the flood actually took. Floods run on servers of their own, so the shared
+ * one keeps its allowances.
  *
  * One file on purpose (over 500 lines): the attacks share one server and its sign-ins, and the
  * issue asks for them as one table, which afterAll prints.
