@@ -1,7 +1,7 @@
 import type { AuthStore } from "../store/index.ts";
 import type { VerifiedToken } from "./access-tokens.ts";
 import type { SigningKey } from "./keys.ts";
-import { FailureLimiter } from "./rate-limit.ts";
+import { BackoffLimiter, RateLimiter } from "./rate-limit.ts";
 
 export interface AuthSettings {
   /** OAuth issuer = the public URL (no trailing slash). */
@@ -21,8 +21,10 @@ export interface AuthContext {
   store: AuthStore;
   key: SigningKey;
   settings: AuthSettings;
-  /** Failed passcode attempts, per client address. */
-  passcodeLimiter: FailureLimiter;
+  /** Wrong passcodes per client address: exponential backoff (rate-limit.ts). */
+  passcodeLimiter: BackoffLimiter;
+  /** Requests per client address at the endpoints that store something. */
+  limits: { register: RateLimiter; authorize: RateLimiter; token: RateLimiter };
   /**
    * Tokens whose signature and claims already verified, until they expire. An EdDSA verify costs
    * ~100 µs, more than the rest of a post_message; revocation is still checked on every request.
@@ -30,8 +32,29 @@ export interface AuthContext {
   verifiedTokens: Map<string, VerifiedToken>;
 }
 
+/**
+ * Per-address allowances (a burst, then a steady rate). Registration is rare for a real client (once
+ * per install or connector), so 60 then one a minute; /authorize (each stores a code) and /token
+ * (each may store a grant or a rotated refresh token) 120 then one a second, well above what the
+ * users behind one reverse proxy sign in and refresh. Each bounds what one address can make the
+ * server store; the sweeper (sweeper.ts) deletes what is never used.
+ */
+export const RATE_LIMITS = {
+  register: { capacity: 60, perSecond: 1 / 60 },
+  authorize: { capacity: 120, perSecond: 1 },
+  token: { capacity: 120, perSecond: 1 },
+} as const;
+
 export function createAuthContext(store: AuthStore, key: SigningKey, settings: AuthSettings): AuthContext {
-  return { store, key, settings, passcodeLimiter: new FailureLimiter(10, 10 * 60_000), verifiedTokens: new Map() };
+  const bucket = (l: { capacity: number; perSecond: number }) => new RateLimiter(l.capacity, l.perSecond);
+  return {
+    store,
+    key,
+    settings,
+    passcodeLimiter: new BackoffLimiter(),
+    limits: { register: bucket(RATE_LIMITS.register), authorize: bucket(RATE_LIMITS.authorize), token: bucket(RATE_LIMITS.token) },
+    verifiedTokens: new Map(),
+  };
 }
 
 const LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"];
@@ -52,6 +75,11 @@ export function resourceAliases(s: AuthSettings): string[] {
 export function matchResource(s: AuthSettings, requested: string): string | null {
   const wanted = requested.replace(/\/+$/, "");
   return resourceAliases(s).find((r) => r === wanted) ?? null;
+}
+
+/** The origins this server's own pages are served from: the public URL's, and on loopback each spelling. */
+export function ownOrigins(s: AuthSettings): string[] {
+  return resourceAliases(s).map((r) => new URL(r).origin);
 }
 
 /** The resource as seen by a request to `hostHeader` (falls back to the public URL's). */

@@ -1,10 +1,10 @@
 export { createAuthContext, resourceForHost, type AuthContext, type AuthSettings } from "./context.ts";
 export { loadSigningKey, jwks, type SigningKey } from "./keys.ts";
 export { authorizationServerMetadata, protectedResourceMetadata } from "./metadata.ts";
-export { registerClient } from "./clients.ts";
+export { handleRegister } from "./register.ts";
 export { handleAuthorize } from "./authorize.ts";
 export { handleToken } from "./token.ts";
 export { handleRevoke } from "./revoke.ts";
 export { authenticate, type Identity, type AuthenticateResult } from "./resource.ts";
 export { issueAgentToken, listAgentTokens, revokeAgentToken, AgentTokenRequestSchema } from "./agent-tokens.ts";
-export { OAuthError, InvalidClientMetadataError, oauthErrorResponse } from "./oauth-errors.ts";
+export { startSweeper } from "./sweeper.ts";

@@ -2,7 +2,7 @@
  * RFC 6749 error codes through the SDK's OAuthError family. The SDK's OAuth server moved to a
  * legacy package in v2, so this file is the one place that imports it (STYLE.md §11).
  */
-import { CustomOAuthError, OAuthError } from "@modelcontextprotocol/sdk/server/auth/errors.js";
+import { CustomOAuthError, OAuthError, TooManyRequestsError } from "@modelcontextprotocol/sdk/server/auth/errors.js";
 
 export {
   AccessDeniedError,
@@ -30,4 +30,13 @@ const STATUS: Record<string, number> = { invalid_client: 401, invalid_token: 401
 /** An OAuth error as its JSON response; `Cache-Control: no-store` as RFC 6749 §5.1 asks of token responses. */
 export function oauthErrorResponse(err: OAuthError, status = STATUS[err.errorCode] ?? 400, headers: Record<string, string> = {}): Response {
   return Response.json(err.toResponseObject(), { status, headers: { "cache-control": "no-store", ...headers } });
+}
+
+/**
+ * 429 for an address over its allowance (RFC 6585 §4: with Retry-After), as an OAuth error body
+ * whose description starts with our stable code.
+ */
+export function rateLimitedResponse(what: string, retryAfter: number): Response {
+  const err = new TooManyRequestsError(`RATE_LIMITED: Too many ${what} from your address; retry in ${retryAfter} s`);
+  return oauthErrorResponse(err, 429, { "retry-after": String(retryAfter) });
 }

@@ -1,39 +1,120 @@
 /**
- * Counts failures per key in a sliding window; once `max` failures fall inside the window the key
- * is limited until the oldest ages out. Memory stays bounded: stale keys are dropped on the way.
+ * Per-address limits of the OAuth endpoints, in memory. Each map is bounded (MAX_KEYS): when it
+ * overflows, keys that carry no restriction any more go first, then the least recently used.
+ * Forgetting a key only ever lifts a limit early, so the bound costs safety only to an attacker
+ * who already holds more than MAX_KEYS addresses.
  */
-export class FailureLimiter {
-  private readonly failures = new Map<string, number[]>();
+const MAX_KEYS = 10_000;
+
+/**
+ * The key a client address is limited under: IPv4 as is (also when IPv4-mapped), IPv6 by its /64,
+ * since one host usually holds a whole /64 (RFC 6177 assigns /48 to /64 per site) and could
+ * otherwise take a fresh address for every request.
+ */
+export function addressKey(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  if (!address.includes(":")) return address;
+  const halves = address.split("%")[0]!.toLowerCase().split("::");
+  const left = halves[0] ? halves[0].split(":") : [];
+  const right = halves[1] ? halves[1].split(":") : [];
+  const groups = halves.length > 1 ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`;
+}
+
+/**
+ * Token bucket per key: `capacity` requests at once, then `perSecond` on average. Counts every
+ * request, answered or refused by the endpoint, since each costs its work.
+ */
+export class RateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
   constructor(
-    private readonly max: number,
-    private readonly windowMs: number,
+    readonly capacity: number,
+    readonly perSecond: number,
   ) {}
 
-  isLimited(key: string, now = Date.now()): boolean {
-    return this.recent(key, now).length >= this.max;
+  /** Takes one request's token; returns 0 if the request may proceed, else the seconds until it may. */
+  take(key: string, now = Date.now()): number {
+    const bucket = this.buckets.get(key);
+    const tokens = bucket ? Math.min(this.capacity, bucket.tokens + ((now - bucket.at) / 1000) * this.perSecond) : this.capacity;
+    if (tokens < 1) return Math.ceil((1 - tokens) / this.perSecond);
+    // Re-inserted, so the map's order is least recently used first.
+    this.buckets.delete(key);
+    this.buckets.set(key, { tokens: tokens - 1, at: now });
+    if (this.buckets.size > MAX_KEYS) this.evict(now);
+    return 0;
+  }
+
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  private evict(now: number): void {
+    for (const [key, b] of this.buckets) {
+      if (b.tokens + ((now - b.at) / 1000) * this.perSecond >= this.capacity) this.buckets.delete(key);
+    }
+    for (const key of this.buckets.keys()) {
+      if (this.buckets.size <= MAX_KEYS * 0.9) break;
+      this.buckets.delete(key);
+    }
+  }
+}
+
+/**
+ * Failed attempts (wrong passcodes) per key, with exponential backoff instead of a lock: after n
+ * consecutive failures the key's next attempt is looked at only min(base · 2^(n-1), cap) after
+ * the last one. Every attempt inside the wait is refused unchecked, the right passcode included,
+ * or the wait could be used to test passcodes. A success clears the key; a key quiet for
+ * `forgetMs` starts over. Behind a shared address one guesser still delays the others, but by
+ * at most `cap` per attempt, not for ten minutes.
+ */
+export class BackoffLimiter {
+  private readonly keys = new Map<string, { failures: number; last: number }>();
+
+  constructor(
+    private readonly baseMs = 1000,
+    private readonly capMs = 60_000,
+    private readonly forgetMs = 15 * 60_000,
+  ) {}
+
+  /** Seconds until the key's next attempt will be checked; 0 = now. */
+  retryAfter(key: string, now = Date.now()): number {
+    const entry = this.keys.get(key);
+    if (!entry) return 0;
+    const until = entry.last + this.delayMs(entry.failures);
+    if (now >= until) {
+      if (now - entry.last >= this.forgetMs) this.keys.delete(key);
+      return 0;
+    }
+    return Math.ceil((until - now) / 1000);
   }
 
   recordFailure(key: string, now = Date.now()): void {
-    const list = this.recent(key, now);
-    list.push(now);
-    this.failures.set(key, list);
-    if (this.failures.size > 10_000) this.sweep(now);
+    const entry = this.keys.get(key);
+    const failures = entry && now - entry.last < this.forgetMs ? entry.failures + 1 : 1;
+    this.keys.delete(key);
+    this.keys.set(key, { failures, last: now });
+    if (this.keys.size > MAX_KEYS) this.evict(now);
   }
 
-  /** Seconds until the key may try again. */
-  retryAfter(key: string, now = Date.now()): number {
-    const list = this.recent(key, now);
-    return list.length ? Math.ceil((list[0]! + this.windowMs - now) / 1000) : 0;
+  recordSuccess(key: string): void {
+    this.keys.delete(key);
   }
 
-  private recent(key: string, now: number): number[] {
-    const list = (this.failures.get(key) ?? []).filter((t) => now - t < this.windowMs);
-    if (list.length === 0) this.failures.delete(key);
-    return list;
+  get size(): number {
+    return this.keys.size;
   }
 
-  private sweep(now: number): void {
-    for (const key of [...this.failures.keys()]) this.recent(key, now);
+  private delayMs(failures: number): number {
+    return Math.min(this.baseMs * 2 ** (failures - 1), this.capMs);
+  }
+
+  private evict(now: number): void {
+    for (const [key, e] of this.keys) if (now - e.last >= this.forgetMs) this.keys.delete(key);
+    for (const key of this.keys.keys()) {
+      if (this.keys.size <= MAX_KEYS * 0.9) break;
+      this.keys.delete(key);
+    }
   }
 }

@@ -11,13 +11,20 @@ import {
   InvalidTargetError,
   OAuthError,
   oauthErrorResponse,
+  rateLimitedResponse,
   ServerError,
   UnauthorizedClientError,
   UnsupportedGrantTypeError,
 } from "./oauth-errors.ts";
+import { addressKey } from "./rate-limit.ts";
 
-/** POST /token: authorization_code (PKCE S256, single use) and refresh_token (rotation, reuse detection). */
-export async function handleToken(ctx: AuthContext, request: Request): Promise<Response> {
+/**
+ * POST /token: authorization_code (PKCE S256, single use) and refresh_token (rotation, reuse
+ * detection), within a per-address allowance (each success stores rows).
+ */
+export async function handleToken(ctx: AuthContext, request: Request, clientAddress: string): Promise<Response> {
+  const wait = ctx.limits.token.take(addressKey(clientAddress));
+  if (wait > 0) return rateLimitedResponse("token requests", wait);
   try {
     const form = await readForm(request);
     const client = await authenticateClient(ctx, request, form);
@@ -72,10 +79,13 @@ async function exchangeCode(ctx: AuthContext, client: ClientRecord, form: URLSea
   const expected = Buffer.from(record.code_challenge);
   if (computed.length !== expected.length || !timingSafeEqual(computed, expected)) throw new InvalidGrantError("PKCE verification failed");
 
+  // The browser that asked for the code is bound to its identity now that the sign-in completed
+  // (not at /authorize, where anyone may ask). A browser bound meanwhile keeps its first identity.
+  const subject = await ctx.store.bindBrowserSubject(record.browser_hash, client.client_id, record.subject, Date.now());
   const grant: GrantRecord = {
     id: randomToken("gr"),
     kind: "oauth",
-    subject: record.subject,
+    subject,
     client_id: client.client_id,
     name: null,
     scope: record.scope,

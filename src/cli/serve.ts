@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { createAuthContext, loadSigningKey, type AuthContext, type AuthSettings } from "../auth/index.ts";
+import { createAuthContext, loadSigningKey, startSweeper, type AuthContext, type AuthSettings } from "../auth/index.ts";
 import { Notifier, runBots, type ChannelsContext } from "../channels/index.ts";
 import { allowListFetcher, BotPool, PRESETS, SandboxEngine } from "../sandbox/index.ts";
 import { ed25519Signer } from "../transcript/index.ts";
@@ -52,6 +52,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const botPool = new BotPool(config.bot_workers > 0 ? { workers: config.bot_workers } : {});
   const engine = new SandboxEngine(botPool, allowListFetcher(config.bot_fetch_hosts), config.bot_warm_instances);
   const auth = config.auth ? createAuthContext(new SqliteAuthStore(store.db), key, settings) : null;
+  // Expired codes, clients never signed in, dead refresh families: at start-up, then every few minutes.
+  const sweeper = auth ? startSweeper(auth) : null;
   const ctx: ChannelsContext = {
     store,
     notifier: new Notifier(),
@@ -103,6 +105,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     port,
     config: { ...config, public_url: publicUrl },
     async stop() {
+      await sweeper?.stop();
       await endpoint.close();
       engine.dispose();
       botPool.dispose();

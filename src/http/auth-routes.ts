@@ -2,14 +2,11 @@ import { Elysia } from "elysia";
 import {
   authorizationServerMetadata,
   handleAuthorize,
+  handleRegister,
   handleRevoke,
   handleToken,
-  InvalidClientMetadataError,
   jwks,
-  OAuthError,
-  oauthErrorResponse,
   protectedResourceMetadata,
-  registerClient,
   resourceForHost,
   type AuthContext,
 } from "../auth/index.ts";
@@ -43,35 +40,9 @@ export function authRoutes(auth: AuthContext, clientAddress: (request: Request) 
     .get("/.well-known/oauth-authorization-server/mcp", asm)
     .get("/.well-known/jwks.json", () => json(jwks(auth.key)))
     .options("/*", () => withCors(new Response(null, { status: 204 })))
-    .post(
-      "/register",
-      async ({ request }) => {
-        try {
-          const text = await request.text();
-          if (text.length > 64 * 1024) throw new InvalidClientMetadataError("Registration request too large");
-          let body: unknown;
-          try {
-            body = JSON.parse(text);
-          } catch {
-            throw new InvalidClientMetadataError("Body must be JSON client metadata (RFC 7591)");
-          }
-          return json(await registerClient(auth, body), 201);
-        } catch (err) {
-          if (err instanceof OAuthError) return withCors(oauthErrorResponse(err, 400));
-          throw err;
-        }
-      },
-      { parse: "none" },
-    )
-    .get("/authorize", ({ request }) => handleAuthorize(auth, new URL(request.url).searchParams, false, clientAddress(request)))
-    .post(
-      "/authorize",
-      async ({ request }) => {
-        const form = request.headers.get("content-type")?.startsWith("application/x-www-form-urlencoded") ? new URLSearchParams(await request.text()) : new URLSearchParams();
-        return handleAuthorize(auth, form, true, clientAddress(request));
-      },
-      { parse: "none" },
-    )
-    .post("/token", async ({ request }) => withCors(await handleToken(auth, request)), { parse: "none" })
+    .post("/register", async ({ request }) => withCors(await handleRegister(auth, request, clientAddress(request))), { parse: "none" })
+    .get("/authorize", ({ request }) => handleAuthorize(auth, request, clientAddress(request)))
+    .post("/authorize", ({ request }) => handleAuthorize(auth, request, clientAddress(request)), { parse: "none" })
+    .post("/token", async ({ request }) => withCors(await handleToken(auth, request, clientAddress(request))), { parse: "none" })
     .post("/revoke", async ({ request }) => withCors(await handleRevoke(auth, request)), { parse: "none" });
 }

@@ -4,8 +4,14 @@ export interface ClientRecord {
   secret_hash: string | null;
   /** RFC 7591 metadata as registered (redirect_uris, client_name, token_endpoint_auth_method, …). */
   metadata: Record<string, unknown> & { redirect_uris: string[] };
-  subject: string | null;
+  /**
+   * The one identity a client registered before 0006 signed in as (then bound per client). New
+   * clients have none: identities are bound per browser and client (browser_identities).
+   */
+  legacy_subject: string | null;
   created_at: string;
+  /** Epoch ms of its first code exchange; null while it has never signed in (swept after a day). */
+  first_grant_at: number | null;
 }
 
 export interface GrantRecord {
@@ -33,6 +39,8 @@ export interface CodeRecord {
   subject: string;
   expires_at: number;
   grant_id: string | null;
+  /** SHA-256 of the signing-in browser's secret; the exchange binds it to `subject`. */
+  browser_hash: string | null;
 }
 
 export interface RefreshRecord {
@@ -46,8 +54,14 @@ export interface RefreshRecord {
 export interface AuthStore {
   createClient(client: ClientRecord): Promise<void>;
   getClient(clientId: string): Promise<ClientRecord | null>;
-  /** Binds a subject to a client once; returns the subject now bound (the first one wins). */
-  bindClientSubject(clientId: string, subject: string): Promise<string>;
+  /** The identity a browser signed in as through a client, if it has. */
+  findBrowserSubject(browserHash: string, clientId: string): Promise<string | null>;
+  /**
+   * Records a client's sign-in at its code exchange: binds the browser (if known) to `subject`
+   * unless it is bound already, and marks the client as signed in. Returns the bound subject
+   * (the first binding wins, so concurrent sign-ins of one browser agree).
+   */
+  bindBrowserSubject(browserHash: string | null, clientId: string, subject: string, at: number): Promise<string>;
   saveCode(code: CodeRecord): Promise<void>;
   getCode(codeHash: string): Promise<CodeRecord | null>;
   /** Marks a code exchanged for grant; false if it was already exchanged (replay). */
@@ -60,4 +74,29 @@ export interface AuthStore {
   getRefresh(tokenHash: string): Promise<RefreshRecord | null>;
   /** Marks a refresh token used; false if it was already used (reuse). */
   useRefresh(tokenHash: string, at: number): Promise<boolean>;
+  /** One bounded step of expiry: at most `limit` rows (or families) of each kind. */
+  sweep(cutoffs: SweepCutoffs, limit: number): Promise<SweepCounts>;
+}
+
+/** Epoch ms before which each kind of row is dead (the policy lives in auth/sweeper.ts). */
+export interface SweepCutoffs {
+  /** Codes never exchanged that expired before this. */
+  unusedCodes: number;
+  /** Exchanged codes that expired before this (kept a while so a replay still revokes its grant). */
+  usedCodes: number;
+  /** Clients never signed in, registered before this. */
+  pendingClients: number;
+  /** OAuth grants (refresh families) revoked, or whose last refresh token expired before this. */
+  deadFamilies: number;
+  /** Refresh tokens rotated away before this. */
+  rotatedRefresh: number;
+}
+
+export interface SweepCounts {
+  codes: number;
+  clients: number;
+  families: number;
+  rotated: number;
+  /** A limit was reached: another step may find more. */
+  more: boolean;
 }

@@ -28,6 +28,13 @@ import type { Database } from "bun:sqlite";
  *   kick), so its next call can say what happened instead of a bare NOT_MEMBER.
  * - slots.prev_rejoin_hash (0005): the rejoin token the holder redeemed to get the current one, so
  *   a client whose answer was lost can redeem it again (only while it still holds the slot).
+ * - browser_identities (0006): the identity (subject) a browser signed in as through a client;
+ *   browser_hash = SHA-256 of the browser's secret cookie. Written at the first code exchange.
+ *   oauth_clients.subject became legacy_subject (the per-client identity before 0006, still
+ *   inherited by confidential clients); first_grant_at = epoch ms of the client's first code
+ *   exchange (NULL: never signed in, deleted after a day); oauth_codes.browser_hash = the browser
+ *   that asked for the code; grants.live_until = expiry of the family's newest refresh token
+ *   (0 once revoked; the family is deleted when it has passed).
  * - slots.tenure_start (0007): where the seat's current occupancy began: the last message id before
  *   its latest kick (0 if never kicked). A private message of the seat whose position (reply_to for a
  *   bot's answer, else its own id) is not after it belongs to an earlier occupant, so the new one
@@ -152,6 +159,31 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
     sql: `
       ALTER TABLE slots ADD COLUMN prev_rejoin_hash TEXT;
       CREATE INDEX slots_prev_rejoin ON slots(prev_rejoin_hash);
+    `,
+  },
+  {
+    name: "0006_oauth_browser_identity",
+    sql: `
+      ALTER TABLE oauth_clients RENAME COLUMN subject TO legacy_subject;
+      ALTER TABLE oauth_clients ADD COLUMN first_grant_at INTEGER;
+      UPDATE oauth_clients SET first_grant_at = 0
+        WHERE legacy_subject IS NOT NULL OR client_id IN (SELECT client_id FROM grants WHERE client_id IS NOT NULL);
+      CREATE INDEX oauth_clients_pending ON oauth_clients(created_at) WHERE first_grant_at IS NULL;
+      CREATE TABLE browser_identities (
+        browser_hash TEXT NOT NULL,
+        client_id TEXT NOT NULL REFERENCES oauth_clients(client_id),
+        subject TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (browser_hash, client_id)
+      );
+      ALTER TABLE oauth_codes ADD COLUMN browser_hash TEXT;
+      CREATE INDEX oauth_codes_expires ON oauth_codes(expires_at);
+      ALTER TABLE grants ADD COLUMN live_until INTEGER;
+      UPDATE grants SET live_until = CASE WHEN revoked_at IS NOT NULL THEN 0
+        ELSE (SELECT MAX(expires_at) FROM refresh_tokens r WHERE r.grant_id = grants.id) END
+        WHERE kind = 'oauth';
+      CREATE INDEX grants_live_until ON grants(live_until) WHERE kind = 'oauth';
+      CREATE INDEX refresh_tokens_used ON refresh_tokens(used_at) WHERE used_at IS NOT NULL;
     `,
   },
   {

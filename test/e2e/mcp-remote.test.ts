@@ -7,7 +7,7 @@
  * MCP over stdio. Each scenario has its own MCP_REMOTE_CONFIG_DIR, so no cached token leaks in.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jwtClaims, startRemoteProxy, storedAuth, waitFor, writeFakeBrowser } from "../helpers/mcp-remote.ts";
@@ -90,6 +90,21 @@ describe("mcp-remote: sign-in, then a cached token", () => {
     expect(after.tokens?.access_token).toBe(before.tokens?.access_token); // 1 h token: reused as is
     expect(jwtClaims(after.tokens!.access_token).sub).toBe(firstSubject);
 
+    expect(await proxy.close()).toBe(0);
+  }, 45_000);
+
+  test("tokens deleted: mcp-remote signs in again in the same browser, through the same client, as the same identity", async () => {
+    expect(channelId).toBeDefined();
+    const dir = join(configDir, "mcp-remote-v1");
+    for (const f of readdirSync(dir).filter((f) => f.endsWith("_tokens.json"))) rmSync(join(dir, f));
+    await using proxy = startRemoteProxy(server.mcpUrl, { configDir, browser: browser.script });
+    await proxy.initialize();
+    const listed = await proxy.callTool("list_channels");
+    expect(listed.channels.map((c: { channel_id: string }) => c.channel_id)).toContain(channelId);
+    expect(browser.urls()).toHaveLength(2);
+    const after = storedAuth(configDir);
+    expect(after.clientInfo?.client_id).toBe(firstClientId);
+    expect(jwtClaims(after.tokens!.access_token).sub).toBe(firstSubject);
     expect(await proxy.close()).toBe(0);
   }, 45_000);
 });

@@ -4,19 +4,23 @@
  * forbids one, no token issued) and then that the legitimate path still works. The table of
  * results is printed at the end of the file's run.
  *
- * No timed assertions: expiry waits for the token's own `exp` to pass, the rate limit is counted
- * in attempts, not seconds.
+ * No timed assertions: expiry waits for the token's own `exp` to pass, a passcode backoff is
+ * waited out by polling until the server takes attempts again, and what a refill rate allows is
+ * bounded by the time the flood actually took. Floods run on servers of their own, so the shared
+ * one keeps its allowances.
  *
  * One file on purpose (over 500 lines): the attacks share one server and its sign-ins, and the
  * issue asks for them as one table, which afterAll prints.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { Database } from "bun:sqlite";
+import { readFileSync, statSync } from "node:fs";
 import net from "node:net";
 import { join, resolve } from "node:path";
 import { importJWK, SignJWT, type JWK } from "jose";
 import { connect } from "../helpers/mcp-client.ts";
-import { authorize, pkcePair, REDIRECT_URI, registerClient, signIn, tokenRequest } from "../helpers/oauth.ts";
+import { waitFor } from "../helpers/mcp-remote.ts";
+import { authorize, CookieJar, pkcePair, REDIRECT_URI, registerClient, signIn, signInClient, tokenRequest } from "../helpers/oauth.ts";
 import { startServer, type ServerProcess } from "../helpers/start-server.ts";
 
 const MAIN = resolve(import.meta.dir, "../../src/main.ts");
@@ -117,29 +121,10 @@ async function expectWorks(srv: ServerProcess, token: string) {
   expect((await c.call("health_check")).status).toBe("ok");
 }
 
-/** Signs in an already-registered public client (authorize → token); returns the token response. */
-async function signInClient(srv: ServerProcess, clientId: string) {
-  const { verifier, challenge } = pkcePair();
-  const back = await authorize(srv.url, {
-    response_type: "code",
-    client_id: clientId,
-    redirect_uri: REDIRECT_URI,
-    code_challenge: challenge,
-    code_challenge_method: "S256",
-    state: "legit",
-    resource: srv.mcpUrl,
-  });
-  const code = back.searchParams.get("code");
-  expect(code).toBeTruthy();
-  const res = await tokenRequest(srv.url, { grant_type: "authorization_code", code: code!, code_verifier: verifier, client_id: clientId, redirect_uri: REDIRECT_URI });
-  expect(res.status).toBe(200);
-  return (await res.json()) as { access_token: string; refresh_token: string; expires_in: number; scope: string };
-}
-
 /** Legitimate path after an attack: the same client signs in properly and the token works at /mcp. */
 async function legitAfter(srv: ServerProcess, clientId?: string) {
   const id = clientId ?? (await registerClient(srv.url)).client_id;
-  const tokens = await signInClient(srv, id);
+  const tokens = await signInClient(srv.url, id);
   await expectWorks(srv, tokens.access_token);
   return tokens;
 }
@@ -178,18 +163,16 @@ async function untilExpired(token: string) {
   while (Math.floor(Date.now() / 1000) < exp) await Bun.sleep(100);
 }
 
-/** One HTTP/1.1 request over a socket bound to a chosen local address (the rate limiter keys on it). */
-async function requestFrom(localAddress: string, port: number, method: string, path: string, form: URLSearchParams) {
-  const body = form.toString();
+/** One HTTP/1.1 request over a socket bound to a chosen local address (the rate limiters key on it). */
+async function requestFrom(localAddress: string, port: number, method: string, path: string, form: URLSearchParams | { json: unknown }) {
+  const [type, body] = form instanceof URLSearchParams ? ["application/x-www-form-urlencoded", form.toString()] : ["application/json", JSON.stringify(form.json)];
   const sock = net.connect({ host: "127.0.0.1", port, localAddress });
   let raw = "";
   sock.setEncoding("utf8");
   sock.on("data", (d) => (raw += d));
   await new Promise<void>((ok, fail) => {
     sock.on("connect", () => {
-      sock.write(
-        `${method} ${path} HTTP/1.1\r\nHost: localhost:${port}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-      );
+      sock.write(`${method} ${path} HTTP/1.1\r\nHost: localhost:${port}\r\nContent-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     });
     sock.on("close", () => ok());
     sock.on("error", fail);
@@ -199,6 +182,80 @@ async function requestFrom(localAddress: string, port: number, method: string, p
   const status = Number(lines[0]!.split(" ")[1]);
   const headers = new Map(lines.slice(1).map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()] as const));
   return { status, headers, raw };
+}
+
+const subOf = (token: string): string => decodeJwt(token).payload.sub;
+
+/** Rows in one table of a server's database, read beside the running server (WAL allows it). */
+function rowCount(dataDir: string, table: string): number {
+  const db = new Database(join(dataDir, "parley.db"), { readonly: true });
+  try {
+    return db.query<{ n: number }, []>(`SELECT COUNT(*) AS n FROM ${table}`).get()!.n;
+  } finally {
+    db.close();
+  }
+}
+
+/** Bytes of the database and its WAL. */
+function dbBytes(dataDir: string): number {
+  const size = (f: string) => {
+    try {
+      return statSync(join(dataDir, f)).size;
+    } catch {
+      return 0;
+    }
+  };
+  return size("parley.db") + size("parley.db-wal");
+}
+
+/** Sends `count` requests, `batch` at a time; returns the responses in order of sending. */
+async function flood(count: number, send: (i: number) => Promise<Response>, batch = 25): Promise<Response[]> {
+  const out: Response[] = [];
+  for (let start = 0; start < count; start += batch) {
+    out.push(...(await Promise.all(Array.from({ length: Math.min(batch, count - start) }, (_, j) => send(start + j)))));
+  }
+  return out;
+}
+
+/** The consent form POST of a passcode server, as a browser (with `jar`) or a script sends it. */
+function postConsent(baseUrl: string, params: Record<string, string>, passcode: string, init: { jar?: CookieJar; headers?: Record<string, string> } = {}) {
+  return fetch(`${baseUrl}/authorize`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { "content-type": "application/x-www-form-urlencoded", ...init.jar?.header(), ...init.headers },
+    body: new URLSearchParams({ ...params, passcode }),
+  }).then((res) => {
+    init.jar?.store(res);
+    return res;
+  });
+}
+
+/** Exchanges the code in a 302 from /authorize for tokens (public client). */
+async function redeem(baseUrl: string, res: Response, clientId: string, verifier: string) {
+  expect(res.status).toBe(302);
+  const code = new URL(res.headers.get("location")!).searchParams.get("code");
+  expect(code).toBeTruthy();
+  const tok = await tokenRequest(baseUrl, { grant_type: "authorization_code", code: code!, code_verifier: verifier, client_id: clientId, redirect_uri: REDIRECT_URI });
+  expect(tok.status).toBe(200);
+  return (await tok.json()) as { access_token: string; refresh_token: string };
+}
+
+/** A victim's channel with a private message in it: what an identity thief would be after. */
+async function victimChannel(baseUrl: string, token: string) {
+  await using v = await connect(`${baseUrl}/mcp`, "victim", { token });
+  const ch = await v.call("create_channel", { name: "victim-room", slots: ["invite:me", "invite:friend"] });
+  await v.call("join_channel", { invite_code: ch.invites[0] });
+  await v.call("post_message", { channel_id: ch.channel_id, body: "only for my eyes" });
+  return ch.channel_id as string;
+}
+
+/** What a token's holder can see of the victim's channel: its channel list and a read attempt. */
+async function whatTokenSees(baseUrl: string, token: string, channelId: string) {
+  await using c = await connect(`${baseUrl}/mcp`, "probe", { token });
+  const listed = JSON.stringify(await c.call("list_channels")).includes(channelId);
+  const read = await c.raw("sync_messages", { channel_id: channelId, timeout_ms: 0 });
+  const text = (read.content[0] as { text: string }).text;
+  return { listed, readable: !read.isError && text.includes("only for my eyes"), error: read.isError ? text.split(":")[0] : null };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -561,7 +618,7 @@ describe("OAuth attacks", () => {
   });
 
   attack(
-    "1,000 failed passcode attempts",
+    "1,000 wrong passcodes from one address",
     async () => {
       const PASSCODE = "correct horse battery staple";
       await using guarded = await startServer({ args: ["--passcode", PASSCODE] });
@@ -576,72 +633,235 @@ describe("OAuth attacks", () => {
         state: "st",
         resource: guarded.mcpUrl,
       };
-      const postAuthorize = (passcode: string) =>
-        fetch(`${guarded.url}/authorize`, {
-          method: "POST",
-          redirect: "manual",
-          headers: { "content-type": "application/x-www-form-urlencoded" },
-          body: new URLSearchParams({ ...params, passcode }),
-        });
+      const post = (passcode: string) => postConsent(guarded.url, params, passcode);
+      const consentPage = () => fetch(`${guarded.url}/authorize?${new URLSearchParams(params)}`, { redirect: "manual" });
       // Before the attack: the consent page, and a real sign-in with the passcode.
-      const consent = await fetch(`${guarded.url}/authorize?${new URLSearchParams(params)}`, { redirect: "manual" });
+      const consent = await consentPage();
       expect(consent.status).toBe(200);
       expect(await consent.text()).toContain('name="passcode"');
-      const ok = await postAuthorize(PASSCODE);
-      expect(ok.status).toBe(302);
-      const code = new URL(ok.headers.get("location")!).searchParams.get("code")!;
-      const tokRes = await tokenRequest(guarded.url, { grant_type: "authorization_code", code, code_verifier: verifier, client_id: client.client_id, redirect_uri: REDIRECT_URI });
-      expect(tokRes.status).toBe(200);
-      const before = (await tokRes.json()) as { access_token: string; refresh_token: string };
+      const before = await redeem(guarded.url, await post(PASSCODE), client.client_id, verifier);
 
-      // 1,000 wrong passcodes, in batches of 25.
-      const statuses: number[] = [];
-      for (let batch = 0; batch < 40; batch++) {
-        const results = await Promise.all(
-          Array.from({ length: 25 }, async (_, i) => {
-            const res = await postAuthorize(`wrong-${batch}-${i}`);
-            const body = await res.text();
-            expect(res.headers.get("location")).toBeNull();
-            if (res.status === 429) {
-              expect(body).toContain("RATE_LIMITED");
-              expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
-            } else {
-              expect(res.status).toBe(401);
-              expect(body).toContain("Wrong passcode");
-            }
-            return res.status;
-          }),
-        );
-        statuses.push(...results);
+      // 1,000 wrong passcodes, 25 at a time. Each wrong one checked doubles the wait before this
+      // address's next attempt is looked at (1, 2, 4, … s); attempts during the wait get 429.
+      const started = Date.now();
+      const responses = await flood(1000, (i) => post(`wrong-${i}`));
+      const elapsedS = (Date.now() - started) / 1000;
+      let wrong = 0;
+      for (const res of responses) {
+        const body = await res.text();
+        expect(res.headers.get("location")).toBeNull();
+        if (res.status === 429) {
+          expect(body).toContain("RATE_LIMITED");
+          const retry = Number(res.headers.get("retry-after"));
+          expect(retry).toBeGreaterThan(0);
+          expect(retry).toBeLessThanOrEqual(60);
+        } else {
+          expect(res.status).toBe(401);
+          expect(body).toContain("Wrong passcode");
+          wrong++;
+        }
       }
-      expect(statuses.length).toBe(1000);
-      expect(statuses.filter((s) => s === 401).length).toBe(10);
-      expect(statuses.filter((s) => s === 429).length).toBe(990);
+      // Checked: the first, then at most one per elapsed wait (1 + 2 + 4 + … s).
+      expect(wrong).toBeGreaterThanOrEqual(1);
+      expect(wrong).toBeLessThanOrEqual(Math.floor(Math.log2(elapsedS + 1)) + 2);
 
-      // While limited, even the right passcode is refused, and so is the consent page.
-      const right = await postAuthorize(PASSCODE);
-      expect(right.status).toBe(429);
-      expect(right.headers.get("location")).toBeNull();
-      expect(await right.text()).toContain("RATE_LIMITED");
-      expect((await fetch(`${guarded.url}/authorize?${new URLSearchParams(params)}`, { redirect: "manual" })).status).toBe(429);
-
+      // Another address is never affected: it signs in with the passcode while this one waits.
+      const other = await requestFrom("127.0.0.2", guarded.port, "POST", "/authorize", new URLSearchParams({ ...params, passcode: PASSCODE }));
+      expect(other.status).toBe(302);
+      const otherCode = new URL(other.headers.get("location")!).searchParams.get("code")!;
+      const otherTok = await tokenRequest(guarded.url, { grant_type: "authorization_code", code: otherCode, code_verifier: verifier, client_id: client.client_id, redirect_uri: REDIRECT_URI });
+      expect(otherTok.status).toBe(200);
       // The server keeps serving everything else: metadata, registration, refresh, /mcp.
       expect((await fetch(`${guarded.url}/.well-known/oauth-authorization-server`)).status).toBe(200);
       expect((await registerClient(guarded.url)).client_id).toMatch(/^cli_/);
       const refreshed = await tokenRequest(guarded.url, { grant_type: "refresh_token", refresh_token: before.refresh_token, client_id: client.client_id });
       expect(refreshed.status).toBe(200);
       await expectWorks(guarded, ((await refreshed.json()) as { access_token: string }).access_token);
-      // The limit is per client address: another address still signs in with the passcode.
-      const other = await requestFrom("127.0.0.2", guarded.port, "POST", "/authorize", new URLSearchParams({ ...params, passcode: PASSCODE }));
-      expect(other.status).toBe(302);
-      const otherCode = new URL(other.headers.get("location")!).searchParams.get("code")!;
-      const otherTok = await tokenRequest(guarded.url, { grant_type: "authorization_code", code: otherCode, code_verifier: verifier, client_id: client.client_id, redirect_uri: REDIRECT_URI });
-      expect(otherTok.status).toBe(200);
-      await expectWorks(guarded, ((await otherTok.json()) as { access_token: string }).access_token);
-      return "10 × 401 then 990 × 429 RATE_LIMITED; correct passcode also 429 while limited; other requests and other addresses served";
+
+      // Once the wait is over, one wrong passcode is checked again (401); right after it, even the
+      // right passcode gets 429, so the wait cannot be used to test passcodes.
+      const allowed = () => waitFor("the backoff to pass", async () => (await consentPage()).status === 200, 70_000, 250);
+      await allowed();
+      expect((await post("wrong-again")).status).toBe(401);
+      const during = await post(PASSCODE);
+      expect(during.status).toBe(429);
+      expect(during.headers.get("location")).toBeNull();
+      expect(await during.text()).toContain("RATE_LIMITED");
+      // After the wait the right passcode signs in, and the success clears the address's count.
+      await allowed();
+      const tokens = await redeem(guarded.url, await post(PASSCODE), client.client_id, verifier);
+      await expectWorks(guarded, tokens.access_token);
+      expect((await post("one typo")).status).toBe(401);
+      return `${wrong} × 401 then 429 RATE_LIMITED (Retry-After ≤ 60 s, doubling); right passcode 429 during the wait, 302 after it; other addresses served`;
     },
     120_000,
   );
+
+  attack("identity taken with a victim's public client_id", async () => {
+    const victimClient = await registerClient(srv.url);
+    const browser = new CookieJar();
+    const victim = await signInClient(srv.url, victimClient.client_id, { jar: browser });
+    const channelId = await victimChannel(srv.url, victim.access_token);
+    // The attacker has what the authorize URL shows (client_id, redirect URI), its own PKCE pair, no cookie.
+    const stolen = await signInClient(srv.url, victimClient.client_id);
+    const seen = await whatTokenSees(srv.url, stolen.access_token, channelId);
+    expect({ sameSubject: subOf(stolen.access_token) === subOf(victim.access_token), ...seen }).toEqual({ sameSubject: false, listed: false, readable: false, error: "NOT_MEMBER" });
+    // Its refresh stays its own identity.
+    const rotated = await tokenRequest(srv.url, { grant_type: "refresh_token", refresh_token: stolen.refresh_token, client_id: victimClient.client_id });
+    expect(subOf(((await rotated.json()) as { access_token: string }).access_token)).toBe(subOf(stolen.access_token));
+
+    // The identity cookie: first-party, HttpOnly, SameSite=Lax, a 256-bit secret.
+    expect(browser.seen[0]).toMatch(/^parley_browser=brw_[A-Za-z0-9_-]{43}; /);
+    for (const attr of ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age="]) expect(browser.seen[0]).toContain(attr);
+    // Legit path: the victim's browser signs in again through the same client: same identity, still seated.
+    const again = await signInClient(srv.url, victimClient.client_id, { jar: browser });
+    expect(subOf(again.access_token)).toBe(subOf(victim.access_token));
+    expect(await whatTokenSees(srv.url, again.access_token, channelId)).toEqual({ listed: true, readable: true, error: null });
+    // One browser through two clients (two apps one person set up to play each other) is two identities.
+    const otherApp = await signInClient(srv.url, (await registerClient(srv.url)).client_id, { jar: browser });
+    expect(subOf(otherApp.access_token)).not.toBe(subOf(victim.access_token));
+    return "attacker's tokens carry a new subject: NOT_MEMBER, victim's channels unlisted; the victim's browser keeps its identity";
+  });
+
+  attack("identity taken by another passcode holder", async () => {
+    const PASSCODE = "shared by two people";
+    await using g = await startServer({ args: ["--passcode", PASSCODE] });
+    const victimClient = await registerClient(g.url);
+    const signInWith = async (jar?: CookieJar) => {
+      const { verifier, challenge } = pkcePair();
+      const params = { response_type: "code", client_id: victimClient.client_id, redirect_uri: REDIRECT_URI, code_challenge: challenge, code_challenge_method: "S256", state: "st", resource: g.mcpUrl };
+      const page = await fetch(`${g.url}/authorize?${new URLSearchParams(params)}`, { redirect: "manual", headers: jar?.header() ?? {} });
+      expect(page.status).toBe(200);
+      return redeem(g.url, await postConsent(g.url, params, PASSCODE, { jar }), victimClient.client_id, verifier);
+    };
+    const browser = new CookieJar();
+    const victim = await signInWith(browser);
+    const channelId = await victimChannel(g.url, victim.access_token);
+    // The other passcode holder: the victim's client_id, its own PKCE pair, its own browser (no cookie of the victim's).
+    const stolen = await signInWith(new CookieJar());
+    const seen = await whatTokenSees(g.url, stolen.access_token, channelId);
+    expect({ sameSubject: subOf(stolen.access_token) === subOf(victim.access_token), ...seen }).toEqual({ sameSubject: false, listed: false, readable: false, error: "NOT_MEMBER" });
+    // Legit path: the victim's browser, through the consent page again: same identity.
+    const again = await signInWith(browser);
+    expect(subOf(again.access_token)).toBe(subOf(victim.access_token));
+    expect(await whatTokenSees(g.url, again.access_token, channelId)).toEqual({ listed: true, readable: true, error: null });
+    return "the other holder's tokens carry a new subject: NOT_MEMBER; the victim's browser keeps its identity";
+  });
+
+  attack("registration flood", async () => {
+    await using s = await startServer();
+    const register = (body: unknown) => fetch(`${s.url}/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const small = { redirect_uris: [REDIRECT_URI], client_name: "flood", token_endpoint_auth_method: "none" };
+    // Oversized metadata (the report stored 60 KiB per client) is refused, whatever field carries it.
+    const oversized = [
+      { ...small, client_name: "x".repeat(60 * 1024) },
+      { ...small, redirect_uris: Array.from({ length: 100 }, (_, i) => `http://localhost:${1000 + i}/cb`) },
+      { ...small, contacts: Array.from({ length: 500 }, (_, i) => `c${i}@example.com`) },
+    ];
+    const big = await Promise.all(oversized.map(async (body) => {
+      const res = await register(body);
+      return `${res.status} ${((await res.json()) as { error: string }).error}`;
+    }));
+    // 300 registrations from one address, then 300 more: the allowance is stored, the rest get 429.
+    const first = await flood(300, () => register(small));
+    const rows = rowCount(s.dataDir, "oauth_clients");
+    const bytes = dbBytes(s.dataDir);
+    const second = await flood(300, () => register(small));
+    const created = [...first, ...second].filter((r) => r.status === 201).length;
+    expect({ big, rowsGrewAfterLimit: rowCount(s.dataDir, "oauth_clients") - rows, bytesGrewAfterLimit: dbBytes(s.dataDir) - bytes, secondRoundCreated: second.filter((r) => r.status === 201).length }).toEqual({
+      big: Array(3).fill("400 invalid_client_metadata"),
+      rowsGrewAfterLimit: 0,
+      bytesGrewAfterLimit: 0,
+      secondRoundCreated: 0,
+    });
+    // 60 a burst (3 went to the oversized ones), then one a minute.
+    expect(created + oversized.length).toBeGreaterThanOrEqual(60);
+    expect(created + oversized.length).toBeLessThanOrEqual(62);
+    expect(rows).toBe(created);
+    const limited = second[0]!;
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(limited.headers.get("access-control-allow-origin")).toBe("*");
+    const body = (await limited.json()) as { error: string; error_description: string };
+    expect(body.error).toBe("too_many_requests");
+    expect(body.error_description).toContain("RATE_LIMITED");
+    // Legit path: another address registers and signs in.
+    const other = await requestFrom("127.0.0.2", s.port, "POST", "/register", { json: small });
+    expect(other.status).toBe(201);
+    return `oversized metadata 400; ${created} stored, then 429 too_many_requests with Retry-After; DB stops growing`;
+  }, 60_000);
+
+  attack("token and authorization-code flood", async () => {
+    await using s = await startServer();
+    const started = Date.now();
+    const tokens = await flood(300, (i) => tokenRequest(s.url, { grant_type: "refresh_token", refresh_token: `rt_guess_${i}`, client_id: "cli_guess" }));
+    const client = await registerClient(s.url);
+    const codes = await flood(300, () => fetch(`${s.url}/authorize?${new URLSearchParams(authParams(client.client_id, pkcePair().challenge, { resource: s.mcpUrl }))}`, { redirect: "manual" }));
+    const elapsedS = Math.ceil((Date.now() - started) / 1000);
+    const served = (rs: Response[]) => rs.filter((r) => r.status !== 429).length;
+    expect({ tokenLimited: served(tokens) < 300, codesLimited: served(codes) < 300 }).toEqual({ tokenLimited: true, codesLimited: true });
+    // 120 a burst, then one a second.
+    expect(served(tokens)).toBeGreaterThanOrEqual(120);
+    expect(served(tokens)).toBeLessThanOrEqual(120 + elapsedS + 1);
+    expect(served(codes)).toBeLessThanOrEqual(120 + elapsedS + 1);
+    expect(rowCount(s.dataDir, "oauth_codes")).toBe(served(codes));
+    const limited = tokens.find((r) => r.status === 429)!;
+    expect(limited.headers.get("cache-control")).toBe("no-store");
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(((await limited.json()) as { error: string }).error).toBe("too_many_requests");
+    const limitedPage = codes.find((r) => r.status === 429)!;
+    expect(limitedPage.headers.get("location")).toBeNull();
+    expect(await limitedPage.text()).toContain("RATE_LIMITED");
+    // Legit path: another address is served at once.
+    const other = await requestFrom("127.0.0.2", s.port, "POST", "/token", new URLSearchParams({ grant_type: "refresh_token", refresh_token: "rt_x", client_id: "cli_guess" }));
+    expect(other.status).toBe(401);
+    return `/token: ${served(tokens)} answered, then 429 too_many_requests; /authorize: ${served(codes)} codes, then a 429 page`;
+  }, 60_000);
+
+  attack("consent page framed, or posted from another origin", async () => {
+    const PASSCODE = "frame me if you can";
+    await using g = await startServer({ args: ["--passcode", PASSCODE] });
+    const client = await registerClient(g.url);
+    const { verifier, challenge } = pkcePair();
+    const params = { response_type: "code", client_id: client.client_id, redirect_uri: REDIRECT_URI, code_challenge: challenge, code_challenge_method: "S256", state: "st", resource: g.mcpUrl };
+    const page = await fetch(`${g.url}/authorize?${new URLSearchParams(params)}`, { redirect: "manual" });
+    const html = await page.text();
+    const csp = page.headers.get("content-security-policy") ?? "";
+    const style = /<style>([\s\S]*?)<\/style>/.exec(html)?.[1] ?? "";
+    const styleHash = `'sha256-${new Bun.CryptoHasher("sha256").update(style).digest("base64")}'`;
+    const policy = Object.fromEntries(csp.split(";").map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k, v.join(" ")]));
+    expect({ xfo: page.headers.get("x-frame-options"), referrer: page.headers.get("referrer-policy"), policy }).toEqual({
+      xfo: "DENY",
+      referrer: "no-referrer",
+      policy: {
+        "default-src": "'none'",
+        "style-src": styleHash,
+        // The redirect after the POST must be allowed too: browsers apply form-action to it.
+        "form-action": "'self' http://localhost:53682",
+        "frame-ancestors": "'none'",
+        "base-uri": "'none'",
+      },
+    });
+    // Error pages are framed no more than the consent page.
+    const errorPage = await fetch(`${g.url}/authorize?client_id=cli_nobody`, { redirect: "manual" });
+    expect(errorPage.status).toBe(400);
+    expect(errorPage.headers.get("x-frame-options")).toBe("DENY");
+    expect(errorPage.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+    // A cross-origin POST (a page elsewhere submitting the form, even with the right passcode) → 403.
+    const crossOrigin: Record<string, string>[] = [{ origin: "https://evil.example" }, { origin: "null" }, { "sec-fetch-site": "cross-site" }, { origin: `http://localhost:${g.port + 1}` }];
+    for (const headers of crossOrigin) {
+      const res = await postConsent(g.url, params, PASSCODE, { headers });
+      expect(res.status).toBe(403);
+      expect(res.headers.get("location")).toBeNull();
+      expect(res.headers.getSetCookie()).toEqual([]);
+    }
+    // Legit path: the browser on this server's own origin, in each loopback spelling.
+    for (const origin of [g.url, `http://127.0.0.1:${g.port}`]) {
+      const res = await postConsent(g.url, params, PASSCODE, { headers: { origin, "sec-fetch-site": "same-origin" } });
+      await expectWorks(g, (await redeem(g.url, res, client.client_id, verifier)).access_token);
+    }
+    return "CSP frame-ancestors 'none' + X-Frame-Options DENY on every page; POST from another origin → 403";
+  });
 });
 
 describe("OAuth discovery and endpoint hygiene", () => {

@@ -11,11 +11,14 @@ import { UnauthorizedError, type OAuthClientProvider } from "@modelcontextprotoc
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import { connect, wrapClient, type TestClient } from "../helpers/mcp-client.ts";
-import { REDIRECT_URI } from "../helpers/oauth.ts";
+import { CookieJar, REDIRECT_URI } from "../helpers/oauth.ts";
 import { startServer, type ServerProcess } from "../helpers/start-server.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
 
-/** In-memory provider; the user agent is fetch, which stops at the redirect and reads the code. */
+/**
+ * In-memory provider; the user agent is fetch, which stops at the redirect and reads the code,
+ * with a cookie jar as the user's browser (the identity is bound to its cookie).
+ */
 class TestOAuthProvider implements OAuthClientProvider {
   private info?: OAuthClientInformationMixed;
   private stored?: OAuthTokens;
@@ -28,7 +31,11 @@ class TestOAuthProvider implements OAuthClientProvider {
   /** `iss` of the last authorization response (RFC 9207). */
   lastIss: string | null = null;
 
-  constructor(readonly metadata: Partial<OAuthClientMetadata> = {}) {}
+  constructor(
+    readonly metadata: Partial<OAuthClientMetadata> = {},
+    /** The browser the sign-in page opens in. */
+    public browser = new CookieJar(),
+  ) {}
 
   get redirectUrl() {
     return REDIRECT_URI;
@@ -62,7 +69,8 @@ class TestOAuthProvider implements OAuthClientProvider {
   }
   async redirectToAuthorization(url: URL) {
     this.redirects++;
-    const res = await fetch(url, { redirect: "manual" });
+    const res = await fetch(url, { redirect: "manual", headers: this.browser.header() });
+    this.browser.store(res);
     const location = res.headers.get("location");
     if (res.status !== 302 || !location) throw new Error(`authorize did not redirect: ${res.status} ${await res.text()}`);
     const back = new URL(location);
@@ -186,7 +194,7 @@ describe("SDK Client with its own OAuthClientProvider", () => {
         expect((await s.call("post_message", { channel_id: channelId, body: "after restart" })).msg_id).toBeGreaterThan(0);
         expect(JSON.stringify(await s.call("list_channels"))).toContain(channelId);
       }
-      // A fresh sign-in by the same registered client is the same identity, too.
+      // A fresh sign-in by the same registered client, in the same browser, is the same identity, too.
       const oldSub = payloadOf(provider.tokens()!.access_token).sub;
       provider.dropTokens();
       {
@@ -201,6 +209,24 @@ describe("SDK Client with its own OAuthClientProvider", () => {
     } finally {
       await srv[Symbol.asyncDispose]();
     }
+  });
+
+  test("a new sign-in through the same client from another browser (no identity cookie) is another identity", async () => {
+    await using srv = await startServer();
+    const provider = new TestOAuthProvider();
+    const first = await connectWithOAuth(srv.mcpUrl, provider);
+    const ch = await first.call("create_channel", { name: "mine", slots: ["invite:me"] });
+    await first.call("join_channel", { invite_code: ch.invites[0] });
+    await first[Symbol.asyncDispose]();
+    const sub = payloadOf(provider.tokens()!.access_token).sub;
+    // Same registration (client_id and secret), tokens dropped, a browser without the cookie.
+    provider.dropTokens();
+    provider.browser = new CookieJar();
+    await using other = await connectWithOAuth(srv.mcpUrl, provider);
+    expect(provider.redirects).toBe(2);
+    expect(payloadOf(provider.tokens()!.access_token).sub).not.toBe(sub);
+    expect((await other.error("post_message", { channel_id: ch.channel_id, body: "not mine" })).split(":")[0]).toBe("NOT_MEMBER");
+    expect(JSON.stringify(await other.call("list_channels"))).not.toContain(ch.channel_id);
   });
 
   test("a rejoin token moves the seat to another identity; the old holder gets NOT_MEMBER next call", async () => {

@@ -3,7 +3,8 @@
  * JSON-RPC lines in on stdin, JSON-RPC lines out on stdout, its log on stderr. Sign-in is headless:
  * BROWSER points at a script that appends the URL it was given to a log and follows it with
  * `curl -s -L` (our /authorize approves at once without --passcode and 302s to mcp-remote's
- * localhost callback).
+ * localhost callback), keeping cookies in a jar beside it as a browser does (the identity is
+ * bound to the sign-in cookie).
  */
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -22,13 +23,14 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, time
   }
 }
 
-/** Writes the fake browser into `dir`; every invocation appends its URL to `<dir>/browser.log`. */
+/** Writes the fake browser into `dir`; every invocation appends its URL to `<dir>/browser.log`; cookies live in `<dir>/cookies.txt`. */
 export function writeFakeBrowser(dir: string): { script: string; log: string; urls(): string[] } {
   const curl = Bun.which("curl");
   if (!curl) throw new Error("curl is required for the headless sign-in");
   const script = join(dir, "fake-browser.sh");
   const log = join(dir, "browser.log");
-  writeFileSync(script, `#!/bin/sh\nprintf '%s\\n' "$1" >> '${log}'\nexec '${curl}' -s -L --max-time 20 -o /dev/null "$1"\n`);
+  const jar = join(dir, "cookies.txt");
+  writeFileSync(script, `#!/bin/sh\nprintf '%s\\n' "$1" >> '${log}'\nexec '${curl}' -s -L --max-time 20 -b '${jar}' -c '${jar}' -o /dev/null "$1"\n`);
   chmodSync(script, 0o755);
   return { script, log, urls: () => (existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean) : []) };
 }

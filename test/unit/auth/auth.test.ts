@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { SignJWT } from "jose";
 import { signAccessToken, verifyAccessToken } from "../../../src/auth/access-tokens.ts";
 import { loadSigningKey } from "../../../src/auth/keys.ts";
-import { FailureLimiter } from "../../../src/auth/rate-limit.ts";
 import { grantableScope } from "../../../src/auth/scopes.ts";
 import { tempDir } from "../../helpers/temp-dir.ts";
 
@@ -58,16 +57,5 @@ describe("grantableScope()", () => {
     expect(grantableScope(settings, "channels channels")).toBe("channels");
     expect(grantableScope(settings, "openid battle")).toBe("channels");
     expect(grantableScope({ defaultServers: ["channels", "battle"] } as typeof settings, "battle")).toBe("battle");
-  });
-});
-
-describe("FailureLimiter", () => {
-  test("limits a key after max failures inside the window, per key, and forgets them after it", () => {
-    const limiter = new FailureLimiter(3, 1000);
-    for (let i = 0; i < 3; i++) limiter.recordFailure("1.2.3.4", 100 + i);
-    expect(limiter.isLimited("1.2.3.4", 200)).toBe(true);
-    expect(limiter.isLimited("5.6.7.8", 200)).toBe(false);
-    expect(limiter.retryAfter("1.2.3.4", 200)).toBe(1);
-    expect(limiter.isLimited("1.2.3.4", 1200)).toBe(false);
   });
 });
