@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   RATE_LIMITED: 429,
   FORBIDDEN: 403,
   UPSTREAM_UNAVAILABLE: 503,
+  /** The database cannot be written or read (disk full, read-only, corrupt, I/O error); the cause is in the log. */
+  STORAGE_UNAVAILABLE: 503,
   INTERNAL_ERROR: 500,
 } as const;
 

@@ -1,6 +1,7 @@
 import type { Database, Statement } from "bun:sqlite";
 import type { AuthStore, ClientRecord, CodeRecord, GrantRecord, RefreshRecord } from "./auth-types.ts";
 import { ReadBatch } from "./read-batch.ts";
+import { storageFailure } from "./storage-errors.ts";
 
 type ClientRow = Omit<ClientRecord, "metadata"> & { metadata: string };
 
@@ -10,39 +11,50 @@ export class SqliteAuthStore implements AuthStore {
   /** Every /mcp request reads its token's grant (revocation takes effect at once): batched per turn. */
   private readonly grants: ReadBatch<string, GrantRecord | null>;
 
-  constructor(db: Database) {
+  constructor(private readonly db: Database) {
     this.q = prepare(db);
     this.grants = new ReadBatch(db, (id) => this.q.getGrant.get(id) ?? null);
   }
 
+  /** Each statement runs on its own (autocommit); a storage failure becomes STORAGE_UNAVAILABLE. */
+  private sql<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw storageFailure(err, this.db.filename);
+    }
+  }
+
   async createClient(c: ClientRecord): Promise<void> {
-    this.q.insertClient.run(c.client_id, c.secret_hash, JSON.stringify(c.metadata), c.subject, c.created_at);
+    this.sql(() => this.q.insertClient.run(c.client_id, c.secret_hash, JSON.stringify(c.metadata), c.subject, c.created_at));
   }
 
   async getClient(clientId: string): Promise<ClientRecord | null> {
-    const row = this.q.getClient.get(clientId);
+    const row = this.sql(() => this.q.getClient.get(clientId));
     return row ? { ...row, metadata: JSON.parse(row.metadata) } : null;
   }
 
   async bindClientSubject(clientId: string, subject: string): Promise<string> {
-    this.q.bindSubject.run(subject, clientId);
-    return this.q.getClient.get(clientId)!.subject!;
+    return this.sql(() => {
+      this.q.bindSubject.run(subject, clientId);
+      return this.q.getClient.get(clientId)!.subject!;
+    });
   }
 
   async saveCode(c: CodeRecord): Promise<void> {
-    this.q.insertCode.run(c.code_hash, c.client_id, c.redirect_uri, c.code_challenge, c.resource, c.scope, c.subject, c.expires_at, c.grant_id);
+    this.sql(() => this.q.insertCode.run(c.code_hash, c.client_id, c.redirect_uri, c.code_challenge, c.resource, c.scope, c.subject, c.expires_at, c.grant_id));
   }
 
   async getCode(codeHash: string): Promise<CodeRecord | null> {
-    return this.q.getCode.get(codeHash) ?? null;
+    return this.sql(() => this.q.getCode.get(codeHash)) ?? null;
   }
 
   async redeemCode(codeHash: string, grantId: string): Promise<boolean> {
-    return this.q.redeemCode.run(grantId, codeHash).changes === 1;
+    return this.sql(() => this.q.redeemCode.run(grantId, codeHash)).changes === 1;
   }
 
   async createGrant(g: GrantRecord): Promise<void> {
-    this.q.insertGrant.run(g.id, g.kind, g.subject, g.client_id, g.name, g.scope, g.resource, g.created_at, g.expires_at, g.revoked_at);
+    this.sql(() => this.q.insertGrant.run(g.id, g.kind, g.subject, g.client_id, g.name, g.scope, g.resource, g.created_at, g.expires_at, g.revoked_at));
   }
 
   getGrant(id: string): Promise<GrantRecord | null> {
@@ -50,23 +62,23 @@ export class SqliteAuthStore implements AuthStore {
   }
 
   async revokeGrant(id: string): Promise<boolean> {
-    return this.q.revokeGrant.run(new Date().toISOString(), id).changes === 1;
+    return this.sql(() => this.q.revokeGrant.run(new Date().toISOString(), id)).changes === 1;
   }
 
   async listGrants(kind: GrantRecord["kind"]): Promise<GrantRecord[]> {
-    return this.q.listGrants.all(kind);
+    return this.sql(() => this.q.listGrants.all(kind));
   }
 
   async saveRefresh(r: RefreshRecord): Promise<void> {
-    this.q.insertRefresh.run(r.token_hash, r.grant_id, r.client_id, r.expires_at, r.used_at);
+    this.sql(() => this.q.insertRefresh.run(r.token_hash, r.grant_id, r.client_id, r.expires_at, r.used_at));
   }
 
   async getRefresh(tokenHash: string): Promise<RefreshRecord | null> {
-    return this.q.getRefresh.get(tokenHash) ?? null;
+    return this.sql(() => this.q.getRefresh.get(tokenHash)) ?? null;
   }
 
   async useRefresh(tokenHash: string, at: number): Promise<boolean> {
-    return this.q.useRefresh.run(at, tokenHash).changes === 1;
+    return this.sql(() => this.q.useRefresh.run(at, tokenHash)).changes === 1;
   }
 }
 
