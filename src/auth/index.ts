@@ -7,4 +7,4 @@ export { handleToken } from "./token.ts";
 export { handleRevoke } from "./revoke.ts";
 export { authenticate, type Identity, type AuthenticateResult } from "./resource.ts";
 export { issueAgentToken, listAgentTokens, revokeAgentToken, AgentTokenRequestSchema } from "./agent-tokens.ts";
-export { OAuthError, InvalidClientMetadataError, oauthErrorResponse } from "./oauth-errors.ts";
+export { OAuthError, InvalidClientMetadataError, oauthErrorResponse, oauthFailure } from "./oauth-errors.ts";

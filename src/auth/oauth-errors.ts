@@ -2,7 +2,8 @@
  * RFC 6749 error codes through the SDK's OAuthError family. The SDK's OAuth server moved to a
  * legacy package in v2, so this file is the one place that imports it (STYLE.md §11).
  */
-import { CustomOAuthError, OAuthError } from "@modelcontextprotocol/sdk/server/auth/errors.js";
+import { CustomOAuthError, OAuthError, ServerError, TemporarilyUnavailableError } from "@modelcontextprotocol/sdk/server/auth/errors.js";
+import { AppError } from "../errors.ts";
 
 export {
   AccessDeniedError,
@@ -30,4 +31,17 @@ const STATUS: Record<string, number> = { invalid_client: 401, invalid_token: 401
 /** An OAuth error as its JSON response; `Cache-Control: no-store` as RFC 6749 §5.1 asks of token responses. */
 export function oauthErrorResponse(err: OAuthError, status = STATUS[err.errorCode] ?? 400, headers: Record<string, string> = {}): Response {
   return Response.json(err.toResponseObject(), { status, headers: { "cache-control": "no-store", ...headers } });
+}
+
+/**
+ * Any failure of a JSON OAuth endpoint as its RFC 6749 answer: an OAuthError as itself; a storage
+ * failure (STORAGE_UNAVAILABLE, logged by the store) as 503 `temporarily_unavailable` with
+ * Retry-After (the code of RFC 6749 §4.1.2.1, used alike at /token and /register); anything else
+ * logged and answered 500 `server_error`.
+ */
+export function oauthFailure(err: unknown, endpoint: string): Response {
+  if (err instanceof OAuthError) return oauthErrorResponse(err);
+  if (err instanceof AppError && err.status === 503) return oauthErrorResponse(new TemporarilyUnavailableError(err.toString()), 503, { "retry-after": "10" });
+  console.error(`[parley] ${endpoint} endpoint error:`, err);
+  return oauthErrorResponse(new ServerError(`${endpoint} failed`));
 }

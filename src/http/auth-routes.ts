@@ -8,6 +8,7 @@ import {
   jwks,
   OAuthError,
   oauthErrorResponse,
+  oauthFailure,
   protectedResourceMetadata,
   registerClient,
   resourceForHost,
@@ -58,7 +59,7 @@ export function authRoutes(auth: AuthContext, clientAddress: (request: Request) 
           return json(await registerClient(auth, body), 201);
         } catch (err) {
           if (err instanceof OAuthError) return withCors(oauthErrorResponse(err, 400));
-          throw err;
+          return withCors(oauthFailure(err, "Registration"));
         }
       },
       { parse: "none" },
