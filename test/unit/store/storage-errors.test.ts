@@ -1,9 +1,10 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, spyOn, test } from "bun:test";
-import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { genesisHash, sealMessage } from "../../../src/channels/index.ts";
 import { AppError } from "../../../src/errors.ts";
+import { checkDatabase } from "../../../src/store/db.ts";
 import { SqliteAuthStore, SqliteStore, type Message, type MessageDraft } from "../../../src/store/index.ts";
 import { tempDir } from "../../helpers/temp-dir.ts";
 
@@ -214,5 +215,23 @@ describe("start-up checks", () => {
     expect(() => new SqliteStore(dir.path)).toThrow(`database ${resolve(file)} is corrupt`);
     // Refused, not repaired or replaced.
     expect(readFileSync(file, "utf8")).toStartWith("this is not a database");
+  });
+
+  test("over the full-check size, the messages table is left to the reads: the start goes on, and a bad message page answers STORAGE_UNAVAILABLE when read", async () => {
+    using dir = tempDir();
+    const file = await databaseWith(dir.path, 1000);
+    // The last pages: the messages table and its index fill the file after the small tables' roots.
+    scribble(file, statSync(file).size / 4096 - 8, 4);
+    const db = new Database(file, { strict: true });
+    const log = spyOn(console, "error").mockImplementation(() => {});
+    try {
+      expect(() => checkDatabase(db, file)).toThrow("is corrupt");
+      checkDatabase(db, file, 0);
+      expect(log.mock.calls.map((c) => c.join(" "))).toContain(`[parley] ${file} is over 0 MiB: the start-up check covered every table but messages`);
+      expect(() => db.query("SELECT * FROM messages").all()).toThrow("malformed");
+    } finally {
+      log.mockRestore();
+      db.close();
+    }
   });
 });
