@@ -18,8 +18,9 @@ export interface AppDeps {
 export function createApp({ config, version, auth, handleMcp }: AppDeps) {
   const guard = createOriginGuard(config);
   // Before any route (Elysia applies hooks to routes added after them): a thrown error (e.g. the
-  // store's STORAGE_UNAVAILABLE) answers JSON with its status; Elysia's own 404/parse errors stay.
-  const app = new Elysia().onError(({ code, error, request }) => (code === "UNKNOWN" ? errorResponse(error, new URL(request.url).pathname) : undefined));
+  // store's STORAGE_UNAVAILABLE) answers JSON with its status; Elysia's own client errors stay.
+  // Elysia names a thrown error by its `code` property, so ours arrive under their own codes.
+  const app = new Elysia().onError(({ code, error, request }) => (ELYSIA_CLIENT_ERRORS.has(String(code)) ? undefined : errorResponse(error, new URL(request.url).pathname)));
   const clientAddress = (request: Request) => app.server?.requestIP(request)?.address ?? "unknown";
   if (auth) app.use(authRoutes(auth, clientAddress));
   return app
@@ -45,6 +46,8 @@ export function createApp({ config, version, auth, handleMcp }: AppDeps) {
 }
 
 export type App = ReturnType<typeof createApp>;
+
+const ELYSIA_CLIENT_ERRORS = new Set(["NOT_FOUND", "PARSE", "VALIDATION", "INVALID_COOKIE_SIGNATURE", "INVALID_FILE_TYPE"]);
 
 /**
  * CORS for browser-based MCP clients (e.g. the Inspector) on origins the guard already accepted:

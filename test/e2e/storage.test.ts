@@ -5,7 +5,7 @@ import * as channels from "../../src/channels/index.ts";
 import { genesisHash, Notifier, sealMessage, type ChannelsContext } from "../../src/channels/index.ts";
 import { SqliteStore } from "../../src/store/index.ts";
 import { connect } from "../helpers/mcp-client.ts";
-import { REDIRECT_URI, signIn, tokenRequest } from "../helpers/oauth.ts";
+import { pkcePair, REDIRECT_URI, signIn, tokenRequest } from "../helpers/oauth.ts";
 import { startServer, type ServerProcess } from "../helpers/start-server.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
 
@@ -58,7 +58,7 @@ async function realDatabase(dataDir: string, n: number): Promise<string> {
 }
 
 describe("a full disk", () => {
-  test("writes answer STORAGE_UNAVAILABLE (tool errors; JSON 503 at /register and /token) with the cause logged once; nothing acknowledged is lost; once there is room the same process serves again", async () => {
+  test("writes answer STORAGE_UNAVAILABLE (tool errors; JSON 503 at /register, /token and /authorize) with the cause logged once; nothing acknowledged is lost; once there is room the same process serves again", async () => {
     await using server = await startServer({ command: [process.execPath, FIXTURE] });
     const base = server.url;
     await using alice = await connect(server.mcpUrl, "alice");
@@ -106,6 +106,17 @@ describe("a full disk", () => {
       else refusal = answer;
     }
     expect(refusal).toMatchObject({ status: 503, body: { error: "temporarily_unavailable" } });
+
+    // Sign-ins until one cannot store its code: a JSON 503 too, not a plain-text 500.
+    let authorization: Awaited<ReturnType<typeof jsonAnswer>> | undefined;
+    for (let i = 0; i < 200 && !authorization; i++) {
+      const url = new URL(`${base}/authorize`);
+      const query = { response_type: "code", client_id: signedIn.client_id, redirect_uri: REDIRECT_URI, code_challenge: pkcePair().challenge, code_challenge_method: "S256", state: `s${i}` };
+      for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+      const res = await fetch(url, { redirect: "manual" });
+      if (res.status !== 302) authorization = await jsonAnswer(res);
+    }
+    expect(authorization).toMatchObject({ status: 503, retryAfter: expect.any(String), body: { error: "temporarily_unavailable" } });
 
     await disk(server, "room");
     const refreshed = await jsonAnswer(await tokenRequest(base, { grant_type: "refresh_token", refresh_token: refreshToken, client_id: signedIn.client_id }));
