@@ -1,5 +1,5 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from "jose";
-import { chmodSync, closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";
 import { AppError } from "../errors.ts";
@@ -29,12 +29,12 @@ export async function loadSigningKey(dataDir: string): Promise<SigningKey> {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (!existsSync(file)) await createKeyFile(file);
-    chmodSync(file, 0o600);
+    // Only when needed: on a read-only file system a chmod fails even if nothing is wrong.
+    if ((statSync(file).mode & 0o777) !== 0o600) chmodSync(file, 0o600);
     text = readFileSync(file, "utf8");
   } catch (err) {
     if (err instanceof AppError) throw err;
-    const e = err as NodeJS.ErrnoException;
-    throw new AppError("STORAGE_UNAVAILABLE", `key file ${file} cannot be read (${e.code ?? "error"}: ${e.message}); give the user running parley access to it, or restore it from a backup`, { cause: err });
+    throw new AppError("STORAGE_UNAVAILABLE", `key file ${file} cannot be read (${errnoText(err)}); give the user running parley access to it, or restore it from a backup`, { cause: err });
   }
   try {
     const jwk = PrivateJwkSchema.parse(JSON.parse(text)) as JWK;
@@ -86,8 +86,7 @@ async function createKeyFile(file: string): Promise<void> {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new AppError("STORAGE_UNAVAILABLE", `key file ${file} cannot be written (${e.code ?? "error"}: ${e.message}); check that the disk has room and the data directory is writable`, { cause: err });
+    throw new AppError("STORAGE_UNAVAILABLE", `key file ${file} cannot be written (${errnoText(err)}); check that the disk has room and the data directory is writable`, { cause: err });
   } finally {
     try {
       unlinkSync(tmp);
@@ -95,6 +94,12 @@ async function createKeyFile(file: string): Promise<void> {
       // Not created, or already gone.
     }
   }
+}
+
+/** Node's fs messages already start with the code ("EACCES: permission denied, open …"). */
+function errnoText(err: unknown): string {
+  const { code, message } = err as NodeJS.ErrnoException;
+  return code && !message.startsWith(code) ? `${code}: ${message}` : message;
 }
 
 export function jwks(key: SigningKey): { keys: JWK[] } {
