@@ -23,6 +23,9 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/** Seconds a client should wait before retrying a 503 (a full disk needs an operator, not a tight loop). */
+export const RETRY_AFTER_SECONDS = 10;
+
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly detail?: Record<string, unknown>;

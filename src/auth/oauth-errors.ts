@@ -3,7 +3,7 @@
  * legacy package in v2, so this file is the one place that imports it (STYLE.md §11).
  */
 import { CustomOAuthError, OAuthError, ServerError, TemporarilyUnavailableError } from "@modelcontextprotocol/sdk/server/auth/errors.js";
-import { AppError } from "../errors.ts";
+import { AppError, RETRY_AFTER_SECONDS } from "../errors.ts";
 
 export {
   AccessDeniedError,
@@ -41,7 +41,7 @@ export function oauthErrorResponse(err: OAuthError, status = STATUS[err.errorCod
  */
 export function oauthFailure(err: unknown, endpoint: string): Response {
   if (err instanceof OAuthError) return oauthErrorResponse(err);
-  if (err instanceof AppError && err.status === 503) return oauthErrorResponse(new TemporarilyUnavailableError(err.toString()), 503, { "retry-after": "10" });
+  if (err instanceof AppError && err.status === 503) return oauthErrorResponse(new TemporarilyUnavailableError(err.toString()), 503, { "retry-after": String(RETRY_AFTER_SECONDS) });
   console.error(`[parley] ${endpoint} endpoint error:`, err);
   return oauthErrorResponse(new ServerError(`${endpoint} failed`));
 }

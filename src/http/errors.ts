@@ -1,7 +1,4 @@
-import { toAppError } from "../errors.ts";
-
-/** How long a client should wait before retrying a 503 (a full disk needs an operator, not a tight loop). */
-export const RETRY_AFTER_SECONDS = "10";
+import { RETRY_AFTER_SECONDS, toAppError } from "../errors.ts";
 
 /**
  * An error that escaped a route, as JSON with its AppError's status instead of Elysia's plain-text
@@ -13,7 +10,7 @@ export function errorResponse(err: unknown, path: string): Response {
   const e = toAppError(err);
   if (e.code === "INTERNAL_ERROR") console.error(`[parley] internal error at ${path}:`, e.cause ?? e);
   const headers: Record<string, string> = { "cache-control": "no-store" };
-  if (e.status === 503) headers["retry-after"] = RETRY_AFTER_SECONDS;
+  if (e.status === 503) headers["retry-after"] = String(RETRY_AFTER_SECONDS);
   const error = e.status === 503 ? "temporarily_unavailable" : e.status >= 500 ? "server_error" : "invalid_request";
   const body = path === "/mcp" ? { jsonrpc: "2.0", error: { code: -32000, message: e.toString() }, id: null } : { error, error_description: e.toString() };
   return Response.json(body, { status: e.status, headers });
