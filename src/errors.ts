@@ -16,10 +16,15 @@ export const ERROR_CODES = {
   RATE_LIMITED: 429,
   FORBIDDEN: 403,
   UPSTREAM_UNAVAILABLE: 503,
+  /** The database cannot be written or read (disk full, read-only, corrupt, I/O error); the cause is in the log. */
+  STORAGE_UNAVAILABLE: 503,
   INTERNAL_ERROR: 500,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Seconds a client should wait before retrying a 503 (a full disk needs an operator, not a tight loop). */
+export const RETRY_AFTER_SECONDS = 10;
 
 export class AppError extends Error {
   readonly code: ErrorCode;

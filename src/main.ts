@@ -23,7 +23,8 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await (await load()).run(rest);
   } catch (err) {
-    if (err instanceof AppError && err.code === "INVALID_REQUEST") {
+    // A bad flag or config, or a data dir the server cannot use (disk full, read-only, corrupt): one line, exit 2.
+    if (err instanceof AppError && (err.code === "INVALID_REQUEST" || err.code === "STORAGE_UNAVAILABLE")) {
       process.stderr.write(`parley: ${err.message}\n`);
       return 2;
     }

@@ -2,7 +2,7 @@ import { OAuthClientMetadataSchema } from "@modelcontextprotocol/sdk/shared/auth
 import { sha256Hex } from "../lib/hash.ts";
 import { randomToken } from "../lib/ids.ts";
 import type { AuthContext } from "./context.ts";
-import { InvalidClientMetadataError, invalidRedirectUri, OAuthError, oauthErrorResponse, rateLimitedResponse, ServerError } from "./oauth-errors.ts";
+import { InvalidClientMetadataError, invalidRedirectUri, OAuthError, oauthErrorResponse, oauthFailure, rateLimitedResponse } from "./oauth-errors.ts";
 import { addressKey } from "./rate-limit.ts";
 
 const AUTH_METHODS = ["none", "client_secret_post", "client_secret_basic"] as const;
@@ -34,8 +34,7 @@ export async function handleRegister(ctx: AuthContext, request: Request, clientA
     return Response.json(await registerClient(ctx, body), { status: 201, headers: { "cache-control": "no-store" } });
   } catch (err) {
     if (err instanceof OAuthError) return oauthErrorResponse(err, 400);
-    console.error("[parley] register endpoint error:", err);
-    return oauthErrorResponse(new ServerError("Registration failed"));
+    return oauthFailure(err, "Registration");
   }
 }
 

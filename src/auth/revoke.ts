@@ -2,7 +2,7 @@ import { sha256Hex } from "../lib/hash.ts";
 import { verifyAccessToken } from "./access-tokens.ts";
 import { authenticateClient } from "./clients.ts";
 import { resourceAliases, type AuthContext } from "./context.ts";
-import { OAuthError, oauthErrorResponse, ServerError } from "./oauth-errors.ts";
+import { oauthFailure } from "./oauth-errors.ts";
 import { readForm } from "./token.ts";
 
 /**
@@ -21,9 +21,7 @@ export async function handleRevoke(ctx: AuthContext, request: Request): Promise<
     }
     return new Response(null, { status: 200, headers: { "cache-control": "no-store" } });
   } catch (err) {
-    if (err instanceof OAuthError) return oauthErrorResponse(err);
-    console.error("[parley] revoke endpoint error:", err);
-    return oauthErrorResponse(new ServerError("Revocation failed"));
+    return oauthFailure(err, "Revocation");
   }
 }
 

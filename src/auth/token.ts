@@ -9,10 +9,8 @@ import {
   InvalidGrantError,
   InvalidRequestError,
   InvalidTargetError,
-  OAuthError,
-  oauthErrorResponse,
+  oauthFailure,
   rateLimitedResponse,
-  ServerError,
   UnauthorizedClientError,
   UnsupportedGrantTypeError,
 } from "./oauth-errors.ts";
@@ -33,9 +31,7 @@ export async function handleToken(ctx: AuthContext, request: Request, clientAddr
     if (grantType === "refresh_token") return tokenResponse(await refresh(ctx, client, form));
     throw new UnsupportedGrantTypeError(`Unsupported grant_type "${grantType ?? ""}"`);
   } catch (err) {
-    if (err instanceof OAuthError) return oauthErrorResponse(err);
-    console.error("[parley] token endpoint error:", err);
-    return oauthErrorResponse(new ServerError("Token endpoint failed"));
+    return oauthFailure(err, "Token");
   }
 }
 
@@ -95,12 +91,14 @@ async function exchangeCode(ctx: AuthContext, client: ClientRecord, form: URLSea
     revoked_at: null,
   };
   await ctx.store.createGrant(grant);
+  // Tokens stored before the code is spent: if storing fails (a full disk), the code still works.
+  const tokens = await issueTokens(ctx, grant);
   if (!(await ctx.store.redeemCode(record.code_hash, grant.id))) {
     // Lost a race with a concurrent exchange of the same code: treat as replay.
     await ctx.store.revokeGrant(grant.id);
     throw new InvalidGrantError("Authorization code already used");
   }
-  return issueTokens(ctx, grant);
+  return tokens;
 }
 
 async function refresh(ctx: AuthContext, client: ClientRecord, form: URLSearchParams) {
@@ -114,12 +112,16 @@ async function refresh(ctx: AuthContext, client: ClientRecord, form: URLSearchPa
   if (record.expires_at < Date.now()) throw new InvalidGrantError("Refresh token expired");
   const scope = form.get("scope");
   if (scope && scope.split(" ").some((s) => !grant.scope.split(" ").includes(s))) throw new UnauthorizedClientError("Cannot widen scope on refresh");
+  // The new tokens are stored before the old one is spent: if storing fails (a full disk), the
+  // client keeps a refresh token that works, not one that would now count as reused.
+  const tokens = await issueTokens(ctx, grant);
   if (!(await ctx.store.useRefresh(record.token_hash, Date.now()))) {
-    // OAuth 2.1 §4.3.1: a rotated refresh token presented again means it leaked; revoke the family.
+    // OAuth 2.1 §4.3.1: a rotated refresh token presented again means it leaked; revoke the family
+    // (the tokens just issued belong to it too).
     await ctx.store.revokeGrant(grant.id);
     throw new InvalidGrantError("Refresh token reused; every token of this sign-in is revoked");
   }
-  return issueTokens(ctx, grant);
+  return tokens;
 }
 
 async function issueTokens(ctx: AuthContext, grant: GrantRecord) {

@@ -16,6 +16,8 @@ export interface RunningServer {
   port: number;
   config: Config;
   auth: AuthContext | null;
+  /** The open store (test fixtures reach its connection; the product does not). */
+  store: SqliteStore;
   stop(): Promise<void>;
 }
 
@@ -46,9 +48,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     throw new AppError("INVALID_REQUEST", `--no-auth is only for local testing; refusing to serve ${config.host} without sign-in`);
   }
   const dataDir = resolve(config.data);
+  // The key first: a damaged key file stops the start before the database is touched.
+  const key = await loadSigningKey(dataDir);
   const store = new SqliteStore(dataDir);
   const settings = authSettings(config);
-  const key = await loadSigningKey(dataDir);
   const botPool = new BotPool(config.bot_workers > 0 ? { workers: config.bot_workers } : {});
   const engine = new SandboxEngine(botPool, allowListFetcher(config.bot_fetch_hosts), config.bot_warm_instances);
   const auth = config.auth ? createAuthContext(new SqliteAuthStore(store.db), key, settings) : null;
@@ -101,6 +104,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   }
   return {
     auth,
+    store,
     url: `http://${shownHost}:${port}`,
     port,
     config: { ...config, public_url: publicUrl },

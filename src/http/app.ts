@@ -2,6 +2,7 @@ import { Elysia } from "elysia";
 import { authenticate, type AuthContext, type Identity } from "../auth/index.ts";
 import type { Config } from "../config/index.ts";
 import { authRoutes } from "./auth-routes.ts";
+import { errorResponse } from "./errors.ts";
 import { checkBodySize, createOriginGuard } from "./guards.ts";
 
 export interface AppDeps {
@@ -16,7 +17,10 @@ export interface AppDeps {
 /** The HTTP surface: /mcp, the OAuth endpoints and a landing page. Elysia is imported only in src/http. */
 export function createApp({ config, version, auth, handleMcp }: AppDeps) {
   const guard = createOriginGuard(config);
-  const app = new Elysia();
+  // Before any route (Elysia applies hooks to routes added after them): a thrown error (e.g. the
+  // store's STORAGE_UNAVAILABLE) answers JSON with its status; Elysia's own client errors stay.
+  // Elysia names a thrown error by its `code` property, so ours arrive under their own codes.
+  const app = new Elysia().onError(({ code, error, request }) => (ELYSIA_CLIENT_ERRORS.has(String(code)) ? undefined : errorResponse(error, new URL(request.url).pathname)));
   const clientAddress = (request: Request) => app.server?.requestIP(request)?.address ?? "unknown";
   if (auth) app.use(authRoutes(auth, clientAddress));
   return app
@@ -42,6 +46,8 @@ export function createApp({ config, version, auth, handleMcp }: AppDeps) {
 }
 
 export type App = ReturnType<typeof createApp>;
+
+const ELYSIA_CLIENT_ERRORS = new Set(["NOT_FOUND", "PARSE", "VALIDATION", "INVALID_COOKIE_SIGNATURE", "INVALID_FILE_TYPE"]);
 
 /**
  * CORS for browser-based MCP clients (e.g. the Inspector) on origins the guard already accepted:

@@ -1,4 +1,5 @@
 import type { Database } from "bun:sqlite";
+import { storageFailure, storageRecovered } from "./storage-errors.ts";
 
 interface Job {
   work: () => unknown;
@@ -62,7 +63,11 @@ export class GroupCommit {
     const batch = this.pending;
     this.pending = [];
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    let storageTrouble = false;
     try {
+      // Inside a transaction left open (only a failed ROLLBACK leaves one), db.transaction() would
+      // end this batch with a RELEASE, not a COMMIT: callers would be answered with nothing durable.
+      if (this.db.inTransaction) this.db.run("ROLLBACK");
       this.db.transaction(() => {
         // One write alone needs no savepoint: if it fails, the whole transaction rolls back.
         if (batch.length === 1) {
@@ -76,17 +81,25 @@ export class GroupCommit {
             this.release.run();
             outcomes.push({ ok: true, value });
           } catch (error) {
+            // SQLITE_FULL and I/O errors may roll back the whole transaction (https://sqlite.org/lang_transaction.html,
+            // "Response To Errors Within A Transaction"): then no savepoint is left and the batch fails as one.
+            if (!this.db.inTransaction) throw error;
             this.rollbackTo.run();
             this.release.run();
-            outcomes.push({ ok: false, error });
+            const failure = storageFailure(error, this.db.filename);
+            storageTrouble ||= failure !== error;
+            outcomes.push({ ok: false, error: failure });
           }
         }
       })();
     } catch (error) {
       this.afterFlush(null);
-      for (const job of batch) job.reject(error);
+      // One failure for the whole batch: logged once, every caller gets it, none is acknowledged.
+      const failure = storageFailure(error, this.db.filename);
+      for (const job of batch) job.reject(failure);
       return;
     }
+    if (!storageTrouble) storageRecovered();
     this.afterFlush(new Set(batch.flatMap((job, i) => (job.key && (job.invalidates || !outcomes[i]!.ok) ? [job.key] : []))));
     batch.forEach((job, i) => {
       const outcome = outcomes[i]!;

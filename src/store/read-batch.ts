@@ -1,4 +1,5 @@
 import type { Database } from "bun:sqlite";
+import { storageFailure } from "./storage-errors.ts";
 
 interface Read<K, V> {
   key: K;
@@ -35,7 +36,8 @@ export class ReadBatch<K, V> {
       // One read alone needs no transaction of its own.
       values = batch.length === 1 ? [this.read(batch[0]!.key)] : this.db.transaction(() => batch.map((r) => this.read(r.key)))();
     } catch (error) {
-      for (const r of batch) r.reject(error);
+      const failure = storageFailure(error, this.db.filename);
+      for (const r of batch) r.reject(failure);
       return;
     }
     batch.forEach((r, i) => r.resolve(values[i]!));

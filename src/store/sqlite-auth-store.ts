@@ -1,6 +1,7 @@
 import type { Database, Statement } from "bun:sqlite";
 import type { AuthStore, ClientRecord, CodeRecord, GrantRecord, RefreshRecord, SweepCounts, SweepCutoffs } from "./auth-types.ts";
 import { ReadBatch } from "./read-batch.ts";
+import { storageFailure } from "./storage-errors.ts";
 
 type ClientRow = Omit<ClientRecord, "metadata"> & { metadata: string };
 
@@ -15,42 +16,53 @@ export class SqliteAuthStore implements AuthStore {
     this.grants = new ReadBatch(db, (id) => this.q.getGrant.get(id) ?? null);
   }
 
+  /** Each statement runs on its own (autocommit); a storage failure becomes STORAGE_UNAVAILABLE. */
+  private sql<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw storageFailure(err, this.db.filename);
+    }
+  }
+
   async createClient(c: ClientRecord): Promise<void> {
-    this.q.insertClient.run(c.client_id, c.secret_hash, JSON.stringify(c.metadata), c.legacy_subject, c.created_at, c.first_grant_at);
+    this.sql(() => this.q.insertClient.run(c.client_id, c.secret_hash, JSON.stringify(c.metadata), c.legacy_subject, c.created_at, c.first_grant_at));
   }
 
   async getClient(clientId: string): Promise<ClientRecord | null> {
-    const row = this.q.getClient.get(clientId);
+    const row = this.sql(() => this.q.getClient.get(clientId));
     return row ? { ...row, metadata: JSON.parse(row.metadata) } : null;
   }
 
   async findBrowserSubject(browserHash: string, clientId: string): Promise<string | null> {
-    return this.q.getIdentity.get(browserHash, clientId)?.subject ?? null;
+    return this.sql(() => this.q.getIdentity.get(browserHash, clientId))?.subject ?? null;
   }
 
   async bindBrowserSubject(browserHash: string | null, clientId: string, subject: string, at: number): Promise<string> {
-    return this.db.transaction(() => {
-      this.q.markSignedIn.run(at, clientId);
-      if (browserHash === null) return subject;
-      this.q.insertIdentity.run(browserHash, clientId, subject, new Date(at).toISOString());
-      return this.q.getIdentity.get(browserHash, clientId)!.subject;
-    })();
+    return this.sql(() =>
+      this.db.transaction(() => {
+        this.q.markSignedIn.run(at, clientId);
+        if (browserHash === null) return subject;
+        this.q.insertIdentity.run(browserHash, clientId, subject, new Date(at).toISOString());
+        return this.q.getIdentity.get(browserHash, clientId)!.subject;
+      })(),
+    );
   }
 
   async saveCode(c: CodeRecord): Promise<void> {
-    this.q.insertCode.run(c.code_hash, c.client_id, c.redirect_uri, c.code_challenge, c.resource, c.scope, c.subject, c.expires_at, c.grant_id, c.browser_hash);
+    this.sql(() => this.q.insertCode.run(c.code_hash, c.client_id, c.redirect_uri, c.code_challenge, c.resource, c.scope, c.subject, c.expires_at, c.grant_id, c.browser_hash));
   }
 
   async getCode(codeHash: string): Promise<CodeRecord | null> {
-    return this.q.getCode.get(codeHash) ?? null;
+    return this.sql(() => this.q.getCode.get(codeHash)) ?? null;
   }
 
   async redeemCode(codeHash: string, grantId: string): Promise<boolean> {
-    return this.q.redeemCode.run(grantId, codeHash).changes === 1;
+    return this.sql(() => this.q.redeemCode.run(grantId, codeHash)).changes === 1;
   }
 
   async createGrant(g: GrantRecord): Promise<void> {
-    this.q.insertGrant.run(g.id, g.kind, g.subject, g.client_id, g.name, g.scope, g.resource, g.created_at, g.expires_at, g.revoked_at);
+    this.sql(() => this.q.insertGrant.run(g.id, g.kind, g.subject, g.client_id, g.name, g.scope, g.resource, g.created_at, g.expires_at, g.revoked_at));
   }
 
   getGrant(id: string): Promise<GrantRecord | null> {
@@ -58,26 +70,28 @@ export class SqliteAuthStore implements AuthStore {
   }
 
   async revokeGrant(id: string): Promise<boolean> {
-    return this.q.revokeGrant.run(new Date().toISOString(), id).changes === 1;
+    return this.sql(() => this.q.revokeGrant.run(new Date().toISOString(), id)).changes === 1;
   }
 
   async listGrants(kind: GrantRecord["kind"]): Promise<GrantRecord[]> {
-    return this.q.listGrants.all(kind);
+    return this.sql(() => this.q.listGrants.all(kind));
   }
 
   async saveRefresh(r: RefreshRecord): Promise<void> {
-    this.db.transaction(() => {
-      this.q.insertRefresh.run(r.token_hash, r.grant_id, r.client_id, r.expires_at, r.used_at);
-      this.q.extendFamily.run(r.expires_at, r.grant_id);
-    })();
+    this.sql(() =>
+      this.db.transaction(() => {
+        this.q.insertRefresh.run(r.token_hash, r.grant_id, r.client_id, r.expires_at, r.used_at);
+        this.q.extendFamily.run(r.expires_at, r.grant_id);
+      })(),
+    );
   }
 
   async getRefresh(tokenHash: string): Promise<RefreshRecord | null> {
-    return this.q.getRefresh.get(tokenHash) ?? null;
+    return this.sql(() => this.q.getRefresh.get(tokenHash)) ?? null;
   }
 
   async useRefresh(tokenHash: string, at: number): Promise<boolean> {
-    return this.q.useRefresh.run(at, tokenHash).changes === 1;
+    return this.sql(() => this.q.useRefresh.run(at, tokenHash)).changes === 1;
   }
 
   /**
@@ -85,7 +99,7 @@ export class SqliteAuthStore implements AuthStore {
    * step's cost follows `limit`, not the table sizes; a dead family's tokens share one budget.
    */
   async sweep(c: SweepCutoffs, limit: number): Promise<SweepCounts> {
-    return this.db.transaction(() => {
+    return this.sql(() => this.db.transaction(() => {
       const codes = this.q.sweepCodes.run(c.unusedCodes, c.usedCodes, limit).changes;
       const clients = this.q.sweepClients.run(new Date(c.pendingClients).toISOString(), limit).changes;
       const rotated = this.q.sweepRotated.run(c.rotatedRefresh, limit).changes;
@@ -104,7 +118,7 @@ export class SqliteAuthStore implements AuthStore {
         families++;
       }
       return { codes, clients, families, rotated, more };
-    })();
+    })());
   }
 }
 

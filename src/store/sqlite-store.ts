@@ -1,7 +1,9 @@
 import type { Database, Statement } from "bun:sqlite";
+import { resolve } from "node:path";
 import { openDatabase } from "./db.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { migrate } from "./migrations.ts";
+import { openFailure, storageFailure } from "./storage-errors.ts";
 import {
   StoreConflict,
   type Change,
@@ -52,16 +54,33 @@ export class SqliteStore implements Store {
   /** Channels a write of the batch being committed has changed (their cache entry is stale). */
   private readonly dirtyInBatch = new Set<string>();
 
+  /** Opens and checks the database; a storage problem throws STORAGE_UNAVAILABLE with one line naming the file. */
   constructor(dataDir: string) {
-    this.db = openDatabase(dataDir);
-    migrate(this.db);
+    let db: Database | undefined;
+    try {
+      db = openDatabase(dataDir);
+      migrate(db);
+      this.lastMessageId = db.query<{ m: number | null }, []>("SELECT MAX(id) AS m FROM messages").get()?.m ?? 0;
+    } catch (err) {
+      db?.close();
+      throw openFailure(err, resolve(dataDir, "parley.db"));
+    }
+    this.db = db;
     this.q = prepare(this.db);
     this.writes = new GroupCommit(this.db, (stale) => {
       this.dirtyInBatch.clear();
       if (stale === null) this.cache.clear();
       else for (const id of stale) this.cache.delete(id);
     });
-    this.lastMessageId = this.db.query<{ m: number | null }, []>("SELECT MAX(id) AS m FROM messages").get()?.m ?? 0;
+  }
+
+  /** Runs a read; a storage failure (corrupt page, I/O error) becomes STORAGE_UNAVAILABLE. */
+  private read<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw storageFailure(err, this.db.filename);
+    }
   }
 
   async createChannel(input: NewChannel, messages: MessageDraft[], seal: Sealer): Promise<Message[]> {
@@ -87,10 +106,9 @@ export class SqliteStore implements Store {
   private cached(id: string): CachedChannel | null {
     const hit = this.cache.get(id);
     if (hit) return hit;
-    const channel = this.q.getChannel.get(id);
+    const channel = this.read(() => this.q.getChannel.get(id));
     if (!channel) return null;
-    const slots = this.q.getSlots
-      .all(id)
+    const slots = this.read(() => this.q.getSlots.all(id))
       .map((row) => Object.freeze(toSlot(row)))
       .sort((a, b) => Number(a.slot_id.slice(1)) - Number(b.slot_id.slice(1)));
     const entry: CachedChannel = { channel: Object.freeze(channel), slots: Object.freeze(slots) as SlotRecord[] };
@@ -100,12 +118,12 @@ export class SqliteStore implements Store {
   }
 
   async findSlotByInviteHash(hash: string): Promise<SlotRecord | null> {
-    const row = this.q.slotByInvite.get(hash);
+    const row = this.read(() => this.q.slotByInvite.get(hash));
     return row ? toSlot(row) : null;
   }
 
   async findSlotByRejoinHash(hash: string): Promise<SlotRecord | null> {
-    const row = this.q.slotByRejoin.get(hash) ?? this.q.slotByPrevRejoin.get(hash);
+    const row = this.read(() => this.q.slotByRejoin.get(hash) ?? this.q.slotByPrevRejoin.get(hash));
     return row ? toSlot(row) : null;
   }
 
@@ -171,23 +189,23 @@ export class SqliteStore implements Store {
   }
 
   async listMessages(channelId: string, { after, slotId, tenureStart, limit }: MessageQuery): Promise<Message[]> {
-    const rows = slotId === "*" ? this.q.listAllMessages.all(channelId, after, limit) : this.q.listMessages.all(channelId, after, slotId, tenureStart ?? 0, limit);
+    const rows = this.read(() => (slotId === "*" ? this.q.listAllMessages.all(channelId, after, limit) : this.q.listMessages.all(channelId, after, slotId, tenureStart ?? 0, limit)));
     return rows.map(toMessage);
   }
 
   async getBots(channelId: string): Promise<BotRecord[]> {
     const entry = this.cached(channelId);
     if (!entry) return [];
-    entry.bots ??= this.q.getBots.all(channelId).map((r) => Object.freeze({ ...r, manifest: JSON.parse(r.manifest), params: JSON.parse(r.params), state: JSON.parse(r.state) }));
+    entry.bots ??= this.read(() => this.q.getBots.all(channelId)).map((r) => Object.freeze({ ...r, manifest: JSON.parse(r.manifest), params: JSON.parse(r.params), state: JSON.parse(r.state) }));
     return entry.bots;
   }
 
   async openBotChannels(): Promise<string[]> {
-    return this.q.openBotChannels.all().map((r) => r.channel_id);
+    return this.read(() => this.q.openBotChannels.all()).map((r) => r.channel_id);
   }
 
   async listChannelsOf(principal: string): Promise<ChannelRecord[]> {
-    return this.q.channelsOf.all(principal, principal);
+    return this.read(() => this.q.channelsOf.all(principal, principal));
   }
 
   close(): void {
