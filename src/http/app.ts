@@ -2,6 +2,7 @@ import { Elysia } from "elysia";
 import { authenticate, type AuthContext, type Identity } from "../auth/index.ts";
 import type { Config } from "../config/index.ts";
 import { authRoutes } from "./auth-routes.ts";
+import { createClientAddress } from "./client-address.ts";
 import { checkBodySize, createOriginGuard } from "./guards.ts";
 
 export interface AppDeps {
@@ -17,7 +18,8 @@ export interface AppDeps {
 export function createApp({ config, version, auth, handleMcp }: AppDeps) {
   const guard = createOriginGuard(config);
   const app = new Elysia();
-  const clientAddress = (request: Request) => app.server?.requestIP(request)?.address ?? "unknown";
+  /** The one answer to "who is this request from" (behind trusted_proxies, the forwarded client). */
+  const clientAddress = createClientAddress(config.trusted_proxies, (request) => app.server?.requestIP(request)?.address);
   if (auth) app.use(authRoutes(auth, clientAddress));
   return app
     .get("/", () => new Response(`Parley ${version}\nMCP endpoint: ${config.public_url}/mcp\n`, { headers: { "content-type": "text/plain; charset=utf-8" } }))

@@ -1,0 +1,73 @@
+import type { Server } from "bun";
+
+/**
+ * How long a POST's SSE answer may take once handed to Bun: longer than any call Parley serves
+ * (sync_messages waits at most 25 s), and finite so that the kept-alive connection after it still
+ * times out when idle.
+ */
+const POST_STREAM_SECONDS = 120;
+
+export interface RequestLimitOptions {
+  /** Requests one address may have in progress (being received or handled) at once. */
+  maxPerAddress: number;
+  clientAddress: (request: Request) => string;
+}
+
+type Fetch = (request: Request) => Response | Promise<Response>;
+
+/**
+ * Around the app's fetch, what Bun.serve's idle timeout (request_timeout_seconds) leaves open.
+ * Measured on Bun 1.4.5: the idle timer bounds the headers of a kept-alive connection's next request
+ * and a body that does not keep up 16 KiB/s (a first request's headers get a fixed 10 s whatever
+ * the setting); it is reset by neither header nor body bytes, nor by the writes of a streamed
+ * response. So:
+ * - an address gets at most `maxPerAddress` requests in progress; past that, 429 and the
+ *   connection closed, before anything is read: a slow-body flood holds that many connections for
+ *   one timeout, not thousands forever;
+ * - SSE answers (/mcp) outlive the timeout: a standalone GET stream for as long as it lasts (it is
+ *   quiet for minutes), a POST's answer for POST_STREAM_SECONDS (long polls);
+ * - a response sent before its request's body was read closes the connection: Bun would otherwise
+ *   keep it open until that body arrives (e.g. a 401 at /mcp, or the 429 above).
+ */
+export function limitRequests(fetch: Fetch, { maxPerAddress, clientAddress }: RequestLimitOptions) {
+  const inProgress = new Map<string, number>();
+  return async function limitedFetch(request: Request, server: Server<undefined>): Promise<Response> {
+    const address = clientAddress(request);
+    const count = inProgress.get(address) ?? 0;
+    if (count >= maxPerAddress) return tooManyRequests(maxPerAddress);
+    inProgress.set(address, count + 1);
+    let response: Response;
+    try {
+      response = await fetch(request);
+    } finally {
+      const left = inProgress.get(address)! - 1;
+      if (left === 0) inProgress.delete(address);
+      else inProgress.set(address, left);
+    }
+    if (response.headers.get("content-type")?.startsWith("text/event-stream")) {
+      server.timeout(request, request.method === "GET" ? 0 : POST_STREAM_SECONDS);
+    } else if (!request.bodyUsed && hasBody(request)) {
+      return closingAfter(response);
+    }
+    return response;
+  };
+}
+
+function hasBody(request: Request): boolean {
+  const length = request.headers.get("content-length");
+  return length === null ? request.headers.has("transfer-encoding") : length !== "0";
+}
+
+/** The same response with `Connection: close` (RFC 9112 §9.6): Bun closes once it is sent. */
+function closingAfter(response: Response): Response {
+  const headers = new Headers(response.headers);
+  headers.set("connection", "close");
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
+function tooManyRequests(max: number): Response {
+  return Response.json(
+    { jsonrpc: "2.0", error: { code: -32000, message: `RATE_LIMITED: More than ${max} requests in progress from this address` }, id: null },
+    { status: 429, headers: { "retry-after": "1", connection: "close" } },
+  );
+}
