@@ -26,8 +26,8 @@ type Fetch = (request: Request) => Response | Promise<Response>;
  *   one timeout, not thousands forever;
  * - SSE answers (/mcp) outlive the timeout: a standalone GET stream for as long as it lasts (it is
  *   quiet for minutes), a POST's answer for POST_STREAM_SECONDS (long polls);
- * - a response sent before its request's body was read closes the connection: Bun would otherwise
- *   keep it open until that body arrives (e.g. a 401 at /mcp, or the 429 above).
+ * - a response sent before its request's body arrived closes the connection: Bun would otherwise
+ *   keep it open until that body comes (e.g. a 401 at /mcp, or the 429 above).
  */
 export function limitRequests(fetch: Fetch, { maxPerAddress, clientAddress }: RequestLimitOptions) {
   const inProgress = new Map<string, number>();
@@ -46,11 +46,21 @@ export function limitRequests(fetch: Fetch, { maxPerAddress, clientAddress }: Re
     }
     if (response.headers.get("content-type")?.startsWith("text/event-stream")) {
       server.timeout(request, request.method === "GET" ? 0 : POST_STREAM_SECONDS);
-    } else if (!request.bodyUsed && hasBody(request)) {
+    } else if (!request.bodyUsed && hasBody(request) && !(await bodyArrived(request))) {
       return closingAfter(response);
     }
     return response;
   };
+}
+
+/**
+ * Whether the body a handler left unread (a 401, a 404) is already here, read and dropped within
+ * one event-loop turn (measured: a complete small body, chunked or not, is; one still on its way
+ * is not). If so the connection stays usable for the client's next request.
+ */
+function bodyArrived(request: Request): Promise<boolean> {
+  const nextTurn = new Promise<false>((resolve) => setImmediate(resolve, false));
+  return Promise.race([request.arrayBuffer().then(() => true, () => false), nextTurn]);
 }
 
 function hasBody(request: Request): boolean {
