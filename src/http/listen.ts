@@ -19,7 +19,7 @@ export function listen(app: App, config: ListenConfig): Server<undefined> {
   server = Bun.serve({
     hostname: config.host,
     port: config.port,
-    fetch: limitRequests(app.fetch, { maxPerAddress: config.max_requests_per_address, clientAddress }),
+    fetch: limitRequests(app.fetch, { maxPerAddress: config.max_requests_per_address, clientAddress, idleSeconds: config.request_timeout_seconds }),
     idleTimeout: config.request_timeout_seconds,
     // A little above our own cap, so a declared oversized body gets our JSON-RPC 413 (http/guards.ts)
     // rather than Bun's bare one; the SDK transport enforces the exact cap on streamed bodies.

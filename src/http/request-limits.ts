@@ -11,6 +11,8 @@ export interface RequestLimitOptions {
   /** Requests one address may have in progress (being received or handled) at once. */
   maxPerAddress: number;
   clientAddress: (request: Request) => string;
+  /** Bun.serve's idleTimeout, put back on a connection whose unbounded stream has ended. */
+  idleSeconds: number;
 }
 
 type Fetch = (request: Request) => Response | Promise<Response>;
@@ -24,12 +26,12 @@ type Fetch = (request: Request) => Response | Promise<Response>;
  * - an address gets at most `maxPerAddress` requests in progress; past that, 429 and the
  *   connection closed, before anything is read: a slow-body flood holds that many connections for
  *   one timeout, not thousands forever;
- * - SSE answers (/mcp) outlive the timeout: a standalone GET stream for as long as it lasts (it is
- *   quiet for minutes), a POST's answer for POST_STREAM_SECONDS (long polls);
+ * - SSE answers (/mcp) outlive the timeout: a GET stream for as long as it lasts (it is quiet for
+ *   minutes; the timeout is back once it ends), a POST's answer for POST_STREAM_SECONDS (long polls);
  * - a response sent before its request's body arrived closes the connection: Bun would otherwise
  *   keep it open until that body comes (e.g. a 401 at /mcp, or the 429 above).
  */
-export function limitRequests(fetch: Fetch, { maxPerAddress, clientAddress }: RequestLimitOptions) {
+export function limitRequests(fetch: Fetch, { maxPerAddress, clientAddress, idleSeconds }: RequestLimitOptions) {
   const inProgress = new InProgress(maxPerAddress, clientAddress);
   return async function limitedFetch(request: Request, server: Server<undefined>): Promise<Response> {
     if (!inProgress.enter(request)) return tooManyRequests(maxPerAddress);
@@ -40,7 +42,15 @@ export function limitRequests(fetch: Fetch, { maxPerAddress, clientAddress }: Re
       inProgress.leave(request);
     }
     if (response.headers.get("content-type")?.startsWith("text/event-stream")) {
-      server.timeout(request, request.method === "GET" ? 0 : POST_STREAM_SECONDS);
+      if (request.method !== "GET" || !response.body) {
+        server.timeout(request, POST_STREAM_SECONDS);
+      } else {
+        server.timeout(request, 0);
+        return new Response(
+          onEnd(response.body, () => server.timeout(request, idleSeconds)),
+          { status: response.status, statusText: response.statusText, headers: response.headers },
+        );
+      }
     } else if (!request.bodyUsed && hasBody(request) && !(await bodyArrived(request))) {
       return closingAfter(response);
     }
@@ -92,6 +102,25 @@ export class InProgress {
     this.requests.set(request, address);
     this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
   }
+}
+
+/**
+ * `body`, calling `ended` just before it closes: Bun keeps a timeout set on a request for the rest
+ * of the connection (measured: with 0, the connection then stays open however long it idles, and
+ * the next request's headers may trickle forever), but takes a new one set before the end. Only
+ * for GET streams, one per session: a stream read through JS costs Bun's fast path.
+ */
+function onEnd(body: ReadableStream<Uint8Array>, ended: () => void): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (!done) return controller.enqueue(value);
+      ended();
+      controller.close();
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
 }
 
 /**

@@ -132,4 +132,23 @@ describe("slow clients (issue 9, item 2)", () => {
 
     expect(await Promise.race([keepalive, after(25_000, "no keep-alive")])).toBeGreaterThanOrEqual(14_000);
   }, 45_000);
+
+  test("a GET stream the server ends leaves a connection that times out when idle, like any other", async () => {
+    await using srv = await startServer({ env: { PARLEY_REQUEST_TIMEOUT_SECONDS: "2" } });
+    const token = (await signIn(srv.url)).access_token;
+    const init = await fetch(srv.mcpUrl, { method: "POST", headers: { ...MCP_HEADERS, authorization: `Bearer ${token}` }, body: JSON.stringify(INITIALIZE) });
+    const sid = init.headers.get("mcp-session-id")!;
+    await init.body?.cancel();
+    const streamHeaders = { authorization: `Bearer ${token}`, "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25" };
+    const headerLines = Object.entries({ ...streamHeaders, accept: "text/event-stream" })
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join("");
+    const stream = await openRaw(srv.port, `GET /mcp HTTP/1.1\r\nHost: localhost:${srv.port}\r\n${headerLines}\r\n`);
+    // Ending the session ends its GET stream (an empty body, or the last chunk); the client keeps the connection.
+    const complete = (text: string) => /content-length: 0\r\n(.*\r\n)*\r\n$/is.test(text) || text.includes("\r\n0\r\n\r\n");
+    const ended = new Promise<void>((resolve) => stream.socket.on("data", () => complete(stream.received()) && resolve()));
+    expect((await fetch(srv.mcpUrl, { method: "DELETE", headers: streamHeaders })).status).toBe(200);
+    expect(await Promise.race([ended.then(() => "ended"), after(20_000, "not ended")])).toBe("ended");
+    expect(await Promise.race([stream.closed, after(12_000, "still open")])).toBeNumber();
+  }, 45_000);
 });
