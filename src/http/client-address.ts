@@ -9,8 +9,8 @@ type Resolved = Request & { [RESOLVED]?: string };
  * the TCP peer, or, when the peer is one of `trustedProxies`, the client it forwards for. The proxy
  * appends the address it saw to X-Forwarded-For, so the header is read from the right, skipping our
  * own proxies; anything further left was written by the client and is not to be believed (RFC 7239
- * §8.1: the header may be modified by any node on the way). A hop that is not an IP address ends the walk at the proxy
- * that forwarded it. `peerAddress` gives the TCP peer (Bun's `server.requestIP`).
+ * §8.1: any node on the way may have modified it). A hop that is not an IP address ends the walk
+ * at the proxy that forwarded it. `peerAddress` gives the TCP peer (Bun's `server.requestIP`).
  */
 export function createClientAddress(trustedProxies: readonly string[], peerAddress: (request: Request) => string | undefined) {
   const proxies = trustedProxyList(trustedProxies);

@@ -108,7 +108,7 @@ export class InProgress {
  * `body`, calling `ended` just before it closes: Bun keeps a timeout set on a request for the rest
  * of the connection (measured: with 0, the connection then stays open however long it idles, and
  * the next request's headers may trickle forever), but takes a new one set before the end. Only
- * for GET streams, one per session: a stream read through JS costs Bun's fast path.
+ * for GET streams, one per session: a body read through JS forgoes Bun's direct path (hot POSTs).
  */
 function onEnd(body: ReadableStream<Uint8Array>, ended: () => void): ReadableStream<Uint8Array> {
   const reader = body.getReader();
