@@ -4,7 +4,7 @@ import { Notifier, runBots, type ChannelsContext } from "../channels/index.ts";
 import { allowListFetcher, BotPool, PRESETS, SandboxEngine } from "../sandbox/index.ts";
 import { ed25519Signer } from "../transcript/index.ts";
 import { loadConfig, type Config } from "../config/index.ts";
-import { createApp } from "../http/index.ts";
+import { createApp, listen } from "../http/index.ts";
 import { channelTools, createMcpServer, McpEndpoint, ToolTable, type McpServerOptions, type ToolDef } from "../mcp/index.ts";
 import { AppError } from "../errors.ts";
 import { COMMIT_TURNS, SqliteAuthStore, SqliteStore } from "../store/index.ts";
@@ -78,21 +78,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     return grant !== null && grant.revoked_at === null && (info.expiresAt ?? 0) * 1000 > Date.now();
   };
   const app = createApp({ config, version: VERSION, auth: auth ?? undefined, handleMcp: (r, identity) => endpoint.handle(r, identity) });
-  app.listen({
-    hostname: config.host,
-    port: config.port,
-    // Bun's idle timeout would cut quiet SSE streams and long polls (measured: default 10 s).
-    idleTimeout: 0,
-    // A little above our own cap, so a declared oversized body gets our JSON-RPC 413 (http/guards.ts)
-    // rather than Bun's bare one; the SDK transport enforces the exact cap on streamed bodies.
-    maxRequestBodySize: config.max_body_bytes + 64 * 1024,
-    // Elysia turns SO_REUSEPORT on by default: a second `parley serve` on the same port would then
-    // start silently and split the traffic (and with it the sessions and long polls). Refuse instead.
-    reusePort: false,
-    // Not Bun's development mode (it renders error pages with stack traces), whatever NODE_ENV says.
-    development: false,
-  });
-  const port = app.server!.port!;
+  const port = listen(app, config).port!;
   const shownHost = config.host.includes(":") ? `[${config.host}]` : config.host;
   const publicUrl = config.public_url.endsWith(":0") ? `http://localhost:${port}` : config.public_url;
   // With --port 0 the issuer and resource are known only now, before the first request is served.

@@ -3,7 +3,7 @@ import { AppError } from "../errors.ts";
 import { CONFIG_KEYS, ConfigSchema, type Config } from "./schema.ts";
 
 /** Keys whose env value is a comma-separated list. */
-const LIST_KEYS = new Set<string>(["allowed_origins", "default_servers", "bot_fetch_hosts"]);
+const LIST_KEYS = new Set<string>(["allowed_origins", "default_servers", "bot_fetch_hosts", "trusted_proxies"]);
 
 export interface LoadSources {
   /** Parsed flags, already in config-key form (`public_url`, …), plus `config` for the TOML path. */

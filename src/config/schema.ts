@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { z } from "zod";
 
 /**
@@ -20,6 +21,22 @@ export const ConfigSchema = z
       .default(["https://claude.ai", "https://claude.com", "https://chatgpt.com", "https://chat.openai.com"]),
     /** An MCP session unused this long is closed (its client re-initializes and gets a new one). */
     session_idle_seconds: z.coerce.number().int().min(1).default(1800),
+    /**
+     * Seconds a request's headers and body may take to arrive (Bun's idle timeout: a body must also
+     * keep up 16 KiB/s to earn more), and an idle kept-alive connection stays open. Streams and long
+     * polls at /mcp are exempt once their request is in. Bun takes at most 255.
+     */
+    request_timeout_seconds: z.coerce.number().int().min(1).max(255).default(10),
+    /**
+     * Requests one client address may have in progress at once: being received or handled (a stream
+     * already answering does not count). More get 429 and their connection is closed.
+     */
+    max_requests_per_address: z.coerce.number().int().min(1).max(1_000_000).default(64),
+    /**
+     * Reverse proxies whose X-Forwarded-For is believed (IP addresses or CIDR blocks). Without them,
+     * everyone behind a proxy counts as the proxy's one address.
+     */
+    trusted_proxies: z.array(z.string().trim().refine(isAddressOrCidr, "expected an IP address or CIDR block (e.g. 10.0.0.0/8)")).default([]),
     /** Largest accepted request body at /mcp (bytes). */
     max_body_bytes: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
     /**
@@ -48,6 +65,14 @@ export const ConfigSchema = z
     max_message_bytes: z.coerce.number().int().min(16).max(1024 * 1024).default(64 * 1024),
   })
   .strict();
+
+/** `10.0.0.1`, `10.0.0.0/8`, `fd00::/8`: what node:net's BlockList takes (http/client-address.ts). */
+function isAddressOrCidr(entry: string): boolean {
+  const [address = "", prefix, extra] = entry.split("/");
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}
 
 export type Config = Readonly<z.infer<typeof ConfigSchema>> & { readonly public_url: string };
 

@@ -3,6 +3,7 @@ import { authenticate, type AuthContext, type Identity } from "../auth/index.ts"
 import type { Config } from "../config/index.ts";
 import { authRoutes } from "./auth-routes.ts";
 import { errorResponse } from "./errors.ts";
+import { createClientAddress } from "./client-address.ts";
 import { checkBodySize, createOriginGuard } from "./guards.ts";
 
 export interface AppDeps {
@@ -21,7 +22,8 @@ export function createApp({ config, version, auth, handleMcp }: AppDeps) {
   // store's STORAGE_UNAVAILABLE) answers JSON with its status; Elysia's own client errors stay.
   // Elysia names a thrown error by its `code` property, so ours arrive under their own codes.
   const app = new Elysia().onError(({ code, error, request }) => (ELYSIA_CLIENT_ERRORS.has(String(code)) ? undefined : errorResponse(error, new URL(request.url).pathname)));
-  const clientAddress = (request: Request) => app.server?.requestIP(request)?.address ?? "unknown";
+  /** The one answer to "who is this request from" (behind trusted_proxies, the forwarded client). */
+  const clientAddress = createClientAddress(config.trusted_proxies, (request) => app.server?.requestIP(request)?.address);
   if (auth) app.use(authRoutes(auth, clientAddress));
   return app
     .get("/", () => new Response(`Parley ${version}\nMCP endpoint: ${config.public_url}/mcp\n`, { headers: { "content-type": "text/plain; charset=utf-8" } }))

@@ -1,1 +1,2 @@
 export { createApp, type App, type AppDeps } from "./app.ts";
+export { listen, type ListenConfig } from "./listen.ts";

@@ -1,7 +1,8 @@
 /**
- * The Bun.serve options Parley ends up with (src/cli/serve.ts via Elysia's listen): Parley sets
- * `development: false`, `reusePort: false`, `idleTimeout: 0` and `maxRequestBodySize` ≈ max_body_bytes
- * (1 MiB by default). The reference servers use the same.
+ * The Bun.serve options Parley ends up with (src/http/listen.ts): `development: false`,
+ * `reusePort: false`, `idleTimeout` = request_timeout_seconds (10 by default; Parley lifts it for
+ * SSE answers) and `maxRequestBodySize` ≈ max_body_bytes (1 MiB by default). The reference servers
+ * use the same.
  */
 export function benchServeOptions() {
   return {
@@ -9,7 +10,7 @@ export function benchServeOptions() {
     port: 0,
     development: false,
     reusePort: false,
-    idleTimeout: 0,
+    idleTimeout: 10,
     maxRequestBodySize: 1024 * 1024,
   };
 }

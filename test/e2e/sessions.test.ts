@@ -40,7 +40,7 @@ describe("MCP sessions", () => {
     await c.client.close();
   });
 
-  test("a long poll outlives Bun's default 10 s idle timeout (idleTimeout: 0)", async () => {
+  test("a long poll outlives the default 10 s request timeout (SSE answers at /mcp are exempt)", async () => {
     await using srv = await startServer();
     await using c = await connect(srv.mcpUrl);
     const ch = await c.call("create_channel", { name: "quiet", slots: ["invite:a"] });

@@ -34,11 +34,27 @@ describe("loadConfig()", () => {
     expect(c.allowed_origins).toEqual(["https://a.example", "https://b.example"]);
   });
 
+  test("trusted_proxies: empty by default; addresses and CIDR blocks (IPv4, IPv6) from a comma list or TOML", () => {
+    using dir = tempDir();
+    expect(loadConfig({ flags: {}, env: {}, cwd: dir.path }).trusted_proxies).toEqual([]);
+    const fromEnv = loadConfig({ flags: {}, env: { PARLEY_TRUSTED_PROXIES: "127.0.0.1, 10.0.0.0/8,fd00::/8, ::1" }, cwd: dir.path });
+    expect(fromEnv.trusted_proxies).toEqual(["127.0.0.1", "10.0.0.0/8", "fd00::/8", "::1"]);
+    writeFileSync(join(dir.path, "parley.toml"), 'trusted_proxies = ["192.168.0.0/16"]\nrequest_timeout_seconds = 30\nmax_requests_per_address = 8\n');
+    const fromToml = loadConfig({ flags: {}, env: {}, cwd: dir.path });
+    expect(fromToml.trusted_proxies).toEqual(["192.168.0.0/16"]);
+    expect(fromToml.request_timeout_seconds).toBe(30);
+    expect(fromToml.max_requests_per_address).toBe(8);
+  });
+
   const bad: [string, Parameters<typeof loadConfig>[0], RegExp][] = [
     ["non-numeric port flag", { flags: { port: "http" }, env: {} }, /"port" from --port/],
     ["port out of range in env", { flags: {}, env: { PARLEY_PORT: "70000" } }, /"port" from PARLEY_PORT/],
     ["public URL that is not http(s)", { flags: { public_url: "ftp://x" }, env: {} }, /"public_url" from --public-url/],
     ["missing config file", { flags: { config: "/nonexistent/parley.toml" }, env: {} }, /Cannot read config file/],
+    ["trusted proxy that is a host name", { flags: {}, env: { PARLEY_TRUSTED_PROXIES: "proxy.internal" } }, /"trusted_proxies" from PARLEY_TRUSTED_PROXIES/],
+    ["trusted proxy CIDR prefix too long", { flags: {}, env: { PARLEY_TRUSTED_PROXIES: "10.0.0.0/8, 10.0.0.0/33" } }, /"trusted_proxies" from PARLEY_TRUSTED_PROXIES/],
+    ["request timeout above Bun's 255 s", { flags: {}, env: { PARLEY_REQUEST_TIMEOUT_SECONDS: "256" } }, /"request_timeout_seconds" from PARLEY_REQUEST_TIMEOUT_SECONDS/],
+    ["request timeout of 0 (no deadline at all)", { flags: {}, env: { PARLEY_REQUEST_TIMEOUT_SECONDS: "0" } }, /"request_timeout_seconds"/],
   ];
   for (const [name, sources, message] of bad) {
     test(`rejects ${name} with one clear INVALID_REQUEST line`, () => {
