@@ -20,6 +20,11 @@ export const ConfigSchema = z
       .default(["https://claude.ai", "https://claude.com", "https://chatgpt.com", "https://chat.openai.com"]),
     /** An MCP session unused this long is closed (its client re-initializes and gets a new one). */
     session_idle_seconds: z.coerce.number().int().min(1).default(1800),
+    /**
+     * Most MCP sessions open at once. At the cap a new session closes one from the address, then
+     * the identity, holding the most sessions (its least recently used), so a flood evicts itself.
+     */
+    max_sessions: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
     /** Largest accepted request body at /mcp (bytes). */
     max_body_bytes: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
     /**
@@ -46,6 +51,11 @@ export const ConfigSchema = z
     bot_warm_instances: z.coerce.number().int().min(1).max(1_000_000).default(256),
     /** Largest message body a member may post (UTF-8 bytes of the text). */
     max_message_bytes: z.coerce.number().int().min(16).max(1024 * 1024).default(64 * 1024),
+    /**
+     * Most bytes of messages one answer carries (a sync_messages or get_transcript page, as it goes
+     * out); a page stops before the message that would pass it, always holding at least one.
+     */
+    max_answer_bytes: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   })
   .strict();
 

@@ -170,6 +170,10 @@ export class SqliteStore implements Store {
     return rows.map(toMessage);
   }
 
+  async countMessages(channelId: string, lastId: number): Promise<number> {
+    return this.q.countMessages.get(channelId, lastId)?.n ?? 0;
+  }
+
   async getBots(channelId: string): Promise<BotRecord[]> {
     const entry = this.cached(channelId);
     if (!entry) return [];
@@ -255,6 +259,7 @@ function prepare(db: Database) {
       "SELECT * FROM messages WHERE channel_id = ? AND id > ? AND (to_slot IS NULL OR to_slot = ? OR sender = ?) ORDER BY id LIMIT ?",
     ) as Statement<MessageRow, [string, number, string | null, string | null, number]>,
     listAllMessages: db.prepare("SELECT * FROM messages WHERE channel_id = ? AND id > ? ORDER BY id LIMIT ?") as Statement<MessageRow, [string, number, number]>,
+    countMessages: db.prepare("SELECT COUNT(*) AS n FROM messages WHERE channel_id = ? AND id <= ?") as Statement<{ n: number }, [string, number]>,
     insertBot: db.prepare(
       "INSERT INTO bots (bot_id, channel_id, slot_id, name, version, code, manifest, params, code_hash, manifest_hash, seed, seed_commit, engine, state, last_seen, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),

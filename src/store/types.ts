@@ -124,6 +124,8 @@ export interface Store {
   /** Applies every change and appends every message in one transaction; throws StoreConflict if an expectation fails. */
   apply(channelId: string, changes: Change[], messages: MessageDraft[], seal: Sealer): Promise<Message[]>;
   listMessages(channelId: string, query: MessageQuery): Promise<Message[]>;
+  /** How many messages of the channel have an id up to `lastId` (a transcript page's signature names it). */
+  countMessages(channelId: string, lastId: number): Promise<number>;
   getBots(channelId: string): Promise<BotRecord[]>;
   /** Open channels that have bots (their hooks catch up at start-up). */
   openBotChannels(): Promise<string[]>;

@@ -1,0 +1,70 @@
+/** Default of the max_answer_bytes config key. */
+export const DEFAULT_MAX_ANSWER_BYTES = 1024 * 1024;
+
+/**
+ * Rows read from the store at a time. A page of 1,000 messages of 64 KiB of U+0001 would be
+ * ~390 MB of JSON rows read at once; by hundreds, at most ~40 MB are, and only until the budget
+ * is full.
+ */
+const READ_CHUNK = 100;
+
+/** Fixed fields of a message (ids, sender, ts, hash, keys) in an answer, generously. */
+const MESSAGE_OVERHEAD = 1024;
+
+/**
+ * Characters a message adds to a tool answer: the result goes out twice, as structuredContent
+ * and as the JSON text content, whose copy is escaped once more (a U+0001 is 6 characters in
+ * JSON and 7 in the text copy: the ~13× of a message of control characters).
+ */
+export function answerBytes(message: object): number {
+  const json = JSON.stringify(message);
+  return json.length + JSON.stringify(json).length;
+}
+
+/**
+ * An upper bound of answerBytes without serializing: a member's message is `{text}` and each
+ * character of text takes at most 6 + 7 characters. Anything else is measured.
+ */
+function answerBytesBound(message: object): number {
+  const m = message as { kind?: unknown; body?: { text?: unknown } };
+  if (m.kind === "user" && typeof m.body?.text === "string") return MESSAGE_OVERHEAD + 13 * m.body.text.length;
+  return answerBytes(message);
+}
+
+/**
+ * One page from `cursor` on: at most `limit` items and at most `budget` characters of answer
+ * (answerBytes), always at least one item so the cursor moves. Cheap bounds decide while the
+ * page is small (sync_messages' usual page costs no serialization); once they pass the budget,
+ * the items are measured exactly. `more`: there are items after the page.
+ */
+export async function readPage<T extends { id: number }>(
+  read: (after: number, limit: number) => Promise<T[]>,
+  cursor: number,
+  limit: number,
+  budget: number,
+): Promise<{ items: T[]; more: boolean }> {
+  const items: T[] = [];
+  let used = 0;
+  let exact = false;
+  for (let after = cursor; ; ) {
+    const want = Math.min(limit - items.length, READ_CHUNK);
+    // One row more than wanted tells whether the page ends the channel.
+    const rows = await read(after, want + 1);
+    for (let i = 0; i < Math.min(rows.length, want); i++) {
+      const item = rows[i]!;
+      let cost = exact ? answerBytes(item) : answerBytesBound(item);
+      if (!exact && used + cost > budget) {
+        exact = true;
+        used = 0;
+        for (const taken of items) used += answerBytes(taken);
+        cost = answerBytes(item);
+      }
+      if (used + cost > budget && items.length > 0) return { items, more: true };
+      used += cost;
+      items.push(item);
+    }
+    if (rows.length <= want) return { items, more: false };
+    if (items.length >= limit) return { items, more: true };
+    after = items.at(-1)!.id;
+  }
+}

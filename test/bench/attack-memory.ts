@@ -1,0 +1,231 @@
+/**
+ * Issue 9 item 1, measured: one signed-in caller tries to take the server's memory and stall
+ * everyone. Runs the exact attack against a real server process and prints the server's RSS and
+ * another caller's latency while it runs.
+ *
+ *   bun test/bench/attack-memory.ts [--root DIR] [--messages 1000] [--idle-seconds 10]
+ *
+ * --root runs `bun DIR/src/main.ts` instead of this tree (e.g. an export of main, for "before").
+ *
+ * Phases (the attacker is one identity on one MCP session, over raw HTTP):
+ *   sync        post 200 messages of 64 KiB of U+0001 (JSON escaping makes each ~6× longer, ~13×
+ *               in an MCP answer), then sync_messages {cursor: 0, limit: 200} 25 times
+ *   idle        RSS after --idle-seconds with nothing happening, then after DELETE of the session
+ *   transcript  post up to 600 such messages, get_transcript; then up to --messages, again
+ *               (a server with paged transcripts: every page, followed by cursor), and the whole
+ *               transcript downloaded from its download_url when the server offers one
+ * A victim process (another identity, its own session) calls get_channel_info back to back the
+ * whole time; its p50/p99/max latency per phase is what "stall everyone" means.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { startServer } from "../helpers/start-server.ts";
+import { signIn } from "../helpers/oauth.ts";
+import { McpSession, PROTOCOL_VERSION } from "./http-client.ts";
+import { vmRssKiB } from "./procs.ts";
+import { percentile } from "./stats.ts";
+
+const args = process.argv.slice(2);
+const flag = (name: string, fallback: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1]! : fallback;
+};
+
+if (args[0] === "--victim") await victim(args[1]!);
+else await main();
+
+/** The other caller: get_channel_info back to back until stdin closes; prints latencies (ms) per phase. */
+async function victim(mcpUrl: string): Promise<void> {
+  const s = await McpSession.open(mcpUrl, "victim");
+  const ch = await s.tool("create_channel", { name: "victim", slots: ["invite:v"] });
+  const info = s.toolCaller("get_channel_info", { channel_id: ch.channel_id });
+  let phase = "start";
+  const times = new Map<string, number[]>();
+  let stopped = false;
+  void (async () => {
+    for await (const chunk of Bun.stdin.stream()) {
+      const lines = new TextDecoder().decode(chunk).split("\n").filter(Boolean);
+      if (lines.length) phase = lines.at(-1)!;
+    }
+    stopped = true;
+  })();
+  process.stdout.write("ready\n");
+  while (!stopped) {
+    const t = performance.now();
+    await info();
+    const ms = performance.now() - t;
+    if (!times.has(phase)) times.set(phase, []);
+    times.get(phase)!.push(ms);
+    await Bun.sleep(5);
+  }
+  await s.close();
+  process.stdout.write(JSON.stringify(Object.fromEntries(times)) + "\n");
+}
+
+/**
+ * The attacker's MCP session over fetch: its answers run to hundreds of MB, which fetch reads in
+ * linear time (the lean bench client buffers by concatenation, fine for small answers only).
+ */
+class FetchSession {
+  private nextId = 1;
+  private constructor(
+    private readonly url: string,
+    private readonly token: string,
+    private sessionId = "",
+  ) {}
+
+  static async open(url: string, token: string): Promise<FetchSession> {
+    const s = new FetchSession(url, token);
+    const res = await s.post({ jsonrpc: "2.0", id: s.nextId++, method: "initialize", params: { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: "attacker", version: "1" } } });
+    s.sessionId = res.headers.get("mcp-session-id") ?? "";
+    await res.text();
+    await (await s.post({ jsonrpc: "2.0", method: "notifications/initialized" })).text();
+    return s;
+  }
+
+  private post(body: unknown): Promise<Response> {
+    return fetch(this.url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        authorization: `Bearer ${this.token}`,
+        ...(this.sessionId ? { "mcp-session-id": this.sessionId, "mcp-protocol-version": PROTOCOL_VERSION } : {}),
+      },
+      body: JSON.stringify(body),
+    });
+  }
+
+  /** The JSON-RPC result and the size of the answer's SSE body. */
+  async request(method: string, params: unknown): Promise<{ result: any; bytes: number }> {
+    const id = this.nextId++;
+    const text = await (await this.post({ jsonrpc: "2.0", id, method, params })).text();
+    for (const line of text.split("\n")) {
+      if (!line.startsWith("data: ") || line.length < 8) continue;
+      const msg = JSON.parse(line.slice(6));
+      if (msg.id !== id) continue;
+      if (msg.error) throw new Error(`${method}: ${msg.error.message}`);
+      return { result: msg.result, bytes: text.length };
+    }
+    throw new Error(`${method}: the answer (${text.length} bytes) ended without a result`);
+  }
+
+  async tool(name: string, args: Record<string, unknown>): Promise<any> {
+    const { result } = await this.request("tools/call", { name, arguments: args });
+    if (result.isError) throw new Error(`${name}: ${result.content[0].text}`);
+    return result.structuredContent;
+  }
+
+  async close(): Promise<void> {
+    await fetch(this.url, { method: "DELETE", headers: { authorization: `Bearer ${this.token}`, "mcp-session-id": this.sessionId, "mcp-protocol-version": PROTOCOL_VERSION } });
+  }
+}
+
+async function main(): Promise<void> {
+  const root = resolve(flag("root", resolve(import.meta.dir, "../..")));
+  const total = Number(flag("messages", "1000"));
+  const idleSeconds = Number(flag("idle-seconds", "10"));
+  const dataDir = mkdtempSync(join(tmpdir(), "parley-attack-"));
+  await using srv = await startServer({ dataDir, keepData: true, command: [process.execPath, join(root, "src/main.ts")] });
+  const pid = srv.proc.pid;
+  let peak = 0;
+  let phasePeak = 0;
+  const sampler = setInterval(() => {
+    const rss = vmRssKiB(pid);
+    peak = Math.max(peak, rss);
+    phasePeak = Math.max(phasePeak, rss);
+  }, 20);
+  const mb = (kib: number) => `${(kib / 1024).toFixed(0)} MB`;
+
+  const v = Bun.spawn([process.execPath, import.meta.path, "--victim", srv.mcpUrl], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  const victimOut = new Response(v.stdout).text();
+  const setPhase = (p: string) => {
+    v.stdin.write(`${p}\n`);
+    v.stdin.flush();
+    phasePeak = vmRssKiB(pid);
+  };
+  await Bun.sleep(1_000); // the victim signs in and starts calling
+  const rows: string[] = [];
+  const report = (phase: string, what: string) => {
+    const line = `${phase.padEnd(12)} ${what}; server RSS now ${mb(vmRssKiB(pid))}, phase peak ${mb(phasePeak)}`;
+    rows.push(line);
+    console.log(line);
+  };
+  report("baseline", `root ${root}`);
+
+  const token = (await signIn(srv.url)).access_token;
+  const attacker = await FetchSession.open(srv.mcpUrl, token);
+  const ch = await attacker.tool("create_channel", { name: "big", slots: ["invite:a"] });
+  await attacker.tool("join_channel", { invite_code: ch.invites[0] });
+  const body = "\u0001".repeat(64 * 1024);
+  let posted = 0;
+  const postUpTo = async (s: FetchSession, n: number) => {
+    for (; posted < n; posted++) await s.tool("post_message", { channel_id: ch.channel_id, body });
+  };
+
+  setPhase("sync");
+  await postUpTo(attacker, 200);
+  let largest = 0;
+  let returned = 0;
+  let started = performance.now();
+  for (let i = 0; i < 25; i++) {
+    const { result, bytes } = await attacker.request("tools/call", { name: "sync_messages", arguments: { channel_id: ch.channel_id, cursor: 0, limit: 200, timeout_ms: 0 } });
+    largest = Math.max(largest, bytes);
+    returned += result.structuredContent?.messages?.length ?? 0;
+  }
+  report("sync", `25 × sync_messages {limit: 200}: ${returned} messages in all, largest answer ${(largest / 1e6).toFixed(2)} MB, ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+  setPhase("idle");
+  await Bun.sleep(idleSeconds * 1000);
+  report("idle", `${idleSeconds} s idle after the attack`);
+  await attacker.close();
+  await Bun.sleep(Math.min(5, idleSeconds) * 1000);
+  report("deleted", "5 s after the attacker's session was DELETEd");
+
+  const again = await FetchSession.open(srv.mcpUrl, token);
+  for (const n of [600, total]) {
+    setPhase(`post-${n}`);
+    await postUpTo(again, n);
+    setPhase(`transcript-${n}`);
+    started = performance.now();
+    let cursor: number | undefined;
+    let pages = 0;
+    let messages = 0;
+    largest = 0;
+    let download: string | undefined;
+    try {
+      for (;;) {
+        const { result, bytes } = await again.request("tools/call", { name: "get_transcript", arguments: { channel_id: ch.channel_id, ...(cursor ? { cursor } : {}) } });
+        pages++;
+        largest = Math.max(largest, bytes);
+        const t = result.structuredContent ?? JSON.parse(result.content[0].text);
+        messages += t.messages?.length ?? 0;
+        download ??= t.download_url;
+        if (!t.more) break;
+        cursor = t.cursor;
+      }
+      report(`transcript-${n}`, `get_transcript: ${messages} messages in ${pages} answer(s), largest ${(largest / 1e6).toFixed(2)} MB, ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    } catch (err) {
+      report(`transcript-${n}`, `get_transcript FAILED after ${((performance.now() - started) / 1000).toFixed(1)} s: ${(err as Error).message.slice(0, 120)}`);
+    }
+    if (download) {
+      setPhase(`download-${n}`);
+      started = performance.now();
+      const res = await fetch(download);
+      let bytes = 0;
+      for await (const chunk of res.body!) bytes += chunk.length;
+      report(`download-${n}`, `HTTP ${res.status}, ${(bytes / 1e6).toFixed(0)} MB streamed in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    }
+  }
+  await again.close();
+  clearInterval(sampler);
+  v.stdin.end();
+  const latencies = JSON.parse((await victimOut).trim().split("\n").at(-1)!) as Record<string, number[]>;
+  console.log("\nvictim get_channel_info latency by phase (ms): p50 / p99 / max (calls)");
+  for (const [phase, xs] of Object.entries(latencies)) {
+    console.log(`  ${phase.padEnd(16)} ${percentile(xs, 50).toFixed(1)} / ${percentile(xs, 99).toFixed(1)} / ${Math.max(...xs).toFixed(1)}  (${xs.length})`);
+  }
+  console.log(`server RSS peak over the run: ${mb(peak)}`);
+  rmSync(dataDir, { recursive: true, force: true });
+}
