@@ -40,7 +40,7 @@ export async function syncMessages(ctx: ChannelsContext, caller: Caller, input: 
     const seen = ctx.notifier.version(input.channel_id);
     const m = await loadMembership(ctx, caller, input.channel_id);
     const slotId = m.slot?.slot_id ?? null;
-    const read = (after: number, limit: number) => ctx.store.listMessages(input.channel_id, { after, slotId, limit });
+    const read = (after: number, limit: number, maxBytes: number) => ctx.store.listMessages(input.channel_id, { after, slotId, limit, maxBytes });
     const { items: messages, more } = await readPage(read, input.cursor, input.limit, ctx.limits.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES);
     const remaining = deadline - Date.now();
     if (messages.length > 0 || remaining <= 0 || signal?.aborted) {

@@ -59,7 +59,7 @@ async function openTranscript(ctx: ChannelsContext, caller: Caller, channelId: s
   if (!ctx.signer || !ctx.issuer) throw new AppError("INTERNAL_ERROR", "This server has no signing key");
   const m = await loadMembership(ctx, caller, channelId);
   const see = viewer(m);
-  const read = async (after: number, limit: number) => (await ctx.store.listMessages(channelId, { after, slotId: "*", limit })).map(see);
+  const read = async (after: number, limit: number, maxBytes: number) => (await ctx.store.listMessages(channelId, { after, slotId: "*", limit, maxBytes })).map(see);
   return { m, read, budget: ctx.limits.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES };
 }
 

@@ -165,9 +165,16 @@ export class SqliteStore implements Store {
     }, channelId, structural);
   }
 
-  async listMessages(channelId: string, { after, slotId, limit }: MessageQuery): Promise<Message[]> {
-    const rows = slotId === "*" ? this.q.listAllMessages.all(channelId, after, limit) : this.q.listMessages.all(channelId, after, slotId, slotId, limit);
-    return rows.map(toMessage);
+  async listMessages(channelId: string, { after, slotId, limit, maxBytes = Infinity }: MessageQuery): Promise<Message[]> {
+    const rows = slotId === "*" ? this.q.listAllMessages.iterate(channelId, after, limit) : this.q.listMessages.iterate(channelId, after, slotId, slotId, limit);
+    const messages: Message[] = [];
+    let bytes = 0;
+    for (const row of rows) {
+      messages.push(toMessage(row));
+      // Rows past the byte budget are never read, let alone parsed (as costly as all of them).
+      if ((bytes += row.body.length) > maxBytes) break;
+    }
+    return messages;
   }
 
   async countMessages(channelId: string, lastId: number): Promise<number> {

@@ -112,6 +112,12 @@ export interface MessageQuery {
   /** Private messages to or from this slot are included; null = public messages only; "*" = every message. */
   slotId: string | null;
   limit: number;
+  /**
+   * Stop once the rows' stored bodies (JSON) pass this many bytes: the row that passes it is the
+   * last one returned, so one row always comes. The caller cannot tell that stop from the end of
+   * the channel but by the bodies' sizes (see channels/pages.ts).
+   */
+  maxBytes?: number;
 }
 
 export interface Store {

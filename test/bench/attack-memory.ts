@@ -22,7 +22,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startServer } from "../helpers/start-server.ts";
 import { signIn } from "../helpers/oauth.ts";
-import { McpSession, PROTOCOL_VERSION } from "./http-client.ts";
+import { RawMcpSession } from "../helpers/raw-mcp.ts";
+import { McpSession } from "./http-client.ts";
 import { vmRssKiB } from "./procs.ts";
 import { percentile } from "./stats.ts";
 
@@ -63,65 +64,6 @@ async function victim(mcpUrl: string): Promise<void> {
   process.stdout.write(JSON.stringify(Object.fromEntries(times)) + "\n");
 }
 
-/**
- * The attacker's MCP session over fetch: its answers run to hundreds of MB, which fetch reads in
- * linear time (the lean bench client buffers by concatenation, fine for small answers only).
- */
-class FetchSession {
-  private nextId = 1;
-  private constructor(
-    private readonly url: string,
-    private readonly token: string,
-    private sessionId = "",
-  ) {}
-
-  static async open(url: string, token: string): Promise<FetchSession> {
-    const s = new FetchSession(url, token);
-    const res = await s.post({ jsonrpc: "2.0", id: s.nextId++, method: "initialize", params: { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: "attacker", version: "1" } } });
-    s.sessionId = res.headers.get("mcp-session-id") ?? "";
-    await res.text();
-    await (await s.post({ jsonrpc: "2.0", method: "notifications/initialized" })).text();
-    return s;
-  }
-
-  private post(body: unknown): Promise<Response> {
-    return fetch(this.url, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-        authorization: `Bearer ${this.token}`,
-        ...(this.sessionId ? { "mcp-session-id": this.sessionId, "mcp-protocol-version": PROTOCOL_VERSION } : {}),
-      },
-      body: JSON.stringify(body),
-    });
-  }
-
-  /** The JSON-RPC result and the size of the answer's SSE body. */
-  async request(method: string, params: unknown): Promise<{ result: any; bytes: number }> {
-    const id = this.nextId++;
-    const text = await (await this.post({ jsonrpc: "2.0", id, method, params })).text();
-    for (const line of text.split("\n")) {
-      if (!line.startsWith("data: ") || line.length < 8) continue;
-      const msg = JSON.parse(line.slice(6));
-      if (msg.id !== id) continue;
-      if (msg.error) throw new Error(`${method}: ${msg.error.message}`);
-      return { result: msg.result, bytes: text.length };
-    }
-    throw new Error(`${method}: the answer (${text.length} bytes) ended without a result`);
-  }
-
-  async tool(name: string, args: Record<string, unknown>): Promise<any> {
-    const { result } = await this.request("tools/call", { name, arguments: args });
-    if (result.isError) throw new Error(`${name}: ${result.content[0].text}`);
-    return result.structuredContent;
-  }
-
-  async close(): Promise<void> {
-    await fetch(this.url, { method: "DELETE", headers: { authorization: `Bearer ${this.token}`, "mcp-session-id": this.sessionId, "mcp-protocol-version": PROTOCOL_VERSION } });
-  }
-}
-
 async function main(): Promise<void> {
   const root = resolve(flag("root", resolve(import.meta.dir, "../..")));
   const total = Number(flag("messages", "1000"));
@@ -155,12 +97,12 @@ async function main(): Promise<void> {
   report("baseline", `root ${root}`);
 
   const token = (await signIn(srv.url)).access_token;
-  const attacker = await FetchSession.open(srv.mcpUrl, token);
+  const attacker = await RawMcpSession.open(srv.mcpUrl, token);
   const ch = await attacker.tool("create_channel", { name: "big", slots: ["invite:a"] });
   await attacker.tool("join_channel", { invite_code: ch.invites[0] });
   const body = "\u0001".repeat(64 * 1024);
   let posted = 0;
-  const postUpTo = async (s: FetchSession, n: number) => {
+  const postUpTo = async (s: RawMcpSession, n: number) => {
     for (; posted < n; posted++) await s.tool("post_message", { channel_id: ch.channel_id, body });
   };
 
@@ -183,7 +125,7 @@ async function main(): Promise<void> {
   await Bun.sleep(Math.min(5, idleSeconds) * 1000);
   report("deleted", "5 s after the attacker's session was DELETEd");
 
-  const again = await FetchSession.open(srv.mcpUrl, token);
+  const again = await RawMcpSession.open(srv.mcpUrl, token);
   for (const n of [600, total]) {
     setPhase(`post-${n}`);
     await postUpTo(again, n);

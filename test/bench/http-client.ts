@@ -205,12 +205,10 @@ export class McpSession {
     this.hostHeader = `${conn.hostname}:${conn.port}`;
   }
 
-  /** `token`: sign in as that identity (default: a new identity when the server asks for one). */
-  static async open(url: string, clientName = "bench", token = ""): Promise<McpSession> {
+  static async open(url: string, clientName = "bench"): Promise<McpSession> {
     const u = new URL(url);
     const conn = await HttpConnection.open(u.hostname, Number(u.port));
     const s = new McpSession(conn, u.pathname);
-    s.token = token;
     try {
       await s.initialize(clientName);
     } catch (err) {
