@@ -7,6 +7,9 @@ import { DEFAULT_MAX_ANSWER_BYTES, readPage } from "./pages.ts";
 const FORMAT = "parley-transcript/1";
 /** Messages per transcript page at most (the byte budget usually ends a page first). */
 const PAGE_MESSAGES = 10_000;
+/** A download reads rows by these: ~256 KB of stored JSON (and one row past it), or 500 rows. */
+const EXPORT_CHUNK_BYTES = 256 * 1024;
+const EXPORT_CHUNK_ROWS = 500;
 
 /**
  * One answer of get_transcript. Messages with id > cursor, as many as max_answer_bytes allows;
@@ -90,33 +93,37 @@ export async function getTranscript(ctx: ChannelsContext, caller: Caller, input:
 }
 
 /**
- * The whole signed transcript as JSON text, streamed from the store page by page (never whole in
- * memory): the same document as the pages of get_transcript joined, keys in another order
- * (`messages` first, the header after them, once the last message is known). The caller's
- * membership is checked before anything is produced.
+ * The whole signed transcript as JSON text, streamed from the store a chunk of rows at a time
+ * (never whole in memory): the same document as the pages of get_transcript joined, keys in
+ * another order (`messages` first, the header after them, once the last message is known). The
+ * caller's membership is checked before anything is produced.
  */
 export async function exportTranscript(ctx: ChannelsContext, caller: Caller, channelId: string): Promise<AsyncGenerator<string>> {
-  const { m, read, budget } = await openTranscript(ctx, caller, channelId);
+  const { m, read } = await openTranscript(ctx, caller, channelId);
   return (async function* () {
     yield `{"format":${JSON.stringify(FORMAT)},"messages":[`;
     let count = 0;
     let last: TranscriptMessage | undefined;
-    for (let more = true; more; ) {
-      const page = await readPage(read, last?.id ?? 0, PAGE_MESSAGES, budget);
-      more = page.more;
-      // As in getTranscript: the header is read in the turn of the last read, before yielding.
-      const end = more ? undefined : { bots: await ctx.store.getBots(channelId), channel: (await ctx.store.getChannel(channelId)) ?? m.channel };
-      if (page.items.length > 0) yield (count > 0 ? "," : "") + page.items.map((x) => JSON.stringify(x)).join(",");
-      count += page.items.length;
-      last = page.items.at(-1) ?? last;
-      if (!end) continue;
+    for (;;) {
+      // A stream needs no page arithmetic: rows until EXPORT_CHUNK_BYTES of them, to an empty read.
+      const rows = await read(last?.id ?? 0, EXPORT_CHUNK_ROWS, EXPORT_CHUNK_BYTES);
+      if (rows.length > 0) {
+        yield (count > 0 ? "," : "") + rows.map((x) => JSON.stringify(x)).join(",");
+        count += rows.length;
+        last = rows.at(-1);
+        continue;
+      }
+      // The empty read that ends the chain, and the header, in one event-loop turn (as in getTranscript).
+      const bots = await ctx.store.getBots(channelId);
+      const channel = (await ctx.store.getChannel(channelId)) ?? m.channel;
       // Never empty: the channel:create message opens every log.
-      const head = header(ctx, end.channel, end.bots, last!.hash);
+      const head = header(ctx, channel, bots, last!.hash);
       const signature = await ctx.signer!(headerPayload(head, count, last!.id));
-      const { bots, format: _format, ...rest } = head;
+      const { bots: described, format: _format, ...rest } = head;
       yield `],"bots":[`;
-      for (const [i, bot] of bots.entries()) yield (i > 0 ? "," : "") + JSON.stringify(bot);
+      for (const [i, bot] of described.entries()) yield (i > 0 ? "," : "") + JSON.stringify(bot);
       yield `],${JSON.stringify({ ...rest, signature }).slice(1)}`;
+      return;
     }
   })();
 }

@@ -63,17 +63,23 @@ export class TranscriptDownloads {
       }
       const chunks = await channels.exportTranscript(this.ctx, { principal: link.principal }, channelId);
       const encoder = new TextEncoder();
-      // Pulled one page at a time as the client reads: a slow reader holds one page, not the transcript.
-      const body = new ReadableStream<Uint8Array>({
-        async pull(controller) {
-          const next = await chunks.next();
-          if (next.done) controller.close();
-          else controller.enqueue(encoder.encode(next.value));
+      // Pulled one page at a time as the client reads: a slow reader holds one page, not the
+      // transcript. The store answers synchronously, so without a turn of the event loop between
+      // pages the whole download would run as one task and stall every other caller until done.
+      const body = new ReadableStream<Uint8Array>(
+        {
+          async pull(controller) {
+            await new Promise((resolve) => setImmediate(resolve));
+            const next = await chunks.next();
+            if (next.done) controller.close();
+            else controller.enqueue(encoder.encode(next.value));
+          },
+          async cancel() {
+            await chunks.return(undefined);
+          },
         },
-        async cancel() {
-          await chunks.return(undefined);
-        },
-      });
+        { highWaterMark: 1 },
+      );
       return new Response(body, {
         headers: {
           "content-type": "application/json; charset=utf-8",
