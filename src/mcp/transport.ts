@@ -8,7 +8,7 @@ import { addressGroup, floodVictim } from "./session-eviction.ts";
 const MAX_SESSIONS_PER_SUBJECT = 32;
 const MAX_SESSIONS = 10_000;
 
-export interface Session {
+interface Session {
   transport: WebStandardStreamableHTTPServerTransport;
   server: McpServer;
   events: SessionEventStore;

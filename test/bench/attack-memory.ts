@@ -3,9 +3,10 @@
  * everyone. Runs the exact attack against a real server process and prints the server's RSS and
  * another caller's latency while it runs.
  *
- *   bun test/bench/attack-memory.ts [--root DIR] [--messages 1000] [--idle-seconds 10]
+ *   bun test/bench/attack-memory.ts [--root DIR]... [--messages 1000] [--idle-seconds 10]
  *
- * --root runs `bun DIR/src/main.ts` instead of this tree (e.g. an export of main, for "before").
+ * --root runs `bun DIR/src/main.ts` instead of this tree; given more than once, each tree in turn
+ * in one run (e.g. `--root /tmp/parley-main --root .` for before and after).
  *
  * Phases (the attacker is one identity on one MCP session, over raw HTTP):
  *   sync        post 200 messages of 64 KiB of U+0001 (JSON escaping makes each ~6× longer, ~13×
@@ -32,9 +33,10 @@ const flag = (name: string, fallback: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1]! : fallback;
 };
+const roots = args.flatMap((a, i) => (a === "--root" ? [resolve(args[i + 1]!)] : []));
 
 if (args[0] === "--victim") await victim(args[1]!);
-else await main();
+else for (const root of roots.length ? roots : [resolve(import.meta.dir, "../..")]) await attack(root);
 
 /** The other caller: get_channel_info back to back until stdin closes; prints latencies (ms) per phase. */
 async function victim(mcpUrl: string): Promise<void> {
@@ -64,12 +66,11 @@ async function victim(mcpUrl: string): Promise<void> {
   process.stdout.write(JSON.stringify(Object.fromEntries(times)) + "\n");
 }
 
-async function main(): Promise<void> {
-  const root = resolve(flag("root", resolve(import.meta.dir, "../..")));
+async function attack(root: string): Promise<void> {
   const total = Number(flag("messages", "1000"));
   const idleSeconds = Number(flag("idle-seconds", "10"));
   const dataDir = mkdtempSync(join(tmpdir(), "parley-attack-"));
-  await using srv = await startServer({ dataDir, keepData: true, command: [process.execPath, join(root, "src/main.ts")] });
+  await using srv = await startServer({ dataDir, command: [process.execPath, join(root, "src/main.ts")] });
   const pid = srv.proc.pid;
   let peak = 0;
   let phasePeak = 0;
@@ -79,6 +80,7 @@ async function main(): Promise<void> {
     phasePeak = Math.max(phasePeak, rss);
   }, 20);
   const mb = (kib: number) => `${(kib / 1024).toFixed(0)} MB`;
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
   const v = Bun.spawn([process.execPath, import.meta.path, "--victim", srv.mcpUrl], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
   const victimOut = new Response(v.stdout).text();
@@ -88,13 +90,9 @@ async function main(): Promise<void> {
     phasePeak = vmRssKiB(pid);
   };
   await Bun.sleep(1_000); // the victim signs in and starts calling
-  const rows: string[] = [];
-  const report = (phase: string, what: string) => {
-    const line = `${phase.padEnd(12)} ${what}; server RSS now ${mb(vmRssKiB(pid))}, phase peak ${mb(phasePeak)}`;
-    rows.push(line);
-    console.log(line);
-  };
-  report("baseline", `root ${root}`);
+  const report = (phase: string, what: string) => console.log(`${phase.padEnd(16)} ${what}; server RSS now ${mb(vmRssKiB(pid))}, phase peak ${mb(phasePeak)}`);
+  console.log(`\n== ${root}`);
+  report("baseline", "idle server");
 
   const token = (await signIn(srv.url)).access_token;
   const attacker = await RawMcpSession.open(srv.mcpUrl, token);
@@ -102,12 +100,14 @@ async function main(): Promise<void> {
   await attacker.tool("join_channel", { invite_code: ch.invites[0] });
   const body = "\u0001".repeat(64 * 1024);
   let posted = 0;
-  const postUpTo = async (s: RawMcpSession, n: number) => {
-    for (; posted < n; posted++) await s.tool("post_message", { channel_id: ch.channel_id, body });
+  const postUpTo = async (session: RawMcpSession, n: number) => {
+    setPhase(`post-${n}`);
+    for (; posted < n; posted++) await session.tool("post_message", { channel_id: ch.channel_id, body });
+    report(`post-${n}`, `${n} messages of 64 KiB of U+0001 posted`);
   };
 
-  setPhase("sync");
   await postUpTo(attacker, 200);
+  setPhase("sync");
   let largest = 0;
   let returned = 0;
   let started = performance.now();
@@ -116,18 +116,18 @@ async function main(): Promise<void> {
     largest = Math.max(largest, bytes);
     returned += result.structuredContent?.messages?.length ?? 0;
   }
-  report("sync", `25 × sync_messages {limit: 200}: ${returned} messages in all, largest answer ${(largest / 1e6).toFixed(2)} MB, ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  report("sync", `25 × sync_messages {limit: 200}: ${returned} messages in all, largest answer ${(largest / 1e6).toFixed(2)} MB, ${s(performance.now() - started)}`);
 
   setPhase("idle");
   await Bun.sleep(idleSeconds * 1000);
   report("idle", `${idleSeconds} s idle after the attack`);
+  setPhase("deleted");
   await attacker.close();
-  await Bun.sleep(Math.min(5, idleSeconds) * 1000);
+  await Bun.sleep(5_000);
   report("deleted", "5 s after the attacker's session was DELETEd");
 
   const again = await RawMcpSession.open(srv.mcpUrl, token);
   for (const n of [600, total]) {
-    setPhase(`post-${n}`);
     await postUpTo(again, n);
     setPhase(`transcript-${n}`);
     started = performance.now();
@@ -147,9 +147,9 @@ async function main(): Promise<void> {
         if (!t.more) break;
         cursor = t.cursor;
       }
-      report(`transcript-${n}`, `get_transcript: ${messages} messages in ${pages} answer(s), largest ${(largest / 1e6).toFixed(2)} MB, ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      report(`transcript-${n}`, `get_transcript: ${messages} messages in ${pages} answer(s), largest ${(largest / 1e6).toFixed(2)} MB, ${s(performance.now() - started)}`);
     } catch (err) {
-      report(`transcript-${n}`, `get_transcript FAILED after ${((performance.now() - started) / 1000).toFixed(1)} s: ${(err as Error).message.slice(0, 120)}`);
+      report(`transcript-${n}`, `get_transcript FAILED after ${s(performance.now() - started)}: ${(err as Error).message.slice(0, 120)}`);
     }
     if (download) {
       setPhase(`download-${n}`);
@@ -157,14 +157,14 @@ async function main(): Promise<void> {
       const res = await fetch(download);
       let bytes = 0;
       for await (const chunk of res.body!) bytes += chunk.length;
-      report(`download-${n}`, `HTTP ${res.status}, ${(bytes / 1e6).toFixed(0)} MB streamed in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      report(`download-${n}`, `HTTP ${res.status}, ${(bytes / 1e6).toFixed(0)} MB streamed in ${s(performance.now() - started)}`);
     }
   }
-  await again.close();
+  await again.close().catch(() => {});
   clearInterval(sampler);
   v.stdin.end();
   const latencies = JSON.parse((await victimOut).trim().split("\n").at(-1)!) as Record<string, number[]>;
-  console.log("\nvictim get_channel_info latency by phase (ms): p50 / p99 / max (calls)");
+  console.log("victim (another identity) get_channel_info latency by phase, ms: p50 / p99 / max (calls)");
   for (const [phase, xs] of Object.entries(latencies)) {
     console.log(`  ${phase.padEnd(16)} ${percentile(xs, 50).toFixed(1)} / ${percentile(xs, 99).toFixed(1)} / ${Math.max(...xs).toFixed(1)}  (${xs.length})`);
   }
