@@ -53,11 +53,12 @@ export class TranscriptDownloads {
 
   /** GET /transcripts/:channel_id?key=…: the transcript as application/json, streamed. */
   async handle(request: Request): Promise<Response> {
-    const url = new URL(request.url);
-    const channelId = decodeURIComponent(url.pathname.slice(url.pathname.lastIndexOf("/") + 1));
-    const key = url.searchParams.get("key") ?? "";
-    const link = key ? this.links.get(sha256Hex(key)) : undefined;
     try {
+      const url = new URL(request.url);
+      // Channel ids need no decoding (chn_ and base64url); anything else matches no link.
+      const channelId = url.pathname.slice(url.pathname.lastIndexOf("/") + 1);
+      const key = url.searchParams.get("key") ?? "";
+      const link = key ? this.links.get(sha256Hex(key)) : undefined;
       if (!link || link.channelId !== channelId || link.expires <= Date.now()) {
         throw new AppError("UNAUTHENTICATED", "This download link is unknown or expired; call get_transcript for a fresh one");
       }
