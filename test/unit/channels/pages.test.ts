@@ -45,6 +45,21 @@ async function allPages(read: (after: number, limit: number, maxBytes: number) =
 
 const cost = (items: Message[]) => items.reduce((n, m) => n + answerBytes(m), 0);
 
+describe("answerBytes()", () => {
+  test("is exactly what a message adds to a tool answer (its JSON, and that JSON as a string), for any text", () => {
+    const byDefinition = (m: object) => JSON.stringify(m).length + JSON.stringify(JSON.stringify(m)).length;
+    const alphabet = ['"', "\\", "\n", "\t", "\u0001", "\u001f", "a", "é", "日", "\ud83d\ude00", "\ud83d", "\ude00", " ", "\b", "\f", "\r", "/"];
+    for (let i = 0; i < 300; i++) {
+      let text = "";
+      for (let n = Math.floor(Math.random() * 40); n > 0; n--) text += alphabet[Math.floor(Math.random() * alphabet.length)];
+      const m = { id: 7, channel_id: "chn_abcdefghij", sender: "s0", kind: "user", body: { text }, ts: "2026-01-01T00:00:00.000Z", to_slot: null, hash: "a".repeat(64) };
+      expect(answerBytes(m)).toBe(byDefinition(m));
+      const bot = { ...m, kind: "bot", sender: "bot:bot_x", body: { say: text, n: 1 }, reply_to: 3 };
+      expect(answerBytes(bot)).toBe(byDefinition(bot));
+    }
+  });
+});
+
 describe("readPage()", () => {
   test("stops at limit and says more; following the cursor reads every message once, the last page saying no more", async () => {
     using c = await channelWith(Array.from({ length: 25 }, (_, i) => `message ${i}`));
