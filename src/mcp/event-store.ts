@@ -84,6 +84,7 @@ export class SessionEventStore implements EventStore {
   private readonly events: StoredEvent[] = [];
   private seq = 0;
   private bytes = 0;
+  private closed = false;
 
   constructor(
     private readonly budget: EventBudget,
@@ -100,7 +101,8 @@ export class SessionEventStore implements EventStore {
     const seq = ++this.seq;
     const id = `${streamId}|${seq}`;
     const bytes = eventBytes(message);
-    if (bytes > this.maxBytes) return id;
+    // After close, a call that was still running may answer: nothing of the session is kept.
+    if (bytes > this.maxBytes || this.closed) return id;
     const e: StoredEvent = { id, streamId, seq, message, bytes, store: this, older: null, newer: null };
     this.events.push(e);
     this.bytes += bytes;
@@ -116,8 +118,9 @@ export class SessionEventStore implements EventStore {
     this.budget.remove(e);
   }
 
-  /** Forgets every event (the session ended): nothing of it stays reachable from the budget. */
-  clear(): void {
+  /** The session ended: forgets every event and keeps none after, so nothing of it stays reachable from the budget. */
+  close(): void {
+    this.closed = true;
     while (this.events.length > 0) this.dropOldest();
   }
 

@@ -188,7 +188,7 @@ export class McpEndpoint {
     decrement(this.perSubject, session.subject);
     decrement(this.perAddress, session.address);
     // Its kept answers go now, not whenever the last reference to the transport does.
-    session.events.clear();
+    session.events.close();
     void session.server.close().catch(() => {});
   }
 

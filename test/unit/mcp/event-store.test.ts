@@ -65,13 +65,16 @@ describe("SessionEventStore", () => {
     expect(budget.total).toBe(a.size + b.size);
   });
 
-  test("clear() (the session ended) gives its bytes back to the budget", async () => {
+  test("close() (the session ended) gives its bytes back to the budget, and a late answer is not kept", async () => {
     const budget = new EventBudget();
     const a = new SessionEventStore(budget);
     const b = new SessionEventStore(budget);
     for (let i = 0; i < 5; i++) await a.storeEvent("a", answer(i, 1_000));
     await b.storeEvent("b", answer(9, 1_000));
-    a.clear();
+    a.close();
+    expect(a.size).toBe(0);
+    expect(budget.total).toBe(b.size);
+    await a.storeEvent("a", answer(10, 1_000));
     expect(a.size).toBe(0);
     expect(budget.total).toBe(b.size);
     expect(await replayed(b, "b|0")).toEqual(["b|1"]);
