@@ -62,6 +62,17 @@ export async function getChannelInfo(ctx: ChannelsContext, caller: Caller, input
   return { view: buildView(m.channel, m.slots, caller.principal), bots: await listBots(ctx, m.channel.id) };
 }
 
+/** Whether the caller may still read the channel (holds a slot or administers it), as every read checks. */
+export async function mayRead(ctx: ChannelsContext, caller: Caller, channelId: string): Promise<boolean> {
+  try {
+    await loadMembership(ctx, caller, channelId);
+    return true;
+  } catch (err) {
+    if (err instanceof AppError && (err.code === "NOT_MEMBER" || err.code === "CHANNEL_NOT_FOUND")) return false;
+    throw err;
+  }
+}
+
 /** The caller's own channels only (created or seated in); never anyone else's. */
 export async function listChannels(ctx: ChannelsContext, caller: Caller): Promise<{ channels: ChannelView[] }> {
   const records = await ctx.store.listChannelsOf(caller.principal);

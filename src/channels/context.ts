@@ -13,7 +13,8 @@ export interface Caller {
 export interface ChannelsContext {
   store: Store;
   notifier: Notifier;
-  limits: { maxMessageBytes: number };
+  /** maxAnswerBytes: most characters of messages one answer carries (config max_answer_bytes; default 1 MiB). */
+  limits: { maxMessageBytes: number; maxAnswerBytes?: number };
   /** Signs transcripts with the server's key; absent in --no-auth test servers without a key. */
   signer?: TranscriptSigner;
   /** The server's public URL, named in transcripts as their issuer. */

@@ -1,6 +1,7 @@
 import { AppError } from "../errors.ts";
 import type { Message } from "../store/index.ts";
 import { commit, loadMembership, timestamp, type Caller, type ChannelsContext } from "./context.ts";
+import { DEFAULT_MAX_ANSWER_BYTES, readPage } from "./pages.ts";
 import type { PostMessageInput, SyncMessagesInput } from "./schemas.ts";
 import { buildView, type ChannelView } from "./views.ts";
 
@@ -23,23 +24,29 @@ export interface SyncResult {
   messages: Message[];
   /** Pass this back as `cursor` next time. */
   cursor: number;
+  /** More messages are waiting after this page: call again with the cursor, at once. */
+  more: boolean;
   view: ChannelView;
 }
 
 /**
  * Returns visible messages with id > cursor (public ones, and the private ones of the caller's
- * occupancy of its seat: see isVisibleTo), at once if any exist; otherwise waits up to timeout_ms.
+ * occupancy of its seat: see isVisibleTo), at once if any exist; otherwise waits up to timeout_ms
+ * for news. A page holds at most `limit` messages and at most max_answer_bytes of answer (always
+ * one message at least, so the cursor moves).
  */
 export async function syncMessages(ctx: ChannelsContext, caller: Caller, input: SyncMessagesInput, signal?: AbortSignal): Promise<SyncResult> {
   const deadline = Date.now() + input.timeout_ms;
   for (;;) {
     const seen = ctx.notifier.version(input.channel_id);
     const m = await loadMembership(ctx, caller, input.channel_id);
-    const query = { after: input.cursor, slotId: m.slot?.slot_id ?? null, tenureStart: m.slot?.tenure_start, limit: input.limit };
-    const messages = await ctx.store.listMessages(input.channel_id, query);
+    const slotId = m.slot?.slot_id ?? null;
+    const tenureStart = m.slot?.tenure_start;
+    const read = (after: number, limit: number, maxBytes: number) => ctx.store.listMessages(input.channel_id, { after, slotId, tenureStart, limit, maxBytes });
+    const { items: messages, more } = await readPage(read, input.cursor, input.limit, ctx.limits.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES);
     const remaining = deadline - Date.now();
     if (messages.length > 0 || remaining <= 0 || signal?.aborted) {
-      return { messages, cursor: messages.at(-1)?.id ?? input.cursor, view: buildView(m.channel, m.slots, caller.principal) };
+      return { messages, cursor: messages.at(-1)?.id ?? input.cursor, more, view: buildView(m.channel, m.slots, caller.principal) };
     }
     await ctx.notifier.wait(input.channel_id, seen, remaining, signal);
   }

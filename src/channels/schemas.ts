@@ -54,6 +54,13 @@ export const SyncMessagesInputSchema = z
 
 export const ChannelRefInputSchema = z.object({ channel_id: ChannelId }).strict();
 
+export const GetTranscriptInputSchema = z
+  .object({
+    channel_id: ChannelId,
+    cursor: z.number().int().min(0).default(0).describe("Messages with id > cursor; pass back the cursor of the previous page while it said more: true"),
+  })
+  .strict();
+
 const BotId = z.string().regex(/^bot_[A-Za-z0-9_-]{8,64}$/, "must be a bot id like bot_…");
 
 export const AttachBotInputSchema = z
@@ -95,5 +102,6 @@ export type JoinChannelInput = z.infer<typeof JoinChannelInputSchema>;
 export type PostMessageInput = z.infer<typeof PostMessageInputSchema>;
 export type SyncMessagesInput = z.infer<typeof SyncMessagesInputSchema>;
 export type ChannelRefInput = z.infer<typeof ChannelRefInputSchema>;
+export type GetTranscriptInput = z.infer<typeof GetTranscriptInputSchema>;
 export type UpdateOp = z.infer<typeof UpdateOpSchema>;
 export type UpdateChannelInput = z.infer<typeof UpdateChannelInputSchema>;

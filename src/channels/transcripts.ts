@@ -1,56 +1,130 @@
 import { AppError } from "../errors.ts";
-import { signTranscript, type Transcript, type TranscriptMessage } from "../transcript/index.ts";
-import { loadMembership, type Caller, type ChannelsContext } from "./context.ts";
-import type { ChannelRefInput } from "./schemas.ts";
+import type { BotRecord, ChannelRecord, Message } from "../store/index.ts";
+import { headerPayload, type Transcript, type TranscriptHeader, type TranscriptMessage } from "../transcript/index.ts";
+import { loadMembership, type Caller, type ChannelsContext, type Membership } from "./context.ts";
+import { DEFAULT_MAX_ANSWER_BYTES, readPage } from "./pages.ts";
 import { isVisibleTo } from "./views.ts";
 
-const PAGE = 5_000;
+const FORMAT = "parley-transcript/1";
+/** Messages per transcript page at most (the byte budget usually ends a page first). */
+const PAGE_MESSAGES = 10_000;
+/** A download reads rows by these: ~256 KB of stored JSON (and one row past it), or 500 rows. */
+const EXPORT_CHUNK_BYTES = 256 * 1024;
+const EXPORT_CHUNK_ROWS = 500;
 
 /**
- * The signed transcript (DESIGN.md §6) as the caller may see it: every message of the chain, with
- * private messages the caller may not read (other seats', or an earlier occupant's of its own seat)
- * redacted to their id and hash while the channel is open (after `close`, everything is revealed,
- * bot seeds included, so anyone can verify the whole game).
+ * One answer of get_transcript. Messages with id > cursor, as many as max_answer_bytes allows;
+ * the page that reaches the end of the channel (`more: false`) also carries the signed header
+ * (channel, issuer, bots, head, signed_at, signature) for the chain from the channel's genesis
+ * through its last message. So the messages of every page in order plus the last page's header
+ * are a whole `parley-transcript/1`, which `parley verify` checks as before; a channel that fits
+ * one page gets it in one answer.
  */
-export async function getTranscript(ctx: ChannelsContext, caller: Caller, input: ChannelRefInput): Promise<Transcript> {
-  if (!ctx.signer || !ctx.issuer) throw new AppError("INTERNAL_ERROR", "This server has no signing key");
-  const m = await loadMembership(ctx, caller, input.channel_id);
+export type TranscriptPage =
+  | (Transcript & { cursor: number; more: false })
+  | { format: typeof FORMAT; channel_id: string; messages: TranscriptMessage[]; cursor: number; more: true };
+
+/** The reader's view of a message: private messages it may not read (isVisibleTo) are redacted while the channel is open. */
+function viewer(m: Membership): (msg: Message) => TranscriptMessage {
   const closed = m.channel.status === "closed";
-  const messages: TranscriptMessage[] = [];
-  for (let after = 0; ; ) {
-    const page = await ctx.store.listMessages(m.channel.id, { after, slotId: "*", limit: PAGE });
-    for (const msg of page) {
-      const hidden = !closed && !isVisibleTo(msg, m.slot);
-      messages.push(hidden ? { id: msg.id, redacted: true, to_slot: msg.to_slot!, hash: msg.hash } : msg);
-    }
-    if (page.length < PAGE) break;
-    after = page.at(-1)!.id;
+  return (msg) => {
+    const hidden = !closed && !isVisibleTo(msg, m.slot);
+    return hidden ? { id: msg.id, redacted: true, to_slot: msg.to_slot!, hash: msg.hash } : msg;
+  };
+}
+
+function header(ctx: ChannelsContext, channel: ChannelRecord, bots: BotRecord[], head: string): TranscriptHeader {
+  const closed = channel.status === "closed";
+  return {
+    format: FORMAT,
+    channel: { id: channel.id, name: channel.name, status: channel.status, created_at: channel.created_at },
+    issuer: ctx.issuer!,
+    // Seeds only once the channel is closed: until then they would let players predict the bot.
+    bots: bots.map((b) => ({
+      bot_id: b.bot_id,
+      name: b.name,
+      version: b.version,
+      code: b.code,
+      manifest: b.manifest,
+      params: b.params,
+      engine: b.engine,
+      code_hash: b.code_hash,
+      manifest_hash: b.manifest_hash,
+      seed_commit: b.seed_commit,
+      ...(closed ? { seed: b.seed } : {}),
+    })),
+    head,
+    signed_at: new Date().toISOString(),
+  };
+}
+
+async function openTranscript(ctx: ChannelsContext, caller: Caller, channelId: string) {
+  if (!ctx.signer || !ctx.issuer) throw new AppError("INTERNAL_ERROR", "This server has no signing key");
+  const m = await loadMembership(ctx, caller, channelId);
+  const see = viewer(m);
+  const read = async (after: number, limit: number, maxBytes: number) => (await ctx.store.listMessages(channelId, { after, slotId: "*", limit, maxBytes })).map(see);
+  return { m, read, budget: ctx.limits.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES };
+}
+
+/**
+ * The signed transcript (DESIGN.md §6) as the caller may see it, one bounded page at a time (see
+ * TranscriptPage): every message of the chain, with private messages the caller may not read
+ * (other seats', or an earlier occupant's of its own seat) redacted to their id and hash while the
+ * channel is open (after `close`, everything is revealed, bot seeds
+ * included, so anyone can verify the whole game).
+ */
+export async function getTranscript(ctx: ChannelsContext, caller: Caller, input: { channel_id: string; cursor?: number }): Promise<TranscriptPage> {
+  const cursor = input.cursor ?? 0;
+  const { m, read, budget } = await openTranscript(ctx, caller, input.channel_id);
+  const { items: messages, more } = await readPage(read, cursor, PAGE_MESSAGES, budget);
+  if (more) return { format: FORMAT, channel_id: m.channel.id, messages, cursor: messages.at(-1)!.id, more };
+  // The end of the chain, and the bots, read in the same event-loop turn as the last page (the
+  // store answers synchronously): a bot attached meanwhile would be in one and not the other.
+  const bots = await ctx.store.getBots(m.channel.id);
+  let last: { id: number; hash: string } | undefined = messages.at(-1);
+  if (!last) {
+    // Nothing after the cursor: the header is for the chain up to the cursor itself.
+    last = (await ctx.store.listMessages(m.channel.id, { after: cursor - 1, slotId: "*", limit: 1 }))[0];
+    if (last?.id !== cursor) throw new AppError("INVALID_REQUEST", `cursor ${cursor} is not a message of "${m.channel.id}"; start from 0 or pass a cursor a page returned`);
   }
-  // Never empty: the channel:create message opens every log.
-  const head = messages.at(-1)!.hash;
-  return signTranscript(
-    {
-      format: "parley-transcript/1",
-      channel: { id: m.channel.id, name: m.channel.name, status: m.channel.status, created_at: m.channel.created_at },
-      issuer: ctx.issuer,
-      messages,
-      // Seeds only once the channel is closed: until then they would let players predict the bot.
-      bots: (await ctx.store.getBots(m.channel.id)).map((b) => ({
-        bot_id: b.bot_id,
-        name: b.name,
-        version: b.version,
-        code: b.code,
-        manifest: b.manifest,
-        params: b.params,
-        engine: b.engine,
-        code_hash: b.code_hash,
-        manifest_hash: b.manifest_hash,
-        seed_commit: b.seed_commit,
-        ...(closed ? { seed: b.seed } : {}),
-      })),
-      head,
-      signed_at: new Date().toISOString(),
-    },
-    ctx.signer,
-  );
+  const count = cursor === 0 ? messages.length : await ctx.store.countMessages(m.channel.id, last.id);
+  const head = header(ctx, m.channel, bots, last.hash);
+  const signature = await ctx.signer!(headerPayload(head, count, last.id));
+  return { ...head, messages, signature, cursor: last.id, more: false };
+}
+
+/**
+ * The whole signed transcript as JSON text, streamed from the store a chunk of rows at a time
+ * (never whole in memory): the same document as the pages of get_transcript joined, keys in
+ * another order (`messages` first, the header after them, once the last message is known). The
+ * caller's membership is checked before anything is produced.
+ */
+export async function exportTranscript(ctx: ChannelsContext, caller: Caller, channelId: string): Promise<AsyncGenerator<string>> {
+  const { m, read } = await openTranscript(ctx, caller, channelId);
+  return (async function* () {
+    yield `{"format":${JSON.stringify(FORMAT)},"messages":[`;
+    let count = 0;
+    let last: TranscriptMessage | undefined;
+    for (;;) {
+      // A stream needs no page arithmetic: rows until EXPORT_CHUNK_BYTES of them, to an empty read.
+      const rows = await read(last?.id ?? 0, EXPORT_CHUNK_ROWS, EXPORT_CHUNK_BYTES);
+      if (rows.length > 0) {
+        yield (count > 0 ? "," : "") + rows.map((x) => JSON.stringify(x)).join(",");
+        count += rows.length;
+        last = rows.at(-1);
+        continue;
+      }
+      // The empty read that ends the chain, and the header, in one event-loop turn (as in getTranscript).
+      const bots = await ctx.store.getBots(channelId);
+      const channel = (await ctx.store.getChannel(channelId)) ?? m.channel;
+      // Never empty: the channel:create message opens every log.
+      const head = header(ctx, channel, bots, last!.hash);
+      const signature = await ctx.signer!(headerPayload(head, count, last!.id));
+      const { bots: described, format: _format, ...rest } = head;
+      yield `],"bots":[`;
+      for (const [i, bot] of described.entries()) yield (i > 0 ? "," : "") + JSON.stringify(bot);
+      yield `],${JSON.stringify({ ...rest, signature }).slice(1)}`;
+      return;
+    }
+  })();
 }

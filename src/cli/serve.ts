@@ -5,7 +5,7 @@ import { allowListFetcher, BotPool, PRESETS, SandboxEngine } from "../sandbox/in
 import { ed25519Signer } from "../transcript/index.ts";
 import { loadConfig, type Config } from "../config/index.ts";
 import { createApp, listen } from "../http/index.ts";
-import { channelTools, createMcpServer, McpEndpoint, ToolTable, type McpServerOptions, type ToolDef } from "../mcp/index.ts";
+import { channelTools, createMcpServer, McpEndpoint, ToolTable, TranscriptDownloads, type McpServerOptions, type ToolDef } from "../mcp/index.ts";
 import { AppError } from "../errors.ts";
 import { COMMIT_TURNS, SqliteAuthStore, SqliteStore } from "../store/index.ts";
 import { VERSION } from "../version.ts";
@@ -60,24 +60,32 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const ctx: ChannelsContext = {
     store,
     notifier: new Notifier(),
-    limits: { maxMessageBytes: config.max_message_bytes },
+    limits: { maxMessageBytes: config.max_message_bytes, maxAnswerBytes: config.max_answer_bytes },
     signer: ed25519Signer(key.privateKey, key.kid, key.publicJwk as { kty: "OKP"; crv: "Ed25519"; x: string }),
     issuer: settings.issuer,
     bots: { engine, presets: new Map(PRESETS), manifestOf: (code) => engine.manifestOf(code) },
   };
-  const table = new ToolTable([...channelTools(ctx, VERSION), ...(options.extraTools ?? [])]);
+  const downloads = new TranscriptDownloads(ctx);
+  const table = new ToolTable([...channelTools(ctx, VERSION, downloads), ...(options.extraTools ?? [])]);
   const endpoint = new McpEndpoint({
-    createServer: (auth) => createMcpServer({ version: VERSION, channels: ctx, table, configure: options.configure, stillAuthorized, auth }),
+    createServer: (auth) => createMcpServer({ version: VERSION, channels: ctx, table, configure: options.configure, stillAuthorized, auth, downloads }),
     idleMs: config.session_idle_seconds * 1000,
     maxBodyBytes: config.max_body_bytes,
     answerTurns: COMMIT_TURNS + 1,
+    maxSessions: config.max_sessions,
   });
   const stillAuthorized = async (info: { expiresAt?: number; extra?: Record<string, unknown> }) => {
     if (!auth) return true;
     const grant = await auth.store.getGrant(String(info.extra?.grantId ?? ""));
     return grant !== null && grant.revoked_at === null && (info.expiresAt ?? 0) * 1000 > Date.now();
   };
-  const app = createApp({ config, version: VERSION, auth: auth ?? undefined, handleMcp: (r, identity) => endpoint.handle(r, identity) });
+  const app = createApp({
+    config,
+    version: VERSION,
+    auth: auth ?? undefined,
+    handleMcp: (r, identity, address) => endpoint.handle(r, identity, address),
+    downloadTranscript: (r) => downloads.handle(r),
+  });
   const port = listen(app, config).port!;
   const shownHost = config.host.includes(":") ? `[${config.host}]` : config.host;
   const publicUrl = config.public_url.endsWith(":0") ? `http://localhost:${port}` : config.public_url;

@@ -38,6 +38,12 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`INVALID: ${source} is not JSON\n`);
     return 1;
   }
+  if ((transcript as { more?: unknown })?.more === true) {
+    process.stdout.write(
+      `INVALID: ${source} is one page of get_transcript (more: true); verify the whole transcript: its download_url, or every page's messages in order with the last page's other fields\n`,
+    );
+    return 1;
+  }
   if (!jwksUrl && /^https?:\/\//.test(source)) {
     const issuer = (transcript as { issuer?: unknown })?.issuer;
     if (typeof issuer === "string") jwksUrl = `${issuer}/.well-known/jwks.json`;

@@ -37,6 +37,11 @@ export const ConfigSchema = z
      * everyone behind a proxy counts as the proxy's one address.
      */
     trusted_proxies: z.array(z.string().trim().refine(isAddressOrCidr, "expected an IP address or CIDR block (e.g. 10.0.0.0/8)")).default([]),
+    /**
+     * Most MCP sessions open at once. At the cap a new session closes one from the address, then
+     * the identity, holding the most sessions (its least recently used), so a flood evicts itself.
+     */
+    max_sessions: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
     /** Largest accepted request body at /mcp (bytes). */
     max_body_bytes: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
     /**
@@ -63,6 +68,11 @@ export const ConfigSchema = z
     bot_warm_instances: z.coerce.number().int().min(1).max(1_000_000).default(256),
     /** Largest message body a member may post (UTF-8 bytes of the text). */
     max_message_bytes: z.coerce.number().int().min(16).max(1024 * 1024).default(64 * 1024),
+    /**
+     * Most bytes of messages one answer carries (a sync_messages or get_transcript page, as it goes
+     * out); a page stops before the message that would pass it, always holding at least one.
+     */
+    max_answer_bytes: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   })
   .strict();
 

@@ -11,12 +11,14 @@ export interface AppDeps {
   version: string;
   /** The OAuth server and resource-server check; absent only in --no-auth mode. */
   auth?: AuthContext;
-  /** The MCP endpoint: takes the raw Request (its body unread) and the verified caller. */
-  handleMcp: (request: Request, identity: Identity | null) => Promise<Response>;
+  /** The MCP endpoint: takes the raw Request (its body unread), the verified caller and its IP address. */
+  handleMcp: (request: Request, identity: Identity | null, address: string) => Promise<Response>;
+  /** GET /transcripts/:channel_id?key=…: a whole transcript, streamed (the key is its credential). */
+  downloadTranscript?: (request: Request) => Promise<Response>;
 }
 
 /** The HTTP surface: /mcp, the OAuth endpoints and a landing page. Elysia is imported only in src/http. */
-export function createApp({ config, version, auth, handleMcp }: AppDeps) {
+export function createApp({ config, version, auth, handleMcp, downloadTranscript }: AppDeps) {
   const guard = createOriginGuard(config);
   // Before any route (Elysia applies hooks to routes added after them): a thrown error (e.g. the
   // store's STORAGE_UNAVAILABLE) answers JSON with its status; Elysia's own client errors stay.
@@ -25,6 +27,7 @@ export function createApp({ config, version, auth, handleMcp }: AppDeps) {
   /** The one answer to "who is this request from" (behind trusted_proxies, the forwarded client). */
   const clientAddress = createClientAddress(config.trusted_proxies, (request) => app.server?.requestIP(request)?.address);
   if (auth) app.use(authRoutes(auth, clientAddress));
+  if (downloadTranscript) app.get("/transcripts/:channel_id", async ({ request }) => guard(request) ?? downloadTranscript(request));
   return app
     .get("/", () => new Response(`Parley ${version}\nMCP endpoint: ${config.public_url}/mcp\n`, { headers: { "content-type": "text/plain; charset=utf-8" } }))
     .options("/mcp", ({ request }) => guard(request) ?? withMcpCors(request, new Response(null, { status: 204, headers: MCP_PREFLIGHT })))
@@ -43,7 +46,7 @@ export function createApp({ config, version, auth, handleMcp }: AppDeps) {
       if (!result.ok) return result.response;
       identity = result.identity;
     }
-    return checkBodySize(request, config.max_body_bytes) ?? handleMcp(request, identity);
+    return checkBodySize(request, config.max_body_bytes) ?? handleMcp(request, identity, clientAddress(request));
   }
 }
 

@@ -6,6 +6,7 @@ import { toToolError } from "./errors.ts";
 import { callerFrom } from "./identity.ts";
 import type { ChannelsContext } from "../channels/index.ts";
 import { registerGuides } from "./resources.ts";
+import type { TranscriptDownloads } from "./transcript-download.ts";
 import { registerTranscriptResource } from "./transcript-resource.ts";
 import { jsonResult, type ToolDef, type ToolExtra } from "./tool.ts";
 import type { SessionAuth } from "./transport.ts";
@@ -24,6 +25,8 @@ export interface McpServerOptions {
   stillAuthorized?: (authInfo: NonNullable<ToolExtra["authInfo"]>) => Promise<boolean>;
   /** The token of the session's latest request: pushes (resource updates) go out only while it holds. */
   auth?: SessionAuth;
+  /** Download links for whole transcripts (the transcript resource names one). */
+  downloads?: TranscriptDownloads;
   /** Extra registrations (the conformance fixture entry point uses this; the product does not). */
   configure?: (server: McpServer) => void;
 }
@@ -61,7 +64,7 @@ export function createMcpServer(options: McpServerOptions & { table: ToolTable }
   const { auth, stillAuthorized } = options;
   // A push is checked like a request: nothing goes out under a token revoked or expired since.
   const mayPush = async () => !auth?.current || !stillAuthorized || (await stillAuthorized(auth.current));
-  registerTranscriptResource(server, options.channels, mayPush);
+  registerTranscriptResource(server, options.channels, mayPush, options.downloads);
   options.configure?.(server);
 
   const { table } = options;

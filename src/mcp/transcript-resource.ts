@@ -4,6 +4,7 @@ import * as channels from "../channels/index.ts";
 import type { ChannelsContext } from "../channels/index.ts";
 import { AppError, toAppError } from "../errors.ts";
 import { callerFrom } from "./identity.ts";
+import type { TranscriptDownloads } from "./transcript-download.ts";
 
 const URI = /^channel:\/\/(chn_[A-Za-z0-9_-]{8,64})\/transcript$/;
 
@@ -15,9 +16,11 @@ function toMcpError(err: unknown): McpError {
 
 /**
  * `channel://ID/transcript` (DESIGN.md §4): the signed transcript as a resource for members, listed
- * per caller, with `resources/subscribe` → `notifications/resources/updated` after every message.
+ * per caller, with `resources/subscribe` → `notifications/resources/updated` after every message,
+ * for as long as the subscriber may read the channel. A read returns get_transcript's first page
+ * (the whole transcript when it fits; else `more`, `cursor` and a `download_url` for the rest).
  */
-export function registerTranscriptResource(server: McpServer, ctx: ChannelsContext, mayPush: () => Promise<boolean>): void {
+export function registerTranscriptResource(server: McpServer, ctx: ChannelsContext, mayPush: () => Promise<boolean>, downloads?: TranscriptDownloads): void {
   server.registerResource(
     "transcript",
     new ResourceTemplate("channel://{channel_id}/transcript", {
@@ -29,8 +32,11 @@ export function registerTranscriptResource(server: McpServer, ctx: ChannelsConte
     { title: "Signed channel transcript", mimeType: "application/json" },
     async (uri, variables, extra) => {
       try {
-        const transcript = await channels.getTranscript(ctx, callerFrom(extra), { channel_id: String(variables.channel_id) });
-        return { contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify(transcript) }] };
+        const caller = callerFrom(extra);
+        const channelId = String(variables.channel_id);
+        const page = await channels.getTranscript(ctx, caller, { channel_id: channelId });
+        const text = JSON.stringify(downloads ? { ...page, download_url: downloads.link(caller, channelId) } : page);
+        return { contents: [{ uri: uri.href, mimeType: "application/json", text }] };
       } catch (err) {
         throw toMcpError(err);
       }
@@ -42,17 +48,26 @@ export function registerTranscriptResource(server: McpServer, ctx: ChannelsConte
   server.server.setRequestHandler(SubscribeRequestSchema, async (request, extra) => {
     const uri = request.params.uri;
     const channelId = URI.exec(uri)?.[1];
+    const caller = callerFrom(extra);
     try {
       if (!channelId) throw new AppError("INVALID_REQUEST", `Cannot subscribe to ${uri}; only channel://ID/transcript`);
-      await channels.getChannelInfo(ctx, callerFrom(extra), { channel_id: channelId });
+      await channels.getChannelInfo(ctx, caller, { channel_id: channelId });
     } catch (err) {
       throw toMcpError(err);
     }
     if (!subscriptions.has(uri)) {
+      const stop = ctx.notifier.listen(channelId, () => void push().catch(() => {}));
       const push = async () => {
+        // Checked at every push, like a read: a subscriber kicked, or whose seat moved to another
+        // identity with its rejoin token, hears nothing more and its subscription ends.
+        if (!(await channels.mayRead(ctx, caller, channelId))) {
+          stop();
+          if (subscriptions.get(uri) === stop) subscriptions.delete(uri);
+          return;
+        }
         if (await mayPush()) await server.server.sendResourceUpdated({ uri });
       };
-      subscriptions.set(uri, ctx.notifier.listen(channelId, () => void push().catch(() => {})));
+      subscriptions.set(uri, stop);
     }
     return {};
   });

@@ -2,7 +2,8 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import type { Identity } from "../identity.ts";
-import { SessionEventStore } from "./event-store.ts";
+import { EventBudget, SessionEventStore } from "./event-store.ts";
+import { addressGroup, floodVictim } from "./session-eviction.ts";
 
 const MAX_SESSIONS_PER_SUBJECT = 32;
 const MAX_SESSIONS = 10_000;
@@ -10,9 +11,12 @@ const MAX_SESSIONS = 10_000;
 interface Session {
   transport: WebStandardStreamableHTTPServerTransport;
   server: McpServer;
+  events: SessionEventStore;
   lastSeen: number;
   /** The token subject that opened the session; null in --no-auth mode. */
   subject: string | null;
+  /** Where it was opened from (an IPv6 address stands for its /64), for fair eviction. */
+  address: string;
   /** The token of the session's latest request (what its server pushes under). */
   auth: SessionAuth;
 }
@@ -32,6 +36,16 @@ export interface McpEndpointOptions {
    * one): a POST's response is handed to Bun only then, so that it goes out whole.
    */
   answerTurns: number;
+  /** Most sessions in all (config max_sessions); beyond, a flooder's session goes first. */
+  maxSessions?: number;
+  /** Byte caps of the resumption event stores (defaults in event-store.ts; tests set them small). */
+  eventBytes?: { perSession?: number; all?: number };
+}
+
+function decrement<K>(counts: Map<K, number>, key: K): void {
+  const n = (counts.get(key) ?? 0) - 1;
+  if (n > 0) counts.set(key, n);
+  else counts.delete(key);
 }
 
 export type AuthInfo = NonNullable<NonNullable<Parameters<WebStandardStreamableHTTPServerTransport["handleRequest"]>[1]>["authInfo"]>;
@@ -91,9 +105,15 @@ export function jsonRpcError(status: number, code: number, message: string, head
  */
 export class McpEndpoint {
   private readonly sessions = new Map<string, Session>();
+  /** Open sessions per subject and per address group, kept with the table (eviction reads them). */
+  private readonly perSubject = new Map<string | null, number>();
+  private readonly perAddress = new Map<string, number>();
   private readonly sweeper: ReturnType<typeof setInterval>;
+  /** The bytes every session's event store holds, capped in all. */
+  readonly eventBudget: EventBudget;
 
   constructor(private readonly options: McpEndpointOptions) {
+    this.eventBudget = new EventBudget(options.eventBytes?.all);
     this.sweeper = setInterval(() => this.closeIdle(), Math.min(60_000, Math.max(1_000, options.idleMs / 2)));
     this.sweeper.unref?.();
   }
@@ -102,7 +122,8 @@ export class McpEndpoint {
     return this.sessions.size;
   }
 
-  async handle(request: Request, identity: Identity | null = null): Promise<Response> {
+  /** `address`: the caller's IP address (as the HTTP layer resolves it), for fair eviction under a flood. */
+  async handle(request: Request, identity: Identity | null, address: string): Promise<Response> {
     const authInfo = identity ? toAuthInfo(identity) : undefined;
     const sid = request.headers.get("mcp-session-id");
     if (sid) {
@@ -128,22 +149,26 @@ export class McpEndpoint {
     if (!isInitializeRequest(body)) {
       return jsonRpcError(400, -32000, "Bad Request: Mcp-Session-Id header is required (send initialize first)");
     }
-    return this.startSession(request, body, identity);
+    return this.startSession(request, body, identity, addressGroup(address));
   }
 
-  private async startSession(request: Request, body: unknown, identity: Identity | null): Promise<Response> {
-    this.makeRoom(identity?.subject ?? null);
+  private async startSession(request: Request, body: unknown, identity: Identity | null, address: string): Promise<Response> {
+    const subject = identity?.subject ?? null;
+    this.makeRoom(subject);
     const authInfo = identity ? toAuthInfo(identity) : undefined;
     const auth: SessionAuth = { current: authInfo };
     const server = this.options.createServer(auth);
+    const events = new SessionEventStore(this.eventBudget, undefined, this.options.eventBytes?.perSession);
     const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => crypto.randomUUID(),
-      eventStore: new SessionEventStore(),
+      eventStore: events,
       // A client that lost its stream reconnects after this (MCP 2025-11-25 SSE `retry`).
       retryInterval: 1_000,
       maxRequestBodySize: this.options.maxBodyBytes,
       onsessioninitialized: (id) => {
-        this.sessions.set(id, { transport, server, lastSeen: Date.now(), subject: identity?.subject ?? null, auth });
+        this.sessions.set(id, { transport, server, events, lastSeen: Date.now(), subject, address, auth });
+        this.perSubject.set(subject, (this.perSubject.get(subject) ?? 0) + 1);
+        this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
       },
       onsessionclosed: (id) => {
         this.drop(id);
@@ -160,23 +185,29 @@ export class McpEndpoint {
     const session = this.sessions.get(id);
     if (!session) return;
     this.sessions.delete(id);
+    decrement(this.perSubject, session.subject);
+    decrement(this.perAddress, session.address);
+    // Its kept answers go now, not whenever the last reference to the transport does.
+    session.events.close();
     void session.server.close().catch(() => {});
   }
 
   /**
    * Bounds memory against a client that opens sessions and never closes them: at most
-   * MAX_SESSIONS_PER_SUBJECT per subject and MAX_SESSIONS in all; the least recently used one goes
-   * (its client gets 404 on its next request and re-initializes, as after idle expiry).
+   * MAX_SESSIONS_PER_SUBJECT per subject, whose least recently used one goes, and maxSessions in
+   * all, where the flooder's go first (see floodVictim). Its client gets 404 on its next request
+   * and re-initializes, as after idle expiry.
    */
   private makeRoom(subject: string | null): void {
-    const lru = (filter: (s: Session) => boolean) => {
+    if (subject !== null && (this.perSubject.get(subject) ?? 0) >= MAX_SESSIONS_PER_SUBJECT) {
       let oldest: [string, Session] | undefined;
-      for (const entry of this.sessions) if (filter(entry[1]) && (!oldest || entry[1].lastSeen < oldest[1].lastSeen)) oldest = entry;
-      return oldest?.[0];
-    };
-    const mine = [...this.sessions.values()].filter((s) => s.subject === subject).length;
-    if (subject !== null && mine >= MAX_SESSIONS_PER_SUBJECT) this.drop(lru((s) => s.subject === subject)!);
-    if (this.sessions.size >= MAX_SESSIONS) this.drop(lru(() => true)!);
+      for (const entry of this.sessions) if (entry[1].subject === subject && (!oldest || entry[1].lastSeen < oldest[1].lastSeen)) oldest = entry;
+      if (oldest) this.drop(oldest[0]);
+    }
+    if (this.sessions.size >= (this.options.maxSessions ?? MAX_SESSIONS)) {
+      const victim = floodVictim(this.sessions, this.perAddress);
+      if (victim) this.drop(victim);
+    }
   }
 
   /** Closes sessions unused for idleMs; their clients get 404 and start a new one. */

@@ -188,9 +188,22 @@ export class SqliteStore implements Store {
     }, channelId, structural);
   }
 
-  async listMessages(channelId: string, { after, slotId, tenureStart, limit }: MessageQuery): Promise<Message[]> {
-    const rows = this.read(() => (slotId === "*" ? this.q.listAllMessages.all(channelId, after, limit) : this.q.listMessages.all(channelId, after, slotId, tenureStart ?? 0, limit)));
-    return rows.map(toMessage);
+  async listMessages(channelId: string, { after, slotId, tenureStart, limit, maxBytes = Infinity }: MessageQuery): Promise<Message[]> {
+    return this.read(() => {
+      const rows = slotId === "*" ? this.q.listAllMessages.iterate(channelId, after, limit) : this.q.listMessages.iterate(channelId, after, slotId, tenureStart ?? 0, limit);
+      const messages: Message[] = [];
+      let bytes = 0;
+      for (const row of rows) {
+        messages.push(toMessage(row));
+        // Rows past the byte budget are never read, let alone parsed (as costly as all of them).
+        if ((bytes += row.body.length) > maxBytes) break;
+      }
+      return messages;
+    });
+  }
+
+  async countMessages(channelId: string, lastId: number): Promise<number> {
+    return this.read(() => this.q.countMessages.get(channelId, lastId)?.n ?? 0);
   }
 
   async getBots(channelId: string): Promise<BotRecord[]> {
@@ -280,6 +293,7 @@ function prepare(db: Database) {
          AND (to_slot IS NULL OR ((to_slot = ?3 OR sender = ?3) AND COALESCE(reply_to, id) > ?4)) ORDER BY id LIMIT ?5`,
     ) as Statement<MessageRow, [string, number, string | null, number, number]>,
     listAllMessages: db.prepare("SELECT * FROM messages WHERE channel_id = ? AND id > ? ORDER BY id LIMIT ?") as Statement<MessageRow, [string, number, number]>,
+    countMessages: db.prepare("SELECT COUNT(*) AS n FROM messages WHERE channel_id = ? AND id <= ?") as Statement<{ n: number }, [string, number]>,
     insertBot: db.prepare(
       "INSERT INTO bots (bot_id, channel_id, slot_id, name, version, code, manifest, params, code_hash, manifest_hash, seed, seed_commit, engine, state, last_seen, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),

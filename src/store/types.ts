@@ -122,6 +122,12 @@ export interface MessageQuery {
   /** With a slotId: only the private messages of the seat's occupancy that began here (SlotRecord.tenure_start). */
   tenureStart?: number;
   limit: number;
+  /**
+   * Stop once the rows' stored bodies (JSON) pass this many bytes: the row that passes it is the
+   * last one returned, so one row always comes. The caller cannot tell that stop from the end of
+   * the channel but by the bodies' sizes (see channels/pages.ts).
+   */
+  maxBytes?: number;
 }
 
 export interface Store {
@@ -134,6 +140,8 @@ export interface Store {
   /** Applies every change and appends every message in one transaction; throws StoreConflict if an expectation fails. */
   apply(channelId: string, changes: Change[], messages: MessageDraft[], seal: Sealer): Promise<Message[]>;
   listMessages(channelId: string, query: MessageQuery): Promise<Message[]>;
+  /** How many messages of the channel have an id up to `lastId` (a transcript page's signature names it). */
+  countMessages(channelId: string, lastId: number): Promise<number>;
   getBots(channelId: string): Promise<BotRecord[]>;
   /** Open channels that have bots (their hooks catch up at start-up). */
   openBotChannels(): Promise<string[]>;

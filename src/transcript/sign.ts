@@ -1,13 +1,24 @@
 import { canonicalJson } from "../lib/canonical-json.ts";
 import type { Transcript, TranscriptSignature, UnsignedTranscript } from "./types.ts";
 
+/** A transcript without its messages: what the signature covers besides their number and the last id. */
+export type TranscriptHeader = Omit<UnsignedTranscript, "messages">;
+
 /**
  * What the server signs: everything but the messages themselves, which the head commits to
  * through the hash chain. Redaction of private messages therefore never breaks the signature.
  */
 export function signaturePayload(t: UnsignedTranscript | Transcript): Uint8Array {
-  const { messages, signature: _signature, ...rest } = t as Transcript;
-  return new TextEncoder().encode(canonicalJson({ ...rest, message_count: messages.length, last_id: messages.at(-1)?.id ?? 0 }));
+  const { messages, signature: _signature, ...header } = t as Transcript;
+  return headerPayload(header, messages.length, messages.at(-1)?.id ?? 0);
+}
+
+/**
+ * The same payload from the header alone, for a transcript that is never whole in the server's
+ * memory (streamed, or handed out in pages): `messageCount` messages, the last one `lastId`.
+ */
+export function headerPayload(header: TranscriptHeader, messageCount: number, lastId: number): Uint8Array {
+  return new TextEncoder().encode(canonicalJson({ ...header, message_count: messageCount, last_id: lastId }));
 }
 
 /** Produces the signature block; the key never leaves whoever implements it (src/auth's Ed25519 key). */

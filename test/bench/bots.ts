@@ -13,7 +13,7 @@ import { join } from "node:path";
 import * as channels from "../../src/channels/index.ts";
 import { BotPool, PRESETS, SandboxEngine } from "../../src/sandbox/index.ts";
 import { SqliteStore } from "../../src/store/index.ts";
-import { ed25519Signer, replayTranscript } from "../../src/transcript/index.ts";
+import { ed25519Signer, replayTranscript, TranscriptSchema } from "../../src/transcript/index.ts";
 import { median, percentile } from "./stats.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "parley-bench-bots-"));
@@ -96,7 +96,8 @@ const dice = await channel("DiceBot");
 for (let i = 0; i < 5000; i++) await channels.postMessage(ctx, dice.who, { channel_id: dice.id, body: "!roll 3d6" });
 await channels.runBots(ctx, dice.id);
 await channels.updateChannel(ctx, dice.who, { channel_id: dice.id, ops: [{ type: "close" }] });
-const transcript = await channels.getTranscript(ctx, dice.who, { channel_id: dice.id });
+// The whole transcript as `parley verify` reads it (get_transcript hands it out in pages).
+const transcript = TranscriptSchema.parse(JSON.parse((await Array.fromAsync(await channels.exportTranscript(ctx, dice.who, dice.id))).join("")));
 const replayEngine = new SandboxEngine();
 const t0 = performance.now();
 const mismatch = await replayTranscript(transcript, replayEngine);

@@ -10,11 +10,12 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import { SessionEventStore } from "../../src/mcp/event-store.ts";
+import { EventBudget, SessionEventStore } from "../../src/mcp/event-store.ts";
 import { benchServeOptions } from "./serve-options.ts";
 
 const withEventStore = process.argv.includes("--event-store");
 const sessions = new Map<string, WebStandardStreamableHTTPServerTransport>();
+const eventBudget = new EventBudget();
 
 function buildServer(): McpServer {
   const server = new McpServer({ name: "echo", version: "1.0.0" });
@@ -37,7 +38,7 @@ async function handle(req: Request): Promise<Response> {
   const server = buildServer();
   const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
     sessionIdGenerator: () => crypto.randomUUID(),
-    ...(withEventStore ? { eventStore: new SessionEventStore(), retryInterval: 1_000 } : {}),
+    ...(withEventStore ? { eventStore: new SessionEventStore(eventBudget), retryInterval: 1_000 } : {}),
     onsessioninitialized: (id) => void sessions.set(id, transport),
     onsessionclosed: (id) => void sessions.delete(id),
   });

@@ -26,6 +26,7 @@ async function game(preset: string, params?: Record<string, unknown>) {
 async function closeAndVerify(channelId: string) {
   await env.alice.call("update_channel", { channel_id: channelId, ops: [{ type: "close" }] });
   const transcript = await env.bob.call("get_transcript", { channel_id: channelId });
+  expect(transcript.more).toBe(false); // a game fits one page: the whole transcript
   expect(transcript.bots[0].seed).toMatch(/^[0-9a-f]{64}$/);
   using dir = tempDir();
   const file = join(dir.path, "t.json");
@@ -154,7 +155,8 @@ describe("referee bots", () => {
     forged.head = prev;
     const jwk = JSON.parse(readFileSync(join(env.server.dataDir, "keys/ed25519.jwk"), "utf8"));
     const key = await crypto.subtle.importKey("jwk", { kty: "OKP", crv: "Ed25519", x: jwk.x, d: jwk.d }, { name: "Ed25519" }, false, ["sign"]);
-    const { signature: _old, ...unsigned } = forged;
+    // What the server signed: the transcript, not the page's cursor, more and download_url.
+    const { signature: _old, cursor: _cursor, more: _more, download_url: _url, ...unsigned } = forged;
     const resigned = await signTranscript(unsigned, ed25519Signer(key, forged.signature.kid, forged.signature.jwk));
     const caught = check(resigned);
     expect(caught.out).toContain("ok    signature");

@@ -1,5 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { connect } from "../helpers/mcp-client.ts";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { fetchFrom } from "../helpers/fetch-from.ts";
+import { connect, wrapClient } from "../helpers/mcp-client.ts";
 import { signIn } from "../helpers/oauth.ts";
 import { startServer } from "../helpers/start-server.ts";
 
@@ -78,4 +81,45 @@ describe("session limits", () => {
     await using other = await connect(srv.mcpUrl, "other");
     expect((await other.call("health_check")).status).toBe("ok");
   });
+
+  test("a sign-in flood from one address evicts its own sessions first: a user's idle session and long poll from another survive (issue 9, item 9)", async () => {
+    await using srv = await startServer({ env: { PARLEY_MAX_SESSIONS: "12" } });
+    const token = (await signIn(srv.url)).access_token;
+    const fromUser = fetchFrom("127.0.0.2");
+    const open = async (name: string) => {
+      const client = new Client({ name, version: "1" });
+      const transport = new StreamableHTTPClientTransport(new URL(srv.mcpUrl), { fetch: fromUser, requestInit: { headers: { authorization: `Bearer ${token}` } } });
+      await client.connect(transport);
+      return wrapClient(client, transport, token);
+    };
+    await using idle = await open("idle");
+    await using poller = await open("poller");
+    const ch = await idle.call("create_channel", { name: "mine", slots: ["invite:me"] });
+    await idle.call("join_channel", { invite_code: ch.invites[0] });
+    const head = await poller.call("sync_messages", { channel_id: ch.channel_id, timeout_ms: 0 });
+    const poll = poller.call("sync_messages", { channel_id: ch.channel_id, cursor: head.cursor, timeout_ms: 20_000 });
+
+    // 40 sign-ins from 127.0.0.3, each a new identity opening a session: the table (12) overflows 3 times over.
+    const fromFlood = fetchFrom("127.0.0.3");
+    const flooders: { sid: string; token: string }[] = [];
+    for (let i = 0; i < 40; i++) {
+      const t = (await signIn(srv.url)).access_token;
+      const res = await fromFlood(srv.mcpUrl, {
+        method: "POST",
+        headers: { ...HEADERS, authorization: `Bearer ${t}` },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "flood", version: "1" } } }),
+      });
+      await res.body?.cancel();
+      expect(res.status).toBe(200);
+      flooders.push({ sid: res.headers.get("mcp-session-id")!, token: t });
+    }
+    // The user's idle session still answers, and its post wakes the long poll, which was never cut.
+    expect((await idle.call("health_check")).status).toBe("ok");
+    await idle.call("post_message", { channel_id: ch.channel_id, body: "still here" });
+    expect((await poll).messages.map((m: any) => m.body.text)).toEqual(["still here"]);
+    // The flood paid for itself: its oldest sessions are gone, its newest answers.
+    expect((await rawPing(srv.mcpUrl, flooders[0]!.sid, flooders[0]!.token)).status).toBe(404);
+    expect((await rawPing(srv.mcpUrl, flooders[39]!.sid, flooders[39]!.token)).status).toBe(200);
+  }, 60_000);
 });
+

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { ResourceUpdatedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { connect } from "../helpers/mcp-client.ts";
+import { connect, type TestClient } from "../helpers/mcp-client.ts";
 import { startServer } from "../helpers/start-server.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
 
@@ -99,4 +99,45 @@ describe("get_transcript and parley verify", () => {
     await bob.call("health_check");
     expect(updates).toEqual([uri]);
   });
+
+  test("a subscriber who is kicked, or whose seat moves to another identity with its rejoin token, hears of no message after that (issue 9, item 10)", async () => {
+    await using srv = await startServer();
+    await using alice = await connect(srv.mcpUrl, "alice");
+    await using bob = await connect(srv.mcpUrl, "bob");
+    await using carol = await connect(srv.mcpUrl, "carol");
+    await using dave = await connect(srv.mcpUrl, "dave");
+    const ch = await alice.call("create_channel", { name: "watched", slots: ["invite:a", "invite:b", "invite:c"] });
+    await alice.call("join_channel", { invite_code: ch.invites[0] });
+    await bob.call("join_channel", { invite_code: ch.invites[1] });
+    const carolSeat = await carol.call("join_channel", { invite_code: ch.invites[2] });
+    const uri = `channel://${ch.channel_id}/transcript`;
+    const heard = new Map<TestClient, number>();
+    const waiters: (() => void)[] = [];
+    for (const c of [alice, bob, carol]) {
+      heard.set(c, 0);
+      c.client.setNotificationHandler(ResourceUpdatedNotificationSchema, () => {
+        heard.set(c, heard.get(c)! + 1);
+        for (const wake of waiters.splice(0)) wake();
+      });
+      await c.client.subscribeResource({ uri });
+    }
+    const hears = async (c: TestClient, n: number) => {
+      while (heard.get(c)! < n) await new Promise<void>((resolve) => waiters.push(resolve));
+    };
+
+    await alice.call("post_message", { channel_id: ch.channel_id, body: "everyone hears this" });
+    await Promise.all([hears(alice, 1), hears(bob, 1), hears(carol, 1)]);
+
+    await alice.call("update_channel", { channel_id: ch.channel_id, ops: [{ type: "kick", slot_id: "s1" }] });
+    await Promise.all([hears(alice, 2), hears(carol, 2)]);
+    await dave.call("join_channel", { invite_code: carolSeat.rejoin_token });
+    await alice.call("post_message", { channel_id: ch.channel_id, body: "bob and carol are gone" });
+    await hears(alice, 4);
+    // Round trips on their sessions after alice heard the last message: anything sent to them would be here.
+    await Promise.all([bob.call("health_check"), carol.call("health_check")]);
+    expect(heard.get(bob)).toBe(1);
+    expect(heard.get(carol)).toBe(2);
+    expect(await bob.error("get_transcript", { channel_id: ch.channel_id })).toStartWith("NOT_MEMBER:");
+  });
 });
+

@@ -1,9 +1,13 @@
 import * as channels from "../../channels/index.ts";
 import type { ChannelsContext } from "../../channels/index.ts";
 import { defineTool, type ToolDef } from "../tool.ts";
+import type { TranscriptDownloads } from "../transcript-download.ts";
 
-/** DESIGN.md §4 channel tools. Each is a thin adapter: validated args → channels.* → JSON result. */
-export function channelTools(ctx: ChannelsContext, version: string): ToolDef[] {
+/**
+ * DESIGN.md §4 channel tools. Each is a thin adapter: validated args → channels.* → JSON result.
+ * `downloads`: get_transcript answers carry a download_url for the whole transcript.
+ */
+export function channelTools(ctx: ChannelsContext, version: string, downloads?: TranscriptDownloads): ToolDef[] {
   return [
     defineTool({
       name: "create_channel",
@@ -32,7 +36,7 @@ export function channelTools(ctx: ChannelsContext, version: string): ToolDef[] {
       name: "sync_messages",
       title: "Read new messages",
       description:
-        "Messages with id > cursor that you may see, oldest first. Returns at once if there are any; otherwise waits up to timeout_ms (default 25000) for the next one. Pass the returned cursor to the next call.",
+        "Messages with id > cursor that you may see, oldest first. Returns at once if there are any; otherwise waits up to timeout_ms (default 25000) for the next one. Pass the returned cursor to the next call. A page holds at most `limit` messages and about 1 MB; `more: true` means more are waiting: call again at once.",
       input: channels.SyncMessagesInputSchema,
       annotations: { readOnlyHint: true },
       run: (args, { caller, signal }) => channels.syncMessages(ctx, caller, args, signal),
@@ -90,10 +94,13 @@ export function channelTools(ctx: ChannelsContext, version: string): ToolDef[] {
       name: "get_transcript",
       title: "Signed transcript",
       description:
-        "The channel's signed transcript: every message with its hash chain, the server's Ed25519 signature over the head, and the bots' code and seed commitments. Private messages you may not read (other seats', or your seat's before a kick) are redacted until the channel is closed. Check it offline with `parley verify FILE`.",
-      input: channels.ChannelRefInputSchema,
+        "The channel's signed transcript: every message with its hash chain, the server's Ed25519 signature over the head, and the bots' code and seed commitments. Private messages you may not read (other seats', or your seat's before a kick) are redacted until the channel is closed. Answers in pages of about 1 MB: while `more` is true, call again with the returned cursor; the last page carries the signature. `download_url` serves the whole transcript as one file for 15 minutes: `parley verify URL` checks it.",
+      input: channels.GetTranscriptInputSchema,
       annotations: { readOnlyHint: true },
-      run: (args, { caller }) => channels.getTranscript(ctx, caller, args),
+      run: async (args, { caller }) => {
+        const page = await channels.getTranscript(ctx, caller, args);
+        return downloads ? { ...page, download_url: downloads.link(caller, args.channel_id) } : page;
+      },
     }),
     defineTool({
       name: "health_check",

@@ -36,7 +36,12 @@ async function game() {
     alice,
     bob,
     id: created.channel_id,
-    transcript: (who = alice) => channels.getTranscript(ctx, who, { channel_id: created.channel_id }),
+    /** The whole transcript: a small channel fits one page, which then carries the signed header. */
+    transcript: async (who = alice) => {
+      const page = await channels.getTranscript(ctx, who, { channel_id: created.channel_id });
+      if (page.more) throw new Error("expected the whole transcript in one page");
+      return page;
+    },
     [Symbol.dispose]() {
       store.close();
       dir[Symbol.dispose]();
@@ -85,6 +90,7 @@ describe("verifyTranscript()", () => {
     using g = await game();
     const other = await newKey();
     const forged = await channels.getTranscript({ ...g.ctx, signer: ed25519Signer(other.pair.privateKey, "k1", other.jwk) }, g.alice, { channel_id: g.id });
+    if (forged.more) throw new Error("expected the whole transcript in one page");
     expect((await verifyTranscript(forged)).ok).toBe(true); // self-consistent…
     const report = await verifyTranscript(forged, { trustedKeys: [{ kid: "k1", x: g.key.jwk.x }] });
     expect(report.failure).toMatch(/differs from the published key/);

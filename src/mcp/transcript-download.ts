@@ -1,0 +1,106 @@
+import * as channels from "../channels/index.ts";
+import type { Caller, ChannelsContext } from "../channels/index.ts";
+import { AppError, toAppError } from "../errors.ts";
+import { sha256Hex } from "../lib/hash.ts";
+import { randomToken } from "../lib/ids.ts";
+
+/** How long a download link works. A fresh one is handed out once half of this has passed. */
+const LINK_TTL_MS = 15 * 60_000;
+/** Links kept at most; beyond, the oldest is forgotten. */
+const MAX_LINKS = 10_000;
+
+interface Link {
+  principal: string;
+  channelId: string;
+  expires: number;
+  key: string;
+}
+
+/**
+ * The whole signed transcript as one download, for `parley verify URL` and for saving to a file:
+ * get_transcript answers in pages, and an agent cannot easily hand its user a file. Each
+ * get_transcript answer carries a `download_url` with a key (≥128 random bits, kept only as its
+ * SHA-256, in memory: a restart forgets it, the agent asks again) that stands for the caller and
+ * the channel for 15 minutes. The download re-checks the caller's membership and is streamed
+ * from the store page by page (channels.exportTranscript), never built whole.
+ */
+export class TranscriptDownloads {
+  /** By SHA-256 of the key. */
+  private readonly links = new Map<string, Link>();
+  /** The current link of each (principal, channel), by the same hash. */
+  private readonly current = new Map<string, string>();
+
+  constructor(
+    private readonly ctx: ChannelsContext,
+    private readonly ttlMs = LINK_TTL_MS,
+  ) {}
+
+  /** The caller's download URL for the channel (call after the caller's access was checked). */
+  link(caller: Caller, channelId: string): string {
+    const who = `${caller.principal}\n${channelId}`;
+    const now = Date.now();
+    const hash = this.current.get(who);
+    let link = hash ? this.links.get(hash) : undefined;
+    if (!link || link.expires - now < this.ttlMs / 2) {
+      link = { principal: caller.principal, channelId, expires: now + this.ttlMs, key: randomToken("dl") };
+      const keyHash = sha256Hex(link.key);
+      this.links.set(keyHash, link);
+      this.current.set(who, keyHash);
+      if (this.links.size > MAX_LINKS) this.forgetOldest(now);
+    }
+    return `${this.ctx.issuer}/transcripts/${channelId}?key=${link.key}`;
+  }
+
+  /** GET /transcripts/:channel_id?key=…: the transcript as application/json, streamed. */
+  async handle(request: Request): Promise<Response> {
+    try {
+      const url = new URL(request.url);
+      // Channel ids need no decoding (chn_ and base64url); anything else matches no link.
+      const channelId = url.pathname.slice(url.pathname.lastIndexOf("/") + 1);
+      const key = url.searchParams.get("key") ?? "";
+      const link = key ? this.links.get(sha256Hex(key)) : undefined;
+      if (!link || link.channelId !== channelId || link.expires <= Date.now()) {
+        throw new AppError("UNAUTHENTICATED", "This download link is unknown or expired; call get_transcript for a fresh one");
+      }
+      const chunks = await channels.exportTranscript(this.ctx, { principal: link.principal }, channelId);
+      const encoder = new TextEncoder();
+      // Pulled one page at a time as the client reads: a slow reader holds one page, not the
+      // transcript. The store answers synchronously, so without a turn of the event loop between
+      // pages the whole download would run as one task and stall every other caller until done.
+      const body = new ReadableStream<Uint8Array>(
+        {
+          async pull(controller) {
+            await new Promise((resolve) => setImmediate(resolve));
+            const next = await chunks.next();
+            if (next.done) controller.close();
+            else controller.enqueue(encoder.encode(next.value));
+          },
+          async cancel() {
+            await chunks.return(undefined);
+          },
+        },
+        { highWaterMark: 1 },
+      );
+      return new Response(body, {
+        headers: {
+          "content-type": "application/json; charset=utf-8",
+          "content-disposition": `attachment; filename="transcript-${channelId}.json"`,
+          "cache-control": "no-store",
+        },
+      });
+    } catch (err) {
+      const e = toAppError(err);
+      return Response.json({ error: e.code, message: e.toString() }, { status: e.status });
+    }
+  }
+
+  private forgetOldest(now: number): void {
+    // Insertion order is expiry order (every link lives ttlMs): drop the expired, then the oldest.
+    for (const [hash, link] of this.links) {
+      if (this.links.size <= MAX_LINKS && link.expires > now) return;
+      this.links.delete(hash);
+      const who = `${link.principal}\n${link.channelId}`;
+      if (this.current.get(who) === hash) this.current.delete(who);
+    }
+  }
+}
