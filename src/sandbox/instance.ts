@@ -178,10 +178,16 @@ export class BotInstance {
     return undefined;
   }
 
-  /** The failure for a thrown value (disposed here); a broken limit wins over what was thrown. */
+  /**
+   * The failure for a thrown value (disposed here); a broken limit wins over what was thrown. The
+   * limits are checked here as on success: out of memory inside one native call (JSON.parse of a
+   * huge text) throws before any poll, with the memory grown past its high-water mark for good. Left
+   * undetected, the instance stayed and the next, innocent hook failed with "memory".
+   */
   private fail(errorHandle: QuickJSHandle | undefined, fallback: BotErrorReason): BotFailure {
     const thrown = errorHandle ? this.describe(errorHandle) : "";
     errorHandle?.dispose();
+    this.meter.check();
     let failure: BotFailure;
     if (this.meter.fatal) failure = { ...this.meter.fatal };
     else if (/out of memory|string too long/i.test(thrown)) failure = { reason: "memory", message: `ran out of memory (${thrown.slice(0, 80)})` };
@@ -195,7 +201,8 @@ export class BotInstance {
   private describe(h: QuickJSHandle): string {
     const { vm } = this;
     try {
-      if (vm.typeof(h) !== "object") return `Uncaught ${String(vm.dump(h)).slice(0, MAX_MESSAGE)}`;
+      // QuickJS throws null when it cannot allocate even its own "out of memory" error.
+      if (vm.typeof(h) !== "object" || vm.sameValue(h, vm.null)) return `Uncaught ${String(vm.dump(h)).slice(0, MAX_MESSAGE)}`;
       const read = (key: string) => {
         const p = vm.getProp(h, key);
         try {
@@ -210,6 +217,23 @@ export class BotInstance {
     } catch {
       return "Uncaught exception";
     }
+  }
+
+  /**
+   * The failure for an engine fault (a wasm trap or abort, thrown out of quickjs-emscripten): this
+   * instance is unusable. A heap filled to the last byte makes the engine's own glue trap, so a
+   * memory past its high-water mark names the cause.
+   */
+  engineFault(err: unknown): BotFailure {
+    this.blown = true;
+    this.meter.check();
+    if (this.meter.fatal?.reason === "memory") return { ...this.meter.fatal };
+    return { reason: "exception", message: `the engine aborted: ${err instanceof Error ? err.message : String(err)}`.slice(0, MAX_MESSAGE) };
+  }
+
+  /** Memory past the high-water mark: a hook must not start on this instance (it never shrinks). */
+  get overHighWater(): boolean {
+    return this.meter.memoryBytes() > this.meter.memoryHighWater;
   }
 
   dispose(): void {

@@ -93,7 +93,9 @@ async function hook(request: Extract<WorkerRequest, { type: "hook" }>): Promise<
   const base = { type: "result" as const, id: request.id, outputs: [], state: request.state, polls: 0, memoryBytes: 0 };
   if (!entry) return reply({ ...base, reloaded: false, error: { reason: "exception", message: "its worker does not host it" } });
   touch(request.bot);
-  if (request.fresh && entry.instance) dropInstance(entry);
+  // Every hook starts from a clean budget: an instance left past its memory mark is never reused.
+  if (entry.instance?.overHighWater) dropInstance(entry, true);
+  else if (request.fresh && entry.instance) dropInstance(entry);
   const reloaded = entry.instance === undefined;
   if (reloaded) {
     const error = await load(request.bot);
@@ -105,9 +107,7 @@ async function hook(request: Extract<WorkerRequest, { type: "hook" }>): Promise<
     outcome = instance.run(request);
   } catch (err) {
     // The engine itself failed (a wasm trap or abort): this instance is unusable whatever the cause.
-    instance.blown = true;
-    const message = `the engine aborted: ${err instanceof Error ? err.message : String(err)}`.slice(0, 200);
-    outcome = { outputs: [], state: request.state, error: { reason: "exception", message }, polls: 0, memoryBytes: 0 };
+    outcome = { outputs: [], state: request.state, error: instance.engineFault(err), polls: 0, memoryBytes: 0 };
   }
   if (instance.blown) dropInstance(entry, true);
   reply({ type: "result", id: request.id, reloaded, ...outcome });

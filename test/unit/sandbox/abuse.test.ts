@@ -114,6 +114,12 @@ describe("abuse: each ends in BOT_ERROR, the main thread keeps answering, the ru
 
   test("a string doubling loop → memory", () => abuse("string doubling", "let s = 'x'; for (;;) s += s", ["memory"]));
 
+  // Out of memory inside one native call: QuickJS cannot even allocate its "out of memory" error and
+  // throws null, with the wasm memory left grown past the cap's high-water mark. That hook used to be
+  // reported as "exception: failed", and the next, innocent hook failed with "memory".
+  test("JSON.parse building 200k objects runs out of memory natively → memory; the next hook starts clean", () =>
+    abuse("JSON.parse out of memory (null thrown)", `JSON.parse('[' + '{"a":[1,2]},'.repeat(200000) + '1]')`, ["memory"]));
+
   test("100k pending promise jobs → memory or budget", () =>
     abuse("100k pending promises", "for (let i = 0; i < 1e5; i++) Promise.resolve(i).then((x) => x + 1)", ["memory", "budget"]));
 
