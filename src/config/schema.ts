@@ -44,6 +44,12 @@ export const ConfigSchema = z
      * next hook (~5–20 ms, recorded as bot:reload). Bounds the memory bots take, not how many are live.
      */
     bot_warm_instances: z.coerce.number().int().min(1).max(1_000_000).default(256),
+    /**
+     * MiB all warm bots may hold, summed: a preset ~0.5 MiB, inline code its whole wasm memory (16 MiB
+     * at least, 32 while a hook runs) plus its own worker thread (5 MiB); beyond, the least recently
+     * used is let go (a reload, recorded). An inline hook that finds no room waits for a running one.
+     */
+    bot_warm_memory_mb: z.coerce.number().int().min(64).max(1_048_576).default(1024),
     /** Largest message body a member may post (UTF-8 bytes of the text). */
     max_message_bytes: z.coerce.number().int().min(16).max(1024 * 1024).default(64 * 1024),
   })

@@ -231,6 +231,11 @@ export class BotInstance {
     return { reason: "exception", message: `the engine aborted: ${err instanceof Error ? err.message : String(err)}`.slice(0, MAX_MESSAGE) };
   }
 
+  /** The instance's wasm memory now, bytes (it never shrinks). */
+  get memoryBytes(): number {
+    return this.meter.memoryBytes();
+  }
+
   /** Memory past the high-water mark: a hook must not start on this instance (it never shrinks). */
   get overHighWater(): boolean {
     return this.meter.memoryBytes() > this.meter.memoryHighWater;

@@ -11,7 +11,12 @@
  * In a `bun build --compile` binary this file must be a second entrypoint of the build
  * (`bun build --compile src/main.ts src/sandbox/worker.ts …`); pool.ts finds it there.
  */
+import { readlinkSync } from "node:fs";
+import { setPriority } from "node:os";
 import { BotInstance, type BotFailure, type HookInput, type HookOutcome, type InstanceOptions } from "./instance.ts";
+
+/** Nice value of a thread running untrusted code: CFS then gives it ~1/10 of what a nice-0 thread gets. */
+const UNTRUSTED_NICE = 10;
 
 // QuickJS takes its zone offset from localtime_r, which emscripten answers with this thread's
 // Date#getTimezoneOffset (notes §2.6). A bot must see UTC on every host, and a Bun worker cannot
@@ -22,8 +27,11 @@ Date.prototype.getTimezoneOffset = function getTimezoneOffset() {
 };
 
 export type WorkerRequest =
-  /** First message: the compiled engine and how many instances to keep live (LRU beyond). */
-  | { type: "engine"; wasm: WebAssembly.Module; maxLive: number }
+  /**
+   * First message: the compiled engine and how many instances to keep live (LRU beyond);
+   * `isolated`: this thread hosts one bot of untrusted code (it lowers its own priority).
+   */
+  | { type: "engine"; wasm: WebAssembly.Module; maxLive: number; isolated: boolean }
   /** Registers a bot (options) and evaluates its module now. */
   | { type: "load"; id: number; bot: number; options: InstanceOptions }
   /**
@@ -31,12 +39,20 @@ export type WorkerRequest =
    * `fresh` evaluates the module anew before the hook (module-level variables back to their start).
    */
   | ({ type: "hook"; id: number; bot: number; options?: InstanceOptions; fresh?: boolean } & HookInput)
+  /** Lets the bot's instance go (the pool's memory bound); it reloads at its next hook. */
+  | { type: "evict"; bot: number }
   | { type: "drop"; bot: number };
+
+/** After each request: whether the bot's instance is still loaded, and other bots' instances let go meanwhile. */
+interface Residency {
+  live: boolean;
+  evicted?: number[];
+}
 
 export type WorkerReply =
   | { type: "up" }
-  | { type: "ready"; id: number; error?: BotFailure; manifest: string | null }
-  | ({ type: "result"; id: number; reloaded: boolean } & HookOutcome);
+  | ({ type: "ready"; id: number; error?: BotFailure; manifest: string | null; memoryBytes: number } & Residency)
+  | ({ type: "result"; id: number; reloaded: boolean } & HookOutcome & Residency);
 
 declare const self: Worker;
 
@@ -45,6 +61,8 @@ let maxLive = Infinity;
 /** Every bot this worker hosts; Map order is least recently used first among the live ones. */
 const bots = new Map<number, { options: InstanceOptions; instance?: BotInstance }>();
 let live = 0;
+/** Bots whose instances this worker let go (maxLive) since its last answer. */
+let evicted: number[] = [];
 
 async function load(bot: number): Promise<BotFailure | undefined> {
   const entry = bots.get(bot)!;
@@ -65,7 +83,10 @@ async function load(bot: number): Promise<BotFailure | undefined> {
 function evictIdle(keep: number): void {
   for (const [bot, entry] of bots) {
     if (live <= maxLive) return;
-    if (bot !== keep && entry.instance) dropInstance(entry);
+    if (bot !== keep && entry.instance) {
+      dropInstance(entry);
+      evicted.push(bot);
+    }
   }
 }
 
@@ -84,13 +105,31 @@ function touch(bot: number): void {
 }
 
 function reply(message: WorkerReply): void {
+  if (evicted.length > 0 && message.type !== "up") {
+    message.evicted = evicted;
+    evicted = [];
+  }
   self.postMessage(message);
+}
+
+/**
+ * Linux gives each thread its own nice value (setpriority on its thread id), so untrusted bots
+ * spinning on every core leave the cores to the event loop and the presets' workers first.
+ * Elsewhere the call fails and the thread keeps its priority.
+ */
+function lowerThreadPriority(): void {
+  try {
+    const tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
+    if (Number.isSafeInteger(tid) && tid > 0) setPriority(tid, UNTRUSTED_NICE);
+  } catch {
+    // not Linux, or no /proc: same priority as the rest
+  }
 }
 
 async function hook(request: Extract<WorkerRequest, { type: "hook" }>): Promise<void> {
   if (request.options && !bots.has(request.bot)) bots.set(request.bot, { options: request.options });
   const entry = bots.get(request.bot);
-  const base = { type: "result" as const, id: request.id, outputs: [], state: request.state, polls: 0, memoryBytes: 0 };
+  const base = { type: "result" as const, id: request.id, outputs: [], state: request.state, polls: 0, memoryBytes: 0, live: false };
   if (!entry) return reply({ ...base, reloaded: false, error: { reason: "exception", message: "its worker does not host it" } });
   touch(request.bot);
   // Every hook starts from a clean budget: an instance left past its memory mark is never reused.
@@ -110,7 +149,7 @@ async function hook(request: Extract<WorkerRequest, { type: "hook" }>): Promise<
     outcome = { outputs: [], state: request.state, error: instance.engineFault(err), polls: 0, memoryBytes: 0 };
   }
   if (instance.blown) dropInstance(entry, true);
-  reply({ type: "result", id: request.id, reloaded, ...outcome });
+  reply({ type: "result", id: request.id, reloaded, ...outcome, live: entry.instance !== undefined });
 }
 
 async function handle(request: WorkerRequest): Promise<void> {
@@ -118,18 +157,25 @@ async function handle(request: WorkerRequest): Promise<void> {
     case "engine":
       wasm = request.wasm;
       maxLive = request.maxLive;
+      if (request.isolated) lowerThreadPriority();
       return reply({ type: "up" });
     case "load": {
       const old = bots.get(request.bot);
       if (old?.instance) dropInstance(old);
       bots.set(request.bot, { options: request.options });
       const error = await load(request.bot);
-      const manifest = bots.get(request.bot)!.instance?.manifest ?? null;
+      const instance = bots.get(request.bot)!.instance;
       if (error) bots.delete(request.bot);
-      return reply({ type: "ready", id: request.id, error, manifest });
+      return reply({ type: "ready", id: request.id, error, manifest: instance?.manifest ?? null, memoryBytes: instance?.memoryBytes ?? 0, live: instance !== undefined });
     }
     case "hook":
       return hook(request);
+    case "evict": {
+      const entry = bots.get(request.bot);
+      // Its wasm memory is large (that is why it goes): collect it now rather than at the next GC.
+      if (entry?.instance) dropInstance(entry, true);
+      return;
+    }
     case "drop": {
       const entry = bots.get(request.bot);
       if (entry?.instance) dropInstance(entry);
