@@ -7,15 +7,16 @@
  *   request fails ("deadline"); the generation moves on, so every bot the worker hosted is reloaded
  *   on the fresh worker before its next request (hooks are pure: state and seq come with each call),
  *   and the requests still queued (other bots' hooks, on a shared worker) run there unchanged.
- * - Accounting: every answer reports the bot's memory to the pool's warm set (warm-set.ts); a worker
- *   of its own (`isolated`) also waits there for room before each request, counted at its cap.
+ * - A worker of its own (one bot of inline code) is a member of the pool's warm set (warm-set.ts):
+ *   before each request it waits there for room, counted at its cap, and each answer reports the
+ *   bot's memory. Letting it go terminates the thread.
  */
 import { readdirSync } from "node:fs";
 import { AppError } from "../errors.ts";
 import { compiledEngine } from "./engine.ts";
 import type { HookInput, InstanceOptions } from "./instance.ts";
 import { WASM_PAGE_BYTES, type BotErrorReason } from "./limits.ts";
-import { memberCost, WORKER_BYTES, type WarmMember, type WarmSet } from "./warm-set.ts";
+import { WORKER_BYTES, type WarmMember, type WarmSet } from "./warm-set.ts";
 import type { WorkerReply, WorkerRequest } from "./worker.ts";
 
 export type Terminated = { type: "terminated"; reason: BotErrorReason };
@@ -40,7 +41,7 @@ function workerEntry(): string {
   return (workerPath = `${root}/${found}`);
 }
 
-/** One bot's place in the pool: on a shared worker, or alone on a worker of its own. */
+/** One bot's place in the pool: on a shared worker, or alone on a worker of its own (then a warm-set member). */
 export class BotSlot implements WarmMember {
   /** The host generation that has this bot's options (-1: none yet). */
   generation = -1;
@@ -64,9 +65,9 @@ export class BotSlot implements WarmMember {
     return this.host.submit(this, timeoutMs, (id, unknownHere) => ({ type: "hook", id, bot: this.key, ...input, fresh, ...(unknownHere ? { options: this.options } : {}) }));
   }
 
-  /** Lets the instance go (the warm set is over its bound); the next hook reloads it. */
+  /** Lets its own worker go (the warm set is over its bound); the next hook reloads the bot on a new one. */
   evict(): void {
-    this.host.evict(this);
+    this.host.evict();
   }
 
   release(): void {
@@ -95,20 +96,14 @@ export class HostWorker {
   private running: { id: number; done(reply: PoolReply): void } | undefined;
   private nextId = 1;
 
-  /** A worker of its own for one bot (untrusted code): waits for room, runs at a lower thread priority. */
-  readonly isolated: boolean;
-
   constructor(
-    private readonly warm: WarmSet,
     private readonly maxLive: number,
-    /** Given for a worker of its own: called when its bot is released. */
-    private readonly onReleased?: () => void,
-  ) {
-    this.isolated = onReleased !== undefined;
-  }
+    /** Given for a worker of its own (one bot of inline code): its warm set, and what to do when its bot is released. */
+    private readonly own?: { warm: WarmSet; onReleased(): void },
+  ) {}
 
   submit(slot: BotSlot, timeoutMs: number, build: Job["build"]): Promise<PoolReply> {
-    this.warm.use(slot);
+    this.own?.warm.use(slot);
     return new Promise((resolve, reject) => {
       this.queue.push({ slot, timeoutMs, build, resolve, reject });
       if (!this.running) void this.pump();
@@ -131,7 +126,10 @@ export class HostWorker {
 
   private async run(job: Job): Promise<PoolReply> {
     const { slot } = job;
-    if (this.isolated) await this.warm.reserve(slot, WORKER_BYTES + slot.options.limits.memoryPages * WASM_PAGE_BYTES);
+    if (this.own) {
+      await this.own.warm.reserve(slot, WORKER_BYTES + slot.options.limits.memoryPages * WASM_PAGE_BYTES);
+      if (slot.released) this.own.warm.remove(slot); // released while it waited
+    }
     if (slot.released) throw new AppError("INTERNAL_ERROR", "The bot runner is disposed");
     slot.running = true;
     try {
@@ -162,19 +160,11 @@ export class HostWorker {
     }
   }
 
-  /** What the bot (and the bots the worker let go meanwhile) hold now, for the warm set. */
+  /** What a worker of its own holds now: the thread, and the bot's instance if still loaded. */
   private account(slot: BotSlot, reply: PoolReply): void {
-    if (reply.type === "terminated") return this.forgetInstances();
-    for (const key of reply.evicted ?? []) {
-      const other = this.slots.get(key);
-      if (other) this.warm.set(other, memberCost(this.isolated, null, true));
-    }
-    if (!slot.released) this.warm.set(slot, memberCost(this.isolated, reply.live ? reply.memoryBytes : null, true));
-  }
-
-  /** The worker is gone, and every instance it held with it. */
-  private forgetInstances(): void {
-    for (const slot of this.slots.values()) this.warm.set(slot, 0);
+    if (!this.own || slot.released) return;
+    const cost = reply.type === "terminated" ? 0 : WORKER_BYTES + (reply.live ? reply.memoryBytes : 0);
+    this.own.warm.set(slot, cost);
   }
 
   /** The live worker, started (and given the engine) on first use and after a kill. */
@@ -198,17 +188,16 @@ export class HostWorker {
           worker.onerror = () => {
             if (this.worker !== started) return; // an old worker's last words
             this.kill();
-            this.forgetInstances();
             if (!up) resolve(undefined);
             this.running?.done({ type: "terminated", reason: "exception" });
           };
-          worker.postMessage({ type: "engine", wasm, maxLive: this.maxLive, isolated: this.isolated } satisfies WorkerRequest);
+          worker.postMessage({ type: "engine", wasm, maxLive: this.maxLive, isolated: this.own !== undefined } satisfies WorkerRequest);
         }),
     );
     return (this.worker = started);
   }
 
-  /** Terminates the worker: every bot it hosted reloads on the next one (the caller accounts for it). */
+  /** Terminates the worker: every bot it hosted reloads on the next one. */
   private kill(): void {
     const dying = this.worker;
     if (!dying) return;
@@ -217,21 +206,17 @@ export class HostWorker {
     void dying.then((w) => w?.terminate());
   }
 
-  /** Called by the warm set, which counts the slot at 0 itself. */
-  evict(slot: BotSlot): void {
-    // A worker of its own goes with its bot's instance: the thread costs more than a respawn.
-    if (this.isolated) return this.kill();
-    if (slot.generation === this.generation && this.worker) {
-      void this.worker.then((w) => w?.postMessage({ type: "evict", bot: slot.key } satisfies WorkerRequest));
-    }
+  /** Called by the warm set (which then counts the bot at 0): the thread goes with the bot's instance. */
+  evict(): void {
+    this.kill();
   }
 
   release(slot: BotSlot): void {
     this.slots.delete(slot.key);
-    this.warm.remove(slot);
-    if (this.isolated) {
+    if (this.own) {
+      this.own.warm.remove(slot);
       this.kill();
-      return this.onReleased!();
+      return this.own.onReleased();
     }
     if (slot.generation === this.generation && this.worker) {
       void this.worker.then((w) => w?.postMessage({ type: "drop", bot: slot.key } satisfies WorkerRequest));

@@ -11,7 +11,8 @@
  *   written to that bot's own log; another channel's log must never change). Those threads run at
  *   a lower OS priority where the OS allows it, so however many spin, the presets' workers and the
  *   event loop get the cores first.
- * - Memory: all warm instances and own workers, summed, stay within the warm set's bound (warm-set.ts).
+ * - Memory: the workers of their own and their instances, summed, stay within the warm set's bound
+ *   (warm-set.ts); presets are bounded by count (SandboxEngine, `bot_warm_instances`).
  */
 import { availableParallelism } from "node:os";
 import { AppError } from "../errors.ts";
@@ -22,7 +23,7 @@ import { WarmSet } from "./warm-set.ts";
 export { BotSlot } from "./host-worker.ts";
 export type { PoolReply } from "./host-worker.ts";
 
-/** Default `bot_warm_memory_mb`: 1 GiB holds the 256 warm presets many times over, or ~45 inline bots. */
+/** Default `bot_warm_memory_mb`: ~48 warm bots of inline code (21 MiB each at least), ~27 hooks at their cap. */
 export const DEFAULT_WARM_MEMORY_BYTES = 1024 * 1024 * 1024;
 
 export interface BotPoolOptions {
@@ -30,7 +31,7 @@ export interface BotPoolOptions {
   workers?: number;
   /** Live instances kept per shared worker; beyond, the least recently used is dropped (reloaded on use). */
   maxLivePerWorker?: number;
-  /** Bytes all warm instances and own workers may hold (config `bot_warm_memory_mb`). */
+  /** Bytes the workers of their own and their instances may hold (config `bot_warm_memory_mb`). */
   warmMemoryBytes?: number;
 }
 
@@ -45,7 +46,7 @@ export class BotPool {
     const maxLive = options.maxLivePerWorker ?? 1024;
     if (!Number.isSafeInteger(workers) || workers < 1) throw new AppError("INVALID_REQUEST", `Invalid bot worker count ${workers}`);
     this.warm = new WarmSet(options.warmMemoryBytes ?? DEFAULT_WARM_MEMORY_BYTES);
-    this.hosts = Array.from({ length: workers }, () => new HostWorker(this.warm, maxLive));
+    this.hosts = Array.from({ length: workers }, () => new HostWorker(maxLive));
   }
 
   /** Places a bot: on the least loaded shared worker, or (`isolated`) on a worker of its own. */
@@ -53,7 +54,7 @@ export class BotPool {
     const key = this.nextKey++;
     let host: HostWorker;
     if (isolated) {
-      const own: HostWorker = new HostWorker(this.warm, 1, () => this.isolated.delete(own));
+      const own: HostWorker = new HostWorker(1, { warm: this.warm, onReleased: () => this.isolated.delete(own) });
       this.isolated.add((host = own));
     } else {
       host = this.hosts.reduce((a, b) => (b.slots.size < a.slots.size ? b : a));
@@ -68,7 +69,7 @@ export class BotPool {
     return this.hosts.map((h) => h.slots.size);
   }
 
-  /** Bytes the warm set counts now (at most its bound, but for hooks running alone). */
+  /** Bytes the warm set counts now: at most its bound (a hook alone may run over it). */
   get warmBytes(): number {
     return this.warm.bytes;
   }

@@ -1,39 +1,31 @@
 /**
- * The memory bound of the warm pool (config `bot_warm_memory_mb`): what every loaded bot instance,
- * and every worker thread of its own, may hold at most, summed, least recently used let go beyond.
- * A bot let go reloads at its next hook, and the channel records that (`bot:reload`), as for any
- * other reload; count alone (`bot_warm_instances`) let 256 bots of 28 MiB each hold 7 GiB.
+ * The memory bound of the bots of inline code (config `bot_warm_memory_mb`): each runs on a worker
+ * thread of its own (pool.ts), and together their threads and instances hold at most the bound; the
+ * least recently used are let go beyond it. A bot let go reloads at its next hook, and its channel
+ * records that (`bot:reload`), as for any other reload. Count alone (`bot_warm_instances`) let 256
+ * bots of 28 MiB each hold 7 GiB.
  *
- * What a member costs is what it may keep resident, never less (wasm memory never shrinks, and a
- * page a bot touched once stays resident):
- * - inline code: its whole wasm memory (16 MiB at least: which of its pages it touched is not
- *   observable) plus its own worker thread; while a hook runs, its memory cap instead, since one
- *   hook may grow it that far. A hook that finds no room waits until a running one ends.
- * - a built-in preset (shared workers): a measured ~0.4 MiB, plus any growth past the initial
- *   memory. Presets read bounded inputs (a 64 KiB message, a 64 KiB state), so they never wait.
+ * A member counts what it may keep resident, never less: its worker thread, and its whole wasm
+ * memory (16 MiB at least; which pages a bot touched is not observable, and a page touched once stays
+ * resident, since wasm memory never shrinks); while a hook runs, its memory cap instead, since one
+ * hook may grow it that far. A hook that finds no room waits until a running one ends.
+ *
+ * Presets are not members: they share the pool's workers, cost ~0.4 MiB each and read bounded inputs
+ * (a 64 KiB message, a 64 KiB state), so `bot_warm_instances` bounds them; and no amount of inline
+ * code can push a preset out to make room (a reload written into that preset's channel).
  */
-import { MIN_MEMORY_PAGES, WASM_PAGE_BYTES } from "./limits.ts";
 
-/** RSS growth per warm EchoBot on a shared worker (bench (j): ~400 KiB), rounded up. */
-export const SHARED_INSTANCE_BYTES = 512 * 1024;
 /** RSS of a worker thread hosting one bot, its instance aside (measured ~4.4 MiB), rounded up. */
 export const WORKER_BYTES = 5 * 1024 * 1024;
-const INITIAL_MEMORY_BYTES = MIN_MEMORY_PAGES * WASM_PAGE_BYTES;
 
-/** One bot's place in the set. */
+/** One bot of inline code, on its worker. */
 export interface WarmMember {
-  /** Bytes counted for it now (0: nothing of it is loaded). */
+  /** Bytes counted for it now (0: its worker is gone). */
   cost: number;
   /** A hook of it is running (sent to its worker): a running member is never let go. */
   running: boolean;
-  /** Lets its instance (and its own worker, if any) go; its next hook reloads it. */
+  /** Lets its worker (and the instance on it) go; its next hook reloads it on a new one. */
   evict(): void;
-}
-
-/** The cost of a member: `memoryBytes` of its live instance (null: none), on its own worker or not. */
-export function memberCost(isolated: boolean, memoryBytes: number | null, workerAlive: boolean): number {
-  if (isolated) return (workerAlive ? WORKER_BYTES : 0) + (memoryBytes ?? 0);
-  return memoryBytes === null ? 0 : SHARED_INSTANCE_BYTES + Math.max(0, memoryBytes - INITIAL_MEMORY_BYTES);
 }
 
 export class WarmSet {

@@ -39,20 +39,13 @@ export type WorkerRequest =
    * `fresh` evaluates the module anew before the hook (module-level variables back to their start).
    */
   | ({ type: "hook"; id: number; bot: number; options?: InstanceOptions; fresh?: boolean } & HookInput)
-  /** Lets the bot's instance go (the pool's memory bound); it reloads at its next hook. */
-  | { type: "evict"; bot: number }
   | { type: "drop"; bot: number };
 
-/** After each request: whether the bot's instance is still loaded, and other bots' instances let go meanwhile. */
-interface Residency {
-  live: boolean;
-  evicted?: number[];
-}
-
+/** `live`: the bot's instance is still loaded after the request (the pool counts its memory). */
 export type WorkerReply =
   | { type: "up" }
-  | ({ type: "ready"; id: number; error?: BotFailure; manifest: string | null; memoryBytes: number } & Residency)
-  | ({ type: "result"; id: number; reloaded: boolean } & HookOutcome & Residency);
+  | { type: "ready"; id: number; error?: BotFailure; manifest: string | null; memoryBytes: number; live: boolean }
+  | ({ type: "result"; id: number; reloaded: boolean; live: boolean } & HookOutcome);
 
 declare const self: Worker;
 
@@ -61,8 +54,6 @@ let maxLive = Infinity;
 /** Every bot this worker hosts; Map order is least recently used first among the live ones. */
 const bots = new Map<number, { options: InstanceOptions; instance?: BotInstance }>();
 let live = 0;
-/** Bots whose instances this worker let go (maxLive) since its last answer. */
-let evicted: number[] = [];
 
 async function load(bot: number): Promise<BotFailure | undefined> {
   const entry = bots.get(bot)!;
@@ -83,10 +74,7 @@ async function load(bot: number): Promise<BotFailure | undefined> {
 function evictIdle(keep: number): void {
   for (const [bot, entry] of bots) {
     if (live <= maxLive) return;
-    if (bot !== keep && entry.instance) {
-      dropInstance(entry);
-      evicted.push(bot);
-    }
+    if (bot !== keep && entry.instance) dropInstance(entry);
   }
 }
 
@@ -105,10 +93,6 @@ function touch(bot: number): void {
 }
 
 function reply(message: WorkerReply): void {
-  if (evicted.length > 0 && message.type !== "up") {
-    message.evicted = evicted;
-    evicted = [];
-  }
   self.postMessage(message);
 }
 
@@ -170,12 +154,6 @@ async function handle(request: WorkerRequest): Promise<void> {
     }
     case "hook":
       return hook(request);
-    case "evict": {
-      const entry = bots.get(request.bot);
-      // Its wasm memory is large (that is why it goes): collect it now rather than at the next GC.
-      if (entry?.instance) dropInstance(entry, true);
-      return;
-    }
     case "drop": {
       const entry = bots.get(request.bot);
       if (entry?.instance) dropInstance(entry);
