@@ -41,6 +41,29 @@ function workerEntry(): string {
   return (workerPath = `${root}/${found}`);
 }
 
+/**
+ * A worker thread given the engine; resolves once it is up (undefined if it failed to start).
+ * `isolated`: it will host one bot of inline code.
+ */
+export function startWorker(maxLive: number, isolated: boolean): Promise<Worker | undefined> {
+  return compiledEngine().then(
+    (wasm) =>
+      new Promise<Worker | undefined>((resolve) => {
+        // ref: false, so idle bots never keep the process alive (a pending hook's timer does).
+        // Not smol: JSC's small heap made copying a 10 MB string out of the sandbox 5× slower.
+        const worker = new Worker(workerEntry(), { ref: false });
+        worker.onmessage = (event: MessageEvent<WorkerReply>) => {
+          if (event.data.type === "up") resolve(worker);
+        };
+        worker.onerror = () => {
+          worker.terminate();
+          resolve(undefined);
+        };
+        worker.postMessage({ type: "engine", wasm, maxLive, isolated } satisfies WorkerRequest);
+      }),
+  );
+}
+
 /** One bot's place in the pool: on a shared worker, or alone on a worker of its own (then a warm-set member). */
 export class BotSlot implements WarmMember {
   /** The host generation that has this bot's options (-1: none yet). */
@@ -98,8 +121,11 @@ export class HostWorker {
 
   constructor(
     private readonly maxLive: number,
-    /** Given for a worker of its own (one bot of inline code): its warm set, and what to do when its bot is released. */
-    private readonly own?: { warm: WarmSet; onReleased(): void },
+    /**
+     * Given for a worker of its own (one bot of inline code): its warm set, where it gets a thread
+     * (started ahead: a start costs ~20–40 ms), and what to do when its bot is released.
+     */
+    private readonly own?: { warm: WarmSet; spare(): Promise<Worker | undefined>; onReleased(): void },
   ) {}
 
   submit(slot: BotSlot, timeoutMs: number, build: Job["build"]): Promise<PoolReply> {
@@ -170,30 +196,22 @@ export class HostWorker {
   /** The live worker, started (and given the engine) on first use and after a kill. */
   private spawn(): Promise<Worker | undefined> {
     if (this.worker) return this.worker;
-    const started: Promise<Worker | undefined> = compiledEngine().then(
-      (wasm) =>
-        new Promise<Worker | undefined>((resolve) => {
-          // ref: false, so idle bots never keep the process alive (a pending hook's timer does).
-          // Not smol: JSC's small heap made copying a 10 MB string out of the sandbox 5× slower.
-          const worker = new Worker(workerEntry(), { ref: false });
-          let up = false;
-          worker.onmessage = (event: MessageEvent<WorkerReply>) => {
-            const reply = event.data;
-            if (reply.type === "up") {
-              up = true;
-              return resolve(worker);
-            }
-            if (this.running?.id === reply.id) this.running.done(reply);
-          };
-          worker.onerror = () => {
-            if (this.worker !== started) return; // an old worker's last words
-            this.kill();
-            if (!up) resolve(undefined);
-            this.running?.done({ type: "terminated", reason: "exception" });
-          };
-          worker.postMessage({ type: "engine", wasm, maxLive: this.maxLive, isolated: this.own !== undefined } satisfies WorkerRequest);
-        }),
-    );
+    const started: Promise<Worker | undefined> = (this.own ? this.own.spare() : startWorker(this.maxLive, false)).then((worker) => {
+      if (!worker) {
+        this.kill();
+        return undefined;
+      }
+      worker.onmessage = (event: MessageEvent<PoolReply>) => {
+        const reply = event.data;
+        if (reply.type !== "terminated" && this.running?.id === reply.id) this.running.done(reply);
+      };
+      worker.onerror = () => {
+        if (this.worker !== started) return; // an old worker's last words
+        this.kill();
+        this.running?.done({ type: "terminated", reason: "exception" });
+      };
+      return worker;
+    });
     return (this.worker = started);
   }
 

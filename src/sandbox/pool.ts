@@ -16,7 +16,7 @@
  */
 import { availableParallelism } from "node:os";
 import { AppError } from "../errors.ts";
-import { BotSlot, HostWorker } from "./host-worker.ts";
+import { BotSlot, HostWorker, startWorker } from "./host-worker.ts";
 import type { InstanceOptions } from "./instance.ts";
 import { WarmSet } from "./warm-set.ts";
 
@@ -39,6 +39,8 @@ export class BotPool {
   private readonly hosts: HostWorker[];
   private readonly isolated = new Set<HostWorker>();
   private readonly warm: WarmSet;
+  /** A thread for the next bot of inline code, started ahead once the first one came. */
+  private spare: Promise<Worker | undefined> | undefined;
   private nextKey = 1;
 
   constructor(options: BotPoolOptions = {}) {
@@ -54,7 +56,7 @@ export class BotPool {
     const key = this.nextKey++;
     let host: HostWorker;
     if (isolated) {
-      const own: HostWorker = new HostWorker(1, { warm: this.warm, onReleased: () => this.isolated.delete(own) });
+      const own: HostWorker = new HostWorker(1, { warm: this.warm, spare: () => this.takeSpare(), onReleased: () => this.isolated.delete(own) });
       this.isolated.add((host = own));
     } else {
       host = this.hosts.reduce((a, b) => (b.slots.size < a.slots.size ? b : a));
@@ -62,6 +64,12 @@ export class BotPool {
     const slot = new BotSlot(key, options, host);
     host.slots.set(key, slot);
     return slot;
+  }
+
+  private takeSpare(): Promise<Worker | undefined> {
+    const taken = this.spare ?? startWorker(1, true);
+    this.spare = startWorker(1, true);
+    return taken;
   }
 
   /** Bots per shared worker, for tests and benches. */
@@ -82,6 +90,8 @@ export class BotPool {
   dispose(): void {
     for (const host of [...this.hosts, ...this.isolated]) host.dispose();
     this.isolated.clear();
+    void this.spare?.then((w) => w?.terminate());
+    this.spare = undefined;
   }
 }
 

@@ -14,6 +14,7 @@
 import { readlinkSync } from "node:fs";
 import { setPriority } from "node:os";
 import { BotInstance, type BotFailure, type HookInput, type HookOutcome, type InstanceOptions } from "./instance.ts";
+import { DEFAULT_LIMITS } from "./limits.ts";
 
 /** Nice value of a thread running untrusted code: CFS then gives it ~1/10 of what a nice-0 thread gets. */
 const UNTRUSTED_NICE = 10;
@@ -110,6 +111,15 @@ function lowerThreadPriority(): void {
   }
 }
 
+/**
+ * The first instance on a new thread takes ~20 ms (its JIT is cold), later ones ~2–5 ms: a thread
+ * for inline code, started ahead of need (pool.ts), pays that before its bot arrives.
+ */
+async function warmUp(): Promise<void> {
+  const warm = await BotInstance.load(wasm!, { code: "export default {}", botId: "warm-up", params: "{}", seed: new Uint8Array(32), limits: DEFAULT_LIMITS });
+  if ("instance" in warm) warm.instance.dispose();
+}
+
 async function hook(request: Extract<WorkerRequest, { type: "hook" }>): Promise<void> {
   if (request.options && !bots.has(request.bot)) bots.set(request.bot, { options: request.options });
   const entry = bots.get(request.bot);
@@ -141,7 +151,10 @@ async function handle(request: WorkerRequest): Promise<void> {
     case "engine":
       wasm = request.wasm;
       maxLive = request.maxLive;
-      if (request.isolated) lowerThreadPriority();
+      if (request.isolated) {
+        lowerThreadPriority();
+        await warmUp();
+      }
       return reply({ type: "up" });
     case "load": {
       const old = bots.get(request.bot);
