@@ -94,13 +94,24 @@ export class BotInstance {
     let instance: BotInstance | undefined;
     meter.start();
     const host = newHostFunction(vm, limits, () => instance!.session);
-    const factory = vm.unwrapResult(vm.evalCode(PRELUDE, "prelude.js", { type: "global" }));
-    const args = [host, vm.newString(options.botId), vm.newString(options.params)];
-    const apiObj = vm.unwrapResult(vm.callFunction(factory, vm.undefined, ...args));
-    factory.dispose();
-    for (const h of args) h.dispose();
-    const api = { install: vm.getProp(apiObj, "install"), dispatch: vm.getProp(apiObj, "dispatch") };
-    apiObj.dispose();
+    let api: { install: QuickJSHandle; dispatch: QuickJSHandle };
+    try {
+      const factory = vm.unwrapResult(vm.evalCode(PRELUDE, "prelude.js", { type: "global" }));
+      const args = [host, vm.newString(options.botId), vm.newString(options.params)];
+      const apiObj = vm.unwrapResult(vm.callFunction(factory, vm.undefined, ...args));
+      factory.dispose();
+      for (const h of args) h.dispose();
+      api = { install: vm.getProp(apiObj, "install"), dispatch: vm.getProp(apiObj, "dispatch") };
+      apiObj.dispose();
+    } catch (err) {
+      // The prelude runs under the bot's meter too: huge params can break a limit, and a starved
+      // thread its deadline. That is the bot's failure (a deadline one is not replayable), not the engine's.
+      meter.check();
+      const thrown = err instanceof Error ? err.message : String(err);
+      const failure = meter.fatal ? { ...meter.fatal } : /out of memory/i.test(thrown) ? { reason: "memory" as const, message: `ran out of memory (${thrown.slice(0, 80)})` } : undefined;
+      if (!failure) throw err;
+      return { error: failure }; // the whole wasm instance is dropped: nothing in it to free one by one
+    }
     instance = new BotInstance(runtime, vm, meter, options, api);
     const error = instance.evaluateModule();
     if (error) {

@@ -156,6 +156,16 @@ describe("abuse: each ends in BOT_ERROR, the main thread keeps answering, the ru
     abuse("stuck past terminateMs (worker terminated)", "while (true) {}", ["deadline"], { budgetPolls: 1e9, deadlineMs: 60_000, terminateMs: 300 }));
 });
 
+describe("abuse: params", () => {
+  // The prelude parses and freezes the params under the bot's meter: a limit broken there is the
+  // bot's failure, with its reason (a replay reaches the same), not "the engine failed to start".
+  test("600 KB of params in 200k arrays fail the load with memory", async () => {
+    const err = await createBotRunner({ code: bot(""), botId: "params", seed: SEED, params: { junk: Array.from({ length: 200_000 }, () => []) } }).catch((e) => e);
+    expect(err.code).toBe("BOT_ERROR");
+    expect(err.detail?.reason).toBe("memory");
+  });
+});
+
 describe("abuse: nothing of the host is reachable", () => {
   const attempts: Record<string, string> = {
     process: `process.env.${CANARY_ENV} = "1"; process.exit(7)`,
