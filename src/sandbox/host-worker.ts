@@ -198,7 +198,7 @@ export class HostWorker {
     if (this.worker) return this.worker;
     const started: Promise<Worker | undefined> = (this.own ? this.own.spare() : startWorker(this.maxLive, false)).then((worker) => {
       if (!worker) {
-        this.kill();
+        if (this.worker === started) this.kill();
         return undefined;
       }
       worker.onmessage = (event: MessageEvent<PoolReply>) => {
