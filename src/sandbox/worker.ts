@@ -156,7 +156,7 @@ async function handle(request: WorkerRequest): Promise<void> {
       wasm = request.wasm;
       maxLive = request.maxLive;
       if (request.isolated) {
-        // At full priority first: a starved thread holding the engine's start-up locks would stall others.
+        // Warmed at full priority: niced first, on a busy host the warm-up itself took seconds.
         await warmUp();
         lowerThreadPriority();
       }
