@@ -19,6 +19,7 @@ build: node_modules
 bench: node_modules build
 	$(BUN) test/bench/run.ts
 	$(BUN) test/bench/bots.ts
+	$(BUN) test/bench/bot-attack.ts
 
 check: node_modules
 	$(BUN) x tsc --noEmit

@@ -4,6 +4,15 @@ import { z } from "zod";
 export const MAX_SYNC_TIMEOUT_MS = 25_000;
 export const MAX_SLOTS = 32;
 
+/**
+ * Bot params are a few settings. A preset parses and freezes them on a worker it shares with other
+ * channels' bots (100k small arrays held one ~250 ms a load), and they are copied into bot:attach.
+ */
+export const MAX_BOT_PARAMS_BYTES = 16 * 1024;
+const BotParams = z
+  .record(z.string(), z.unknown())
+  .refine((p) => Buffer.byteLength(JSON.stringify(p)) <= MAX_BOT_PARAMS_BYTES, `at most ${MAX_BOT_PARAMS_BYTES} bytes of JSON`);
+
 const ChannelId = z.string().regex(/^chn_[A-Za-z0-9_-]{8,64}$/, "must be a channel id like chn_…");
 const SlotId = z.string().regex(/^s\d{1,3}$/, "must be a slot id like s0");
 const SlotSpec = z
@@ -16,7 +25,7 @@ export const CreateChannelInputSchema = z
     slots: z.array(SlotSpec).min(1).max(MAX_SLOTS).describe('Seats in order: "invite:LABEL" for a player, "bot:LABEL" for a referee bot'),
     bot_code: z.string().min(1).max(256 * 1024).optional().describe("Inline bot source: an ES module with `export default { onInit, onJoin, onMessage, onPrivateMessage }` (DESIGN §5)"),
     bot_preset: z.string().max(64).optional().describe("Built-in referee: GuessBot, BlackjackBot, EchoBot, DiceBot or RPSBot"),
-    bot_params: z.record(z.string(), z.unknown()).optional().describe("Parameters passed to the bot"),
+    bot_params: BotParams.optional().describe(`Parameters passed to the bot (at most ${MAX_BOT_PARAMS_BYTES} bytes of JSON)`),
   })
   .strict();
 
@@ -68,7 +77,7 @@ export const AttachBotInputSchema = z
     channel_id: ChannelId,
     bot_code: z.string().min(1).max(256 * 1024).optional(),
     bot_preset: z.string().max(64).optional(),
-    bot_params: z.record(z.string(), z.unknown()).optional(),
+    bot_params: BotParams.optional(),
     slot_id: SlotId.optional().describe("A bot:LABEL slot for the bot to sit in"),
   })
   .strict()

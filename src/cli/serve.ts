@@ -52,7 +52,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const key = await loadSigningKey(dataDir);
   const store = new SqliteStore(dataDir);
   const settings = authSettings(config);
-  const botPool = new BotPool(config.bot_workers > 0 ? { workers: config.bot_workers } : {});
+  const botPool = new BotPool({
+    ...(config.bot_workers > 0 ? { workers: config.bot_workers } : {}),
+    warmMemoryBytes: config.bot_warm_memory_mb * 1024 * 1024,
+  });
   const engine = new SandboxEngine(botPool, allowListFetcher(config.bot_fetch_hosts), config.bot_warm_instances);
   const auth = config.auth ? createAuthContext(new SqliteAuthStore(store.db), key, settings) : null;
   // Expired codes, clients never signed in, dead refresh families: at start-up, then every few minutes.

@@ -59,13 +59,20 @@ export const ConfigSchema = z
     default_servers: z.array(z.string().regex(/^[a-z0-9-]+$/)).default(["channels"]),
     /** Hosts a bot's ctx.fetch may reach (responses are recorded in the transcript); none by default. */
     bot_fetch_hosts: z.array(z.string().regex(/^[a-z0-9.-]+$/i, "a host name")).default([]),
-    /** Workers hosting the bots (each runs many bot instances, one hook at a time); 0 = one per CPU core. */
+    /** Workers hosting the presets (each runs many bot instances, one hook at a time); 0 = one per CPU core. Inline code runs on a thread of its own. */
     bot_workers: z.coerce.number().int().min(0).max(64).default(0),
     /**
-     * Bots kept loaded (~0.4 MiB each); beyond, the least recently used is let go and reloads on its
-     * next hook (~5–20 ms, recorded as bot:reload). Bounds the memory bots take, not how many are live.
+     * Bots kept loaded, presets (~0.4 MiB each) and inline bots counted apart; beyond, the least recently
+     * used is let go and reloads on its next hook (~5–30 ms, recorded as bot:reload). Bounds the memory
+     * bots take, not how many are live.
      */
     bot_warm_instances: z.coerce.number().int().min(1).max(1_000_000).default(256),
+    /**
+     * MiB the inline bots may hold together, each its own worker thread (5 MiB) and its whole wasm memory
+     * (16 MiB at least, its cap while a hook runs); beyond, the least recently used is let go (a reload,
+     * recorded), and a hook that finds no room waits for a running one. Presets are bounded by count.
+     */
+    bot_warm_memory_mb: z.coerce.number().int().min(64).max(1_048_576).default(1024),
     /** Largest message body a member may post (UTF-8 bytes of the text). */
     max_message_bytes: z.coerce.number().int().min(16).max(1024 * 1024).default(64 * 1024),
     /**

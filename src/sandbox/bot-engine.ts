@@ -1,6 +1,7 @@
 import { AppError } from "../errors.ts";
 import { ENGINE_ID } from "./engine.ts";
 import type { BotPool } from "./pool.ts";
+import { isPresetCode } from "./presets.ts";
 import { createBotRunner, type BotRunner, type HookCall as RunnerCall, type SlotView } from "./runner.ts";
 
 /**
@@ -45,13 +46,21 @@ const MAX_FETCHES_PER_HOOK = 8;
 /** Warm runners kept by default; the least recently used is disposed beyond (each holds ~0.4 MiB in a pool worker). */
 const DEFAULT_MAX_WARM = 256;
 
+type Warm = Map<string, { code: string; runner: BotRunner }>;
+
 export class SandboxEngine {
   readonly id = ENGINE_ID;
-  private readonly warm = new Map<string, { code: string; runner: BotRunner }>();
+  /**
+   * Warm runners, least recently used first, presets and inline code apart: however many channels
+   * run inline bots, they never push a preset out (a reload written into the preset's channel).
+   * Inline bots are bounded by memory as well (pool.ts).
+   */
+  private readonly warm: { presets: Warm; inline: Warm } = { presets: new Map(), inline: new Map() };
 
   /**
    * `pool`: the workers hosting this engine's bots (the process-wide pool by default). `maxWarm`:
-   * runners kept loaded; a bot beyond reloads at its next hook, which the channel records.
+   * runners kept loaded, presets and inline bots each; a bot beyond reloads at its next hook, which
+   * the channel records.
    */
   constructor(
     private readonly pool?: BotPool,
@@ -128,25 +137,28 @@ export class SandboxEngine {
   }
 
   dispose(): void {
-    for (const { runner } of this.warm.values()) runner.dispose();
-    this.warm.clear();
+    for (const warm of [this.warm.presets, this.warm.inline]) {
+      for (const { runner } of warm.values()) runner.dispose();
+      warm.clear();
+    }
   }
 
   private async runnerFor(program: EngineProgram, call: EngineCall): Promise<{ runner: BotRunner; created: boolean }> {
-    const hit = this.warm.get(program.botId);
+    const warm = isPresetCode(program.code) ? this.warm.presets : this.warm.inline;
+    const hit = warm.get(program.botId);
     if (hit && hit.code === program.code) {
-      this.warm.delete(program.botId);
-      this.warm.set(program.botId, hit); // most recently used last
+      warm.delete(program.botId);
+      warm.set(program.botId, hit); // most recently used last
       return { runner: hit.runner, created: false };
     }
     hit?.runner.dispose();
     const { botId, code, seed, params, slots } = program;
     const runner = await createBotRunner({ code, botId, seed, params, slots, state: call.state, pool: this.pool });
-    this.warm.set(program.botId, { code: program.code, runner });
-    if (this.warm.size > this.maxWarm) {
-      const [oldest, entry] = this.warm.entries().next().value!;
+    warm.set(program.botId, { code: program.code, runner });
+    if (warm.size > this.maxWarm) {
+      const [oldest, entry] = warm.entries().next().value!;
       entry.runner.dispose();
-      this.warm.delete(oldest);
+      warm.delete(oldest);
     }
     return { runner, created: true };
   }

@@ -94,13 +94,24 @@ export class BotInstance {
     let instance: BotInstance | undefined;
     meter.start();
     const host = newHostFunction(vm, limits, () => instance!.session);
-    const factory = vm.unwrapResult(vm.evalCode(PRELUDE, "prelude.js", { type: "global" }));
-    const args = [host, vm.newString(options.botId), vm.newString(options.params)];
-    const apiObj = vm.unwrapResult(vm.callFunction(factory, vm.undefined, ...args));
-    factory.dispose();
-    for (const h of args) h.dispose();
-    const api = { install: vm.getProp(apiObj, "install"), dispatch: vm.getProp(apiObj, "dispatch") };
-    apiObj.dispose();
+    let api: { install: QuickJSHandle; dispatch: QuickJSHandle };
+    try {
+      const factory = vm.unwrapResult(vm.evalCode(PRELUDE, "prelude.js", { type: "global" }));
+      const args = [host, vm.newString(options.botId), vm.newString(options.params)];
+      const apiObj = vm.unwrapResult(vm.callFunction(factory, vm.undefined, ...args));
+      factory.dispose();
+      for (const h of args) h.dispose();
+      api = { install: vm.getProp(apiObj, "install"), dispatch: vm.getProp(apiObj, "dispatch") };
+      apiObj.dispose();
+    } catch (err) {
+      // The prelude runs under the bot's meter too: huge params can break a limit, and a starved
+      // thread its deadline. That is the bot's failure (a deadline one is not replayable), not the engine's.
+      meter.check();
+      const thrown = err instanceof Error ? err.message : String(err);
+      const failure = meter.fatal ? { ...meter.fatal } : /out of memory/i.test(thrown) ? { reason: "memory" as const, message: `ran out of memory (${thrown.slice(0, 80)})` } : undefined;
+      if (!failure) throw err;
+      return { error: failure }; // the whole wasm instance is dropped: nothing in it to free one by one
+    }
     instance = new BotInstance(runtime, vm, meter, options, api);
     const error = instance.evaluateModule();
     if (error) {
@@ -178,10 +189,16 @@ export class BotInstance {
     return undefined;
   }
 
-  /** The failure for a thrown value (disposed here); a broken limit wins over what was thrown. */
+  /**
+   * The failure for a thrown value (disposed here); a broken limit wins over what was thrown. The
+   * limits are checked here as on success: out of memory inside one native call (JSON.parse of a
+   * huge text) throws before any poll, with the memory grown past its high-water mark for good. Left
+   * undetected, the instance stayed and the next, innocent hook failed with "memory".
+   */
   private fail(errorHandle: QuickJSHandle | undefined, fallback: BotErrorReason): BotFailure {
     const thrown = errorHandle ? this.describe(errorHandle) : "";
     errorHandle?.dispose();
+    this.meter.check();
     let failure: BotFailure;
     if (this.meter.fatal) failure = { ...this.meter.fatal };
     else if (/out of memory|string too long/i.test(thrown)) failure = { reason: "memory", message: `ran out of memory (${thrown.slice(0, 80)})` };
@@ -195,7 +212,8 @@ export class BotInstance {
   private describe(h: QuickJSHandle): string {
     const { vm } = this;
     try {
-      if (vm.typeof(h) !== "object") return `Uncaught ${String(vm.dump(h)).slice(0, MAX_MESSAGE)}`;
+      // QuickJS throws null when it cannot allocate even its own "out of memory" error.
+      if (vm.typeof(h) !== "object" || vm.sameValue(h, vm.null)) return `Uncaught ${String(vm.dump(h)).slice(0, MAX_MESSAGE)}`;
       const read = (key: string) => {
         const p = vm.getProp(h, key);
         try {
@@ -210,6 +228,28 @@ export class BotInstance {
     } catch {
       return "Uncaught exception";
     }
+  }
+
+  /**
+   * The failure for an engine fault (a wasm trap or abort, thrown out of quickjs-emscripten): this
+   * instance is unusable. A heap filled to the last byte makes the engine's own glue trap, so a
+   * memory past its high-water mark names the cause.
+   */
+  engineFault(err: unknown): BotFailure {
+    this.blown = true;
+    this.meter.check();
+    if (this.meter.fatal?.reason === "memory") return { ...this.meter.fatal };
+    return { reason: "exception", message: `the engine aborted: ${err instanceof Error ? err.message : String(err)}`.slice(0, MAX_MESSAGE) };
+  }
+
+  /** The instance's wasm memory now, bytes (it never shrinks). */
+  get memoryBytes(): number {
+    return this.meter.memoryBytes();
+  }
+
+  /** Memory past the high-water mark: a hook must not start on this instance (it never shrinks). */
+  get overHighWater(): boolean {
+    return this.meter.memoryBytes() > this.meter.memoryHighWater;
   }
 
   dispose(): void {

@@ -90,7 +90,7 @@ export class HookMeter {
   constructor(
     private readonly limits: SandboxLimits,
     /** Memory byte length above which the instance counts as blown (it never shrinks). */
-    private readonly memoryHighWater: number,
+    readonly memoryHighWater: number,
     readonly memoryBytes: () => number,
   ) {}
 

@@ -21,3 +21,10 @@ export const PRESETS: ReadonlyMap<string, string> = new Map<string, string>([
   ["DiceBot", dice as string],
   ["RPSBot", rps as string],
 ]);
+
+const PRESET_SOURCES = new Set(PRESETS.values());
+
+/** Code we wrote (byte for byte a preset): it may share worker threads with other channels' bots. */
+export function isPresetCode(code: string): boolean {
+  return PRESET_SOURCES.has(code);
+}

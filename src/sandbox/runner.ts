@@ -2,7 +2,8 @@
  * The main-thread side of one bot: owns its place in the worker pool (pool.ts), its state, its hook
  * sequence and its slot view, and runs one hook at a time. A hook that does not answer within
  * `terminateMs` (the bot is stuck in a native call between two polls) has its worker terminated; the
- * bot, and every bot sharing that worker, is reloaded on a fresh worker before its next hook.
+ * bot, and every bot sharing that worker (presets only share), is reloaded on a fresh worker before
+ * its next hook.
  */
 import { AppError } from "../errors.ts";
 import type { BotOutput } from "./host-api.ts";
@@ -11,6 +12,7 @@ import { BotManifestSchema, MAX_MANIFEST_CHARS, type BotManifest } from "./manif
 import { resolveLimits, type SandboxLimits } from "./limits.ts";
 import { parseSeed } from "./rng.ts";
 import { defaultPool, type BotPool, type BotSlot, type PoolReply } from "./pool.ts";
+import { isPresetCode } from "./presets.ts";
 
 /** A slot as the bot sees it (channels' slot view); `slot_id` is what postTo accepts. */
 export interface SlotView {
@@ -33,6 +35,8 @@ export interface BotRunnerOptions {
   seq?: number;
   /** The workers that host it (pool.ts); the process-wide pool by default. */
   pool?: BotPool;
+  /** Run on a worker of its own (pool.ts); by default every bot but the built-in presets does. */
+  isolated?: boolean;
 }
 
 /**
@@ -106,7 +110,8 @@ export async function createBotRunner(options: BotRunnerOptions): Promise<BotRun
     seed: parseSeed(options.seed),
     limits,
   };
-  const runner = new Runner((options.pool ?? defaultPool()).attach(instance), limits, options.slots ?? [], JSON.stringify(options.state ?? null), seq);
+  const isolated = options.isolated ?? !isPresetCode(options.code);
+  const runner = new Runner((options.pool ?? defaultPool()).attach(instance, isolated), limits, options.slots ?? [], JSON.stringify(options.state ?? null), seq);
   const failure = await runner.start();
   if (failure) {
     runner.dispose();

@@ -11,7 +11,13 @@
  * In a `bun build --compile` binary this file must be a second entrypoint of the build
  * (`bun build --compile src/main.ts src/sandbox/worker.ts …`); pool.ts finds it there.
  */
+import { readlinkSync } from "node:fs";
+import { setPriority } from "node:os";
 import { BotInstance, type BotFailure, type HookInput, type HookOutcome, type InstanceOptions } from "./instance.ts";
+import { DEFAULT_LIMITS } from "./limits.ts";
+
+/** Nice value of a thread running untrusted code: Linux then gives it ~1/9 of what a nice-0 thread gets. */
+const UNTRUSTED_NICE = 10;
 
 // QuickJS takes its zone offset from localtime_r, which emscripten answers with this thread's
 // Date#getTimezoneOffset (notes §2.6). A bot must see UTC on every host, and a Bun worker cannot
@@ -22,8 +28,11 @@ Date.prototype.getTimezoneOffset = function getTimezoneOffset() {
 };
 
 export type WorkerRequest =
-  /** First message: the compiled engine and how many instances to keep live (LRU beyond). */
-  | { type: "engine"; wasm: WebAssembly.Module; maxLive: number }
+  /**
+   * First message: the compiled engine and how many instances to keep live (LRU beyond);
+   * `isolated`: this thread hosts one bot of untrusted code (it lowers its own priority).
+   */
+  | { type: "engine"; wasm: WebAssembly.Module; maxLive: number; isolated: boolean }
   /** Registers a bot (options) and evaluates its module now. */
   | { type: "load"; id: number; bot: number; options: InstanceOptions }
   /**
@@ -33,10 +42,11 @@ export type WorkerRequest =
   | ({ type: "hook"; id: number; bot: number; options?: InstanceOptions; fresh?: boolean } & HookInput)
   | { type: "drop"; bot: number };
 
+/** `live`: the bot's instance is still loaded after the request (the pool counts its memory). */
 export type WorkerReply =
   | { type: "up" }
-  | { type: "ready"; id: number; error?: BotFailure; manifest: string | null }
-  | ({ type: "result"; id: number; reloaded: boolean } & HookOutcome);
+  | { type: "ready"; id: number; error?: BotFailure; manifest: string | null; memoryBytes: number; live: boolean }
+  | ({ type: "result"; id: number; reloaded: boolean; live: boolean } & HookOutcome);
 
 declare const self: Worker;
 
@@ -87,13 +97,42 @@ function reply(message: WorkerReply): void {
   self.postMessage(message);
 }
 
+/**
+ * Linux gives each thread its own nice value (setpriority on its thread id), so untrusted bots
+ * spinning on every core leave the cores to the event loop and the presets' workers first.
+ * Elsewhere the call fails and the thread keeps its priority.
+ */
+function lowerThreadPriority(): void {
+  try {
+    const tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
+    if (Number.isSafeInteger(tid) && tid > 0) setPriority(tid, UNTRUSTED_NICE);
+  } catch {
+    // not Linux, or no /proc: same priority as the rest
+  }
+}
+
+/**
+ * The first instance on a new thread takes ~20 ms (its JIT is cold), later ones ~2–5 ms: a thread
+ * for inline code, started ahead of need (pool.ts), pays that before its bot arrives.
+ */
+async function warmUp(): Promise<void> {
+  try {
+    const warm = await BotInstance.load(wasm!, { code: "export default {}", botId: "warm-up", params: "{}", seed: new Uint8Array(32), limits: DEFAULT_LIMITS });
+    if ("instance" in warm) warm.instance.dispose();
+  } catch {
+    // a starved thread can run past the deadline even here; the bot's own load says what it must
+  }
+}
+
 async function hook(request: Extract<WorkerRequest, { type: "hook" }>): Promise<void> {
   if (request.options && !bots.has(request.bot)) bots.set(request.bot, { options: request.options });
   const entry = bots.get(request.bot);
-  const base = { type: "result" as const, id: request.id, outputs: [], state: request.state, polls: 0, memoryBytes: 0 };
+  const base = { type: "result" as const, id: request.id, outputs: [], state: request.state, polls: 0, memoryBytes: 0, live: false };
   if (!entry) return reply({ ...base, reloaded: false, error: { reason: "exception", message: "its worker does not host it" } });
   touch(request.bot);
-  if (request.fresh && entry.instance) dropInstance(entry);
+  // Every hook starts from a clean budget: an instance left past its memory mark is never reused.
+  if (entry.instance?.overHighWater) dropInstance(entry, true);
+  else if (request.fresh && entry.instance) dropInstance(entry);
   const reloaded = entry.instance === undefined;
   if (reloaded) {
     const error = await load(request.bot);
@@ -105,12 +144,10 @@ async function hook(request: Extract<WorkerRequest, { type: "hook" }>): Promise<
     outcome = instance.run(request);
   } catch (err) {
     // The engine itself failed (a wasm trap or abort): this instance is unusable whatever the cause.
-    instance.blown = true;
-    const message = `the engine aborted: ${err instanceof Error ? err.message : String(err)}`.slice(0, 200);
-    outcome = { outputs: [], state: request.state, error: { reason: "exception", message }, polls: 0, memoryBytes: 0 };
+    outcome = { outputs: [], state: request.state, error: instance.engineFault(err), polls: 0, memoryBytes: 0 };
   }
   if (instance.blown) dropInstance(entry, true);
-  reply({ type: "result", id: request.id, reloaded, ...outcome });
+  reply({ type: "result", id: request.id, reloaded, ...outcome, live: entry.instance !== undefined });
 }
 
 async function handle(request: WorkerRequest): Promise<void> {
@@ -118,15 +155,20 @@ async function handle(request: WorkerRequest): Promise<void> {
     case "engine":
       wasm = request.wasm;
       maxLive = request.maxLive;
+      if (request.isolated) {
+        // Warmed at full priority: niced first, on a busy host the warm-up itself took seconds.
+        await warmUp();
+        lowerThreadPriority();
+      }
       return reply({ type: "up" });
     case "load": {
       const old = bots.get(request.bot);
       if (old?.instance) dropInstance(old);
       bots.set(request.bot, { options: request.options });
       const error = await load(request.bot);
-      const manifest = bots.get(request.bot)!.instance?.manifest ?? null;
+      const instance = bots.get(request.bot)!.instance;
       if (error) bots.delete(request.bot);
-      return reply({ type: "ready", id: request.id, error, manifest });
+      return reply({ type: "ready", id: request.id, error, manifest: instance?.manifest ?? null, memoryBytes: instance?.memoryBytes ?? 0, live: instance !== undefined });
     }
     case "hook":
       return hook(request);

@@ -214,6 +214,8 @@ interface ToolCase {
 const UNKNOWN_CHANNEL = "chn_AAAAAAAAAAAAAAAAAAAAAA";
 const longName = "n".repeat(101);
 const tooManySlots = Array.from({ length: 33 }, (_, i) => `invite:p${i}`);
+// A preset freezes its params on a shared worker: 100k small arrays held it (and every bot beside it) ~250 ms a load.
+const bulkyParams = { junk: Array.from({ length: 5_000 }, () => [1]) };
 
 const toolCases: ToolCase[] = [
   // create_channel: wrong types, missing/extra fields, empty and oversized values, bad slot specs.
@@ -230,6 +232,8 @@ const toolCases: ToolCase[] = [
   { name: "create_channel: unknown slot kind", who: "alice", tool: "create_channel", args: () => ({ name: "x", slots: ["invite:a", "player:b"] }), code: "INVALID_REQUEST", mentions: /slots\.1/ },
   { name: "create_channel: slot with empty label", who: "alice", tool: "create_channel", args: () => ({ name: "x", slots: ["invite:"] }), code: "INVALID_REQUEST", mentions: /slots\.0/ },
   { name: "create_channel: slot label over 40 characters", who: "alice", tool: "create_channel", args: () => ({ name: "x", slots: [`invite:${"l".repeat(41)}`] }), code: "INVALID_REQUEST", mentions: /slots\.0/ },
+  { name: "create_channel: bot_params over 16 KiB of JSON", who: "alice", tool: "create_channel", args: () => ({ name: "x", slots: ["invite:a"], bot_preset: "EchoBot", bot_params: bulkyParams }), code: "INVALID_REQUEST", mentions: /bot_params.*16384 bytes/ },
+  { name: "attach_bot: bot_params over 16 KiB of JSON", who: "alice", tool: "attach_bot", args: () => ({ channel_id: fx.main, bot_preset: "EchoBot", bot_params: bulkyParams }), code: "INVALID_REQUEST", mentions: /bot_params.*16384 bytes/ },
   { name: "create_channel: slot label with a colon", who: "alice", tool: "create_channel", args: () => ({ name: "x", slots: ["invite:a:b"] }), code: "INVALID_REQUEST", mentions: /slots\.0/ },
 
   // join_channel: garbage, unknown, reused, rotated and closed-channel codes.

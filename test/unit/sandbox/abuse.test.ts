@@ -114,6 +114,12 @@ describe("abuse: each ends in BOT_ERROR, the main thread keeps answering, the ru
 
   test("a string doubling loop → memory", () => abuse("string doubling", "let s = 'x'; for (;;) s += s", ["memory"]));
 
+  // Out of memory inside one native call: QuickJS cannot even allocate its "out of memory" error and
+  // throws null, with the wasm memory left grown past the cap's high-water mark. That hook used to be
+  // reported as "exception: failed", and the next, innocent hook failed with "memory".
+  test("JSON.parse building 200k objects runs out of memory natively → memory; the next hook starts clean", () =>
+    abuse("JSON.parse out of memory (null thrown)", `JSON.parse('[' + '{"a":[1,2]},'.repeat(200000) + '1]')`, ["memory"]));
+
   test("100k pending promise jobs → memory or budget", () =>
     abuse("100k pending promises", "for (let i = 0; i < 1e5; i++) Promise.resolve(i).then((x) => x + 1)", ["memory", "budget"]));
 
@@ -148,6 +154,16 @@ describe("abuse: each ends in BOT_ERROR, the main thread keeps answering, the ru
 
   test("hook time out of the worker: main thread terminates it → deadline", () =>
     abuse("stuck past terminateMs (worker terminated)", "while (true) {}", ["deadline"], { budgetPolls: 1e9, deadlineMs: 60_000, terminateMs: 300 }));
+});
+
+describe("abuse: params", () => {
+  // The prelude parses and freezes the params under the bot's meter: a limit broken there is the
+  // bot's failure, with its reason (a replay reaches the same), not "the engine failed to start".
+  test("600 KB of params in 200k arrays fail the load with memory", async () => {
+    const err = await createBotRunner({ code: bot(""), botId: "params", seed: SEED, params: { junk: Array.from({ length: 200_000 }, () => []) } }).catch((e) => e);
+    expect(err.code).toBe("BOT_ERROR");
+    expect(err.detail?.reason).toBe("memory");
+  });
 });
 
 describe("abuse: nothing of the host is reachable", () => {
