@@ -1,11 +1,11 @@
 import { timingSafeEqual } from "node:crypto";
+import { addressGroup } from "../lib/address.ts";
 import { sha256Hex } from "../lib/hash.ts";
 import { randomToken } from "../lib/ids.ts";
 import type { ClientRecord } from "../store/index.ts";
 import { browserCookie, newBrowserSecret, readBrowserSecret } from "./browser-cookie.ts";
 import { consentPage, errorPage, pageHeaders } from "./consent.ts";
 import { CODE_TTL_MS, matchResource, ownOrigins, type AuthContext } from "./context.ts";
-import { addressKey } from "./rate-limit.ts";
 import { grantableScope } from "./scopes.ts";
 
 const PKCE_CHALLENGE = /^[A-Za-z0-9_-]{43,128}$/;
@@ -68,7 +68,7 @@ export async function handleAuthorize(ctx: AuthContext, request: Request, client
   if (!resource) return fail("invalid_target", `This server issues tokens only for ${ctx.settings.resource}`);
   const scope = grantableScope(ctx.settings, params.get("scope"));
 
-  const address = addressKey(clientAddress);
+  const address = addressGroup(clientAddress);
   if (ctx.settings.passcode !== undefined) {
     // Check and record with no await between them, so concurrent guesses cannot all pass the check.
     const wait = ctx.passcodeLimiter.retryAfter(address);

@@ -7,22 +7,6 @@
 const MAX_KEYS = 10_000;
 
 /**
- * The key a client address is limited under: IPv4 as is (also when IPv4-mapped), IPv6 by its /64,
- * since one host usually holds a whole /64 (RFC 6177 assigns /48 to /64 per site) and could
- * otherwise take a fresh address for every request.
- */
-export function addressKey(address: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return mapped[1]!;
-  if (!address.includes(":")) return address;
-  const halves = address.split("%")[0]!.toLowerCase().split("::");
-  const left = halves[0] ? halves[0].split(":") : [];
-  const right = halves[1] ? halves[1].split(":") : [];
-  const groups = halves.length > 1 ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right] : left;
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`;
-}
-
-/**
  * Token bucket per key: `capacity` requests at once, then `perSecond` on average. Counts every
  * request, answered or refused by the endpoint, since each costs its work.
  */

@@ -1,9 +1,9 @@
 import { OAuthClientMetadataSchema } from "@modelcontextprotocol/sdk/shared/auth.js";
+import { addressGroup } from "../lib/address.ts";
 import { sha256Hex } from "../lib/hash.ts";
 import { randomToken } from "../lib/ids.ts";
 import type { AuthContext } from "./context.ts";
 import { InvalidClientMetadataError, invalidRedirectUri, OAuthError, oauthErrorResponse, oauthFailure, rateLimitedResponse } from "./oauth-errors.ts";
-import { addressKey } from "./rate-limit.ts";
 
 const AUTH_METHODS = ["none", "client_secret_post", "client_secret_basic"] as const;
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
@@ -17,7 +17,7 @@ export const MAX_REDIRECT_URIS = 10;
 
 /** POST /register: per-address rate limit, size caps, then RFC 7591 registration (201). */
 export async function handleRegister(ctx: AuthContext, request: Request, clientAddress: string): Promise<Response> {
-  const wait = ctx.limits.register.take(addressKey(clientAddress));
+  const wait = ctx.limits.register.take(addressGroup(clientAddress));
   if (wait > 0) return rateLimitedResponse("registrations", wait);
   try {
     // RFC 7591 §3.2.2 has no "too large"; invalid_client_metadata is what a client understands.

@@ -1,4 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
+import { addressGroup } from "../lib/address.ts";
 import { sha256Hex } from "../lib/hash.ts";
 import { randomToken } from "../lib/ids.ts";
 import type { ClientRecord, GrantRecord } from "../store/index.ts";
@@ -14,14 +15,13 @@ import {
   UnauthorizedClientError,
   UnsupportedGrantTypeError,
 } from "./oauth-errors.ts";
-import { addressKey } from "./rate-limit.ts";
 
 /**
  * POST /token: authorization_code (PKCE S256, single use) and refresh_token (rotation, reuse
  * detection), within a per-address allowance (each success stores rows).
  */
 export async function handleToken(ctx: AuthContext, request: Request, clientAddress: string): Promise<Response> {
-  const wait = ctx.limits.token.take(addressKey(clientAddress));
+  const wait = ctx.limits.token.take(addressGroup(clientAddress));
   if (wait > 0) return rateLimitedResponse("token requests", wait);
   try {
     const form = await readForm(request);

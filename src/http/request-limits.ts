@@ -1,4 +1,5 @@
 import type { Server } from "bun";
+import { addressGroup } from "../lib/address.ts";
 
 /**
  * How long a POST's SSE answer may take once handed to Bun: longer than any call Parley serves
@@ -32,7 +33,8 @@ type Fetch = (request: Request) => Response | Promise<Response>;
  *   keep it open until that body comes (e.g. a 401 at /mcp, or the 429 above).
  */
 export function limitRequests(fetch: Fetch, { maxPerAddress, clientAddress, idleSeconds }: RequestLimitOptions) {
-  const inProgress = new InProgress(maxPerAddress, clientAddress);
+  // Counted per address group: an IPv6 host is its /64, not 2^64 callers.
+  const inProgress = new InProgress(maxPerAddress, (request) => addressGroup(clientAddress(request)));
   return async function limitedFetch(request: Request, server: Server<undefined>): Promise<Response> {
     if (!inProgress.enter(request)) return tooManyRequests(maxPerAddress);
     let response: Response;

@@ -6,23 +6,6 @@ interface Evictable {
 }
 
 /**
- * The address a session counts against. One IPv6 host holds a whole /64 (RFC 4291 §2.5.1: the
- * interface identifier is the low 64 bits, and a client may pick any), so a flood from one host
- * must not look like 2^64 callers; an IPv4-mapped address is its IPv4 address.
- */
-export function addressGroup(address: string): string {
-  const plain = address.replace(/%.*$/, "").toLowerCase();
-  if (!plain.includes(":")) return plain;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(plain);
-  if (mapped) return mapped[1]!;
-  const [head = "", tail] = plain.split("::");
-  const left = head ? head.split(":") : [];
-  const right = tail ? tail.split(":") : [];
-  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`;
-}
-
-/**
  * The session to close when the table is full: from the address holding the most sessions, and
  * within it from the identities holding the most there, the least recently used. A flood of
  * sign-ins from one place (each sign-in a new identity) then evicts its own sessions, and a

@@ -3,7 +3,8 @@ import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import type { Identity } from "../identity.ts";
 import { EventBudget, SessionEventStore } from "./event-store.ts";
-import { addressGroup, floodVictim } from "./session-eviction.ts";
+import { addressGroup } from "../lib/address.ts";
+import { floodVictim } from "./session-eviction.ts";
 
 const MAX_SESSIONS_PER_SUBJECT = 32;
 const MAX_SESSIONS = 10_000;
