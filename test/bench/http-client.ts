@@ -205,10 +205,12 @@ export class McpSession {
     this.hostHeader = `${conn.hostname}:${conn.port}`;
   }
 
-  static async open(url: string, clientName = "bench"): Promise<McpSession> {
+  /** `token`: a bearer signed in beforehand; without one, the session signs in if the server asks. */
+  static async open(url: string, clientName = "bench", token?: string): Promise<McpSession> {
     const u = new URL(url);
     const conn = await HttpConnection.open(u.hostname, Number(u.port));
     const s = new McpSession(conn, u.pathname);
+    if (token) s.token = token;
     try {
       await s.initialize(clientName);
     } catch (err) {

@@ -20,6 +20,11 @@ interface ThroughputJob {
   warmupMs: number;
   durationMs: number;
   channels?: number;
+  /**
+   * Bearer tokens for the sessions (one per session, then the admin's), signed in once by the
+   * caller for all rounds: the server limits sign-ins per address, as it should.
+   */
+  tokens?: string[];
 }
 interface LatencyJob {
   kind: "latency";
@@ -64,14 +69,14 @@ async function throughput(job: ThroughputJob): Promise<ThroughputResult> {
     calls = conns.map((c) => async () => (await c.request(req)).status === 200);
     cleanup = async () => conns.forEach((c) => c.close());
   } else {
-    const sessions = await Promise.all(Array.from({ length: job.concurrency }, (_, i) => McpSession.open(job.url, `bench-${i}`)));
+    const sessions = await Promise.all(Array.from({ length: job.concurrency }, (_, i) => McpSession.open(job.url, `bench-${i}`, job.tokens?.[i])));
     const extra: McpSession[] = [];
     let callers: (() => Promise<JsonRpcResponse>)[];
     if (job.kind === "echo") {
       callers = sessions.map((s) => s.toolCaller("echo", { text: BODY }));
     } else {
       const nChannels = Math.max(1, job.channels ?? 1);
-      const admin = await McpSession.open(job.url, "bench-admin");
+      const admin = await McpSession.open(job.url, "bench-admin", job.tokens?.[job.concurrency]);
       extra.push(admin);
       const perChannel = Math.ceil(job.concurrency / nChannels);
       const channelOf: string[] = [];

@@ -19,6 +19,7 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
+import { signIn } from "../helpers/oauth.ts";
 import { startServer } from "../helpers/start-server.ts";
 import { measureDomainSync, seedBigChannel } from "./big-channel.ts";
 import { BUN, loadgen, measureRate, ROOT, spawnListening, vmRssKiB, type MeasuredRate } from "./procs.ts";
@@ -67,11 +68,13 @@ async function throughputAndLatency() {
   const runs: Record<Series, MeasuredRate[]> = { a: [], b: [], bs: [], c: [] };
   try {
     const common = { concurrency: CONCURRENCY, warmupMs: WARMUP_MS, durationMs: SECONDS * 1000 };
+    // (c)'s identities sign in once, for every round (sign-ins are rate-limited per address).
+    const tokens = await Promise.all(Array.from({ length: CONCURRENCY + 1 }, async () => (await signIn(parley.url)).access_token));
     for (let round = 1; round <= ROUNDS; round++) {
       const a = await measureRate(hello.pid, { kind: "hello", url: `http://127.0.0.1:${hello.port}/`, ...common });
       const b = await measureRate(echo.pid, { kind: "echo", url: `http://127.0.0.1:${echo.port}/mcp`, ...common });
       const bs = await measureRate(echoStore.pid, { kind: "echo", url: `http://127.0.0.1:${echoStore.port}/mcp`, ...common });
-      const c = await measureRate(parley.proc.pid, { kind: "post", url: `http://127.0.0.1:${parley.port}/mcp`, channels: CHANNELS, ...common });
+      const c = await measureRate(parley.proc.pid, { kind: "post", url: `http://127.0.0.1:${parley.port}/mcp`, channels: CHANNELS, tokens, ...common });
       for (const [k, r] of [["a", a], ["b", b], ["bs", bs], ["c", c]] as const) {
         if (r.errors) throw new Error(`(${k}) round ${round}: ${r.errors} failed requests, first: ${r.firstError}`);
         runs[k].push(r);
