@@ -8,6 +8,18 @@ import { randomToken } from "../lib/ids.ts";
 const LINK_TTL_MS = 15 * 60_000;
 /** Links kept at most; beyond, the oldest is forgotten. */
 const MAX_LINKS = 10_000;
+/**
+ * Downloads one caller may have open at once, and all callers together: each holds a connection
+ * and a page of the store until its reader is done.
+ */
+const MAX_DOWNLOADS_PER_CALLER = 2;
+const MAX_DOWNLOADS = 64;
+/**
+ * A download whose reader takes nothing for this long is ended. Bun's idle timeout does not end it
+ * (measured: a response with writes pending is never idle), and a download itself may take as long
+ * as it needs (a big transcript on a slow link).
+ */
+const STALL_MS = 30_000;
 
 interface Link {
   principal: string;
@@ -29,10 +41,14 @@ export class TranscriptDownloads {
   private readonly links = new Map<string, Link>();
   /** The current link of each (principal, channel), by the same hash. */
   private readonly current = new Map<string, string>();
+  /** Downloads in progress, per principal. */
+  private readonly open = new Map<string, number>();
+  private openTotal = 0;
 
   constructor(
     private readonly ctx: ChannelsContext,
     private readonly ttlMs = LINK_TTL_MS,
+    private readonly stallMs = STALL_MS,
   ) {}
 
   /** The caller's download URL for the channel (call after the caller's access was checked). */
@@ -62,25 +78,12 @@ export class TranscriptDownloads {
       if (!link || link.channelId !== channelId || link.expires <= Date.now()) {
         throw new AppError("UNAUTHENTICATED", "This download link is unknown or expired; call get_transcript for a fresh one");
       }
+      const mine = this.open.get(link.principal) ?? 0;
+      if (mine >= MAX_DOWNLOADS_PER_CALLER || this.openTotal >= MAX_DOWNLOADS) {
+        throw new AppError("RATE_LIMITED", `Too many transcript downloads in progress (at most ${MAX_DOWNLOADS_PER_CALLER} each); finish one first`);
+      }
       const chunks = await channels.exportTranscript(this.ctx, { principal: link.principal }, channelId);
-      const encoder = new TextEncoder();
-      // Pulled one page at a time as the client reads: a slow reader holds one page, not the
-      // transcript. The store answers synchronously, so without a turn of the event loop between
-      // pages the whole download would run as one task and stall every other caller until done.
-      const body = new ReadableStream<Uint8Array>(
-        {
-          async pull(controller) {
-            await new Promise((resolve) => setImmediate(resolve));
-            const next = await chunks.next();
-            if (next.done) controller.close();
-            else controller.enqueue(encoder.encode(next.value));
-          },
-          async cancel() {
-            await chunks.return(undefined);
-          },
-        },
-        { highWaterMark: 1 },
-      );
+      const body = this.stream(link.principal, chunks);
       return new Response(body, {
         headers: {
           "content-type": "application/json; charset=utf-8",
@@ -92,6 +95,54 @@ export class TranscriptDownloads {
       const e = toAppError(err);
       return Response.json({ error: e.code, message: e.toString() }, { status: e.status });
     }
+  }
+
+  /**
+   * Pulled one page at a time as the client reads: a slow reader holds one page, not the
+   * transcript, and one that stops reading for STALL_MS is cut off. The store answers
+   * synchronously, so without a turn of the event loop between pages the whole download would run
+   * as one task and stall every other caller until done.
+   */
+  private stream(principal: string, chunks: AsyncGenerator<string>): ReadableStream<Uint8Array> {
+    const encoder = new TextEncoder();
+    this.open.set(principal, (this.open.get(principal) ?? 0) + 1);
+    this.openTotal++;
+    let ended = false;
+    let stall: ReturnType<typeof setTimeout> | undefined;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(stall);
+      this.openTotal--;
+      const left = (this.open.get(principal) ?? 1) - 1;
+      if (left === 0) this.open.delete(principal);
+      else this.open.set(principal, left);
+      void chunks.return(undefined);
+    };
+    const stallMs = this.stallMs;
+    return new ReadableStream<Uint8Array>(
+      {
+        async pull(controller) {
+          clearTimeout(stall);
+          await new Promise((resolve) => setImmediate(resolve));
+          const next = await chunks.next().catch((err) => {
+            end();
+            throw err;
+          });
+          if (next.done) {
+            end();
+            return controller.close();
+          }
+          controller.enqueue(encoder.encode(next.value));
+          stall = setTimeout(() => {
+            controller.error(new Error("transcript download stalled"));
+            end();
+          }, stallMs);
+        },
+        cancel: end,
+      },
+      { highWaterMark: 1 },
+    );
   }
 
   private forgetOldest(now: number): void {

@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { connect } from "../helpers/mcp-client.ts";
 import { signIn } from "../helpers/oauth.ts";
+import { after, openRaw } from "../helpers/raw-http.ts";
 import { RawMcpSession } from "../helpers/raw-mcp.ts";
 import { startServer } from "../helpers/start-server.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
@@ -180,4 +181,48 @@ describe("one caller cannot take the server's memory or stall others (issue 9, i
     expect(kicked.status).toBe(403);
     expect((await kicked.json()).error).toBe("NOT_MEMBER");
   });
+
+  test("a download outlives request_timeout_seconds for a slow reader, and one caller holds at most a few downloads open", async () => {
+    // A download that takes longer than the request timeout (2 s here) still arrives whole.
+    await using srv = await startServer({ env: { PARLEY_REQUEST_TIMEOUT_SECONDS: "2" } });
+    await using alice = await connect(srv.mcpUrl, "alice");
+    const ch = await alice.call("create_channel", { name: "big", slots: ["invite:a"] });
+    await alice.call("join_channel", { invite_code: ch.invites[0] });
+    const text = "x".repeat(64 * 1024);
+    // ~20 MB: more than loopback's socket buffers hold, so the reader's pause holds the sender up.
+    for (let i = 0; i < 300; i++) await alice.call("post_message", { channel_id: ch.channel_id, body: text });
+    const url = new URL((await alice.call("get_transcript", { channel_id: ch.channel_id })).download_url);
+
+    const slow = await openRaw(srv.port, `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: localhost:${srv.port}\r\nConnection: close\r\n\r\n`);
+    // A reader that keeps reading, slowly, for 8 s: past the 2 s timeout and Bun's 4 s check.
+    for (let i = 0; i < 25; i++) {
+      slow.socket.pause();
+      await Bun.sleep(300);
+      slow.socket.resume();
+      await Bun.sleep(20);
+    }
+    await Promise.race([slow.closed, after(30_000, 0)]);
+    expect(slow.status()).toBe(200);
+    const received = slow.received();
+    expect(received).toContain('"signature":');
+    expect(received.endsWith("0\r\n\r\n")).toBe(true); // the last chunk: the whole transcript arrived
+
+    // Readers that never read: each holds a connection and a page of the store, so one caller
+    // gets only a few at once; the next is refused until one ends.
+    const held = await Promise.all(Array.from({ length: 4 }, () => fetch(url)));
+    const statuses = held.map((r) => r.status).sort();
+    expect(statuses.filter((s) => s === 200).length).toBe(2);
+    const refused = held.find((r) => r.status === 429)!;
+    expect((await refused.json()).error).toBe("RATE_LIMITED");
+    for (const r of held) await r.body?.cancel().catch(() => {});
+    // Once they are gone, downloads work again.
+    let again: Response | undefined;
+    for (let i = 0; i < 50 && again?.status !== 200; i++) {
+      await again?.body?.cancel().catch(() => {});
+      again = await fetch(url);
+      if (again.status !== 200) await Bun.sleep(100);
+    }
+    expect(again!.status).toBe(200);
+    expect((await again!.json()).messages).toHaveLength(302);
+  }, 60_000);
 });
