@@ -94,12 +94,15 @@ test("a restart reloads a bot's module: its module-level variables start over, a
   engine.dispose();
 });
 
-test("with one warm instance (bot_warm_instances = 1), two busy bots keep evicting each other; every reload is recorded and both transcripts replay", async () => {
-  await using srv = await startServer({ env: { PARLEY_BOT_WARM_INSTANCES: "1" } });
+/**
+ * Two channels with the same module-level-counting bot, posted to in turn on one server that can
+ * keep only one of them warm: each post finds the other bot loaded, so every answer follows a
+ * recorded reload (the count starts over), and both closed transcripts replay.
+ */
+async function twoBotsEvictingEachOther(env: Record<string, string>, bot_code: string, answer: (seen: number) => unknown, fileTag: string) {
+  await using srv = await startServer({ env });
   const token = (await signIn(srv.url)).access_token;
   await using client = await connect(srv.mcpUrl, "player", { token });
-  const bot_code = `let seen = 0;
-    export default { onMessage(ctx, msg) { seen++; ctx.post("bot", { seen }); } };`;
   const ids: string[] = [];
   for (const name of ["one", "two"]) {
     const ch = await client.call("create_channel", { name, slots: ["invite:p"], bot_code });
@@ -114,48 +117,27 @@ test("with one warm instance (bot_warm_instances = 1), two busy bots keep evicti
   }
   for (const id of ids) {
     const { messages } = await syncUntil(client, id, () => true);
-    // Each post found the other channel's bot loaded: a reload, recorded, and the count starts over.
-    expect(messages.filter((m: any) => m.kind === "bot").map((m: any) => m.body.seen)).toEqual([1, 1, 1]);
+    expect(messages.filter((m: any) => m.kind === "bot").map((m: any) => m.body)).toEqual([1, 1, 1].map(answer));
     expect(messages.filter((m: any) => m.body.type === "bot:reload").length).toBe(3);
     await client.call("update_channel", { channel_id: id, ops: [{ type: "close" }] });
-    const transcript = await client.call("get_transcript", { channel_id: id });
-    const file = join(dataDir, `warm-${id}.json`);
-    writeFileSync(file, JSON.stringify(transcript));
-    const r = Bun.spawnSync([process.execPath, MAIN, "verify", file], { stdout: "pipe" });
-    expect(r.stdout.toString()).toContain("replay: every bot message reproduced exactly");
-    expect(r.exitCode).toBe(0);
-  }
-});
-
-test("under bot_warm_memory_mb, bots holding 28 MiB each evict one another; every reload is recorded and both transcripts replay", async () => {
-  await using srv = await startServer({ env: { PARLEY_BOT_WARM_MEMORY_MB: "64" } });
-  const token = (await signIn(srv.url)).access_token;
-  await using client = await connect(srv.mcpUrl, "player", { token });
-  // 28 MiB of wasm memory plus its thread: two do not fit in 64 MiB (one at its 32 MiB cap while a hook runs).
-  const bot_code = `const data = []; for (let i = 0; i < 20; i++) data.push(new Float64Array(1 << 17).fill(i));
-    let seen = 0;
-    export default { onMessage(ctx, msg) { seen++; ctx.post("bot", { seen, data: data.length }); } };`;
-  const ids: string[] = [];
-  for (const name of ["one", "two"]) {
-    const ch = await client.call("create_channel", { name, slots: ["invite:p"], bot_code });
-    await client.call("join_channel", { invite_code: ch.invites[0] });
-    ids.push(ch.channel_id);
-  }
-  for (let round = 0; round < 3; round++) {
-    for (const id of ids) {
-      await client.call("post_message", { channel_id: id, body: `r${round}` });
-      await syncUntil(client, id, (ms) => ms.filter((m) => m.kind === "bot").length === round + 1);
-    }
-  }
-  for (const id of ids) {
-    const { messages } = await syncUntil(client, id, () => true);
-    expect(messages.filter((m: any) => m.kind === "bot").map((m: any) => m.body)).toEqual([1, 1, 1].map((seen) => ({ seen, data: 20 })));
-    expect(messages.filter((m: any) => m.body.type === "bot:reload").length).toBe(3);
-    await client.call("update_channel", { channel_id: id, ops: [{ type: "close" }] });
-    const file = join(dataDir, `memory-${id}.json`);
+    const file = join(dataDir, `${fileTag}-${id}.json`);
     writeFileSync(file, JSON.stringify(await client.call("get_transcript", { channel_id: id })));
     const r = Bun.spawnSync([process.execPath, MAIN, "verify", file], { stdout: "pipe" });
     expect(r.stdout.toString()).toContain("replay: every bot message reproduced exactly");
     expect(r.exitCode).toBe(0);
   }
+}
+
+test("with one warm instance (bot_warm_instances = 1), two busy bots keep evicting each other; every reload is recorded and both transcripts replay", async () => {
+  const bot_code = `let seen = 0;
+    export default { onMessage(ctx, msg) { seen++; ctx.post("bot", { seen }); } };`;
+  await twoBotsEvictingEachOther({ PARLEY_BOT_WARM_INSTANCES: "1" }, bot_code, (seen) => ({ seen }), "warm");
+});
+
+test("under bot_warm_memory_mb, bots holding 28 MiB each evict one another; every reload is recorded and both transcripts replay", async () => {
+  // 28 MiB of wasm memory plus its thread: two do not fit in 64 MiB (one at its 32 MiB cap while a hook runs).
+  const bot_code = `const data = []; for (let i = 0; i < 20; i++) data.push(new Float64Array(1 << 17).fill(i));
+    let seen = 0;
+    export default { onMessage(ctx, msg) { seen++; ctx.post("bot", { seen, data: data.length }); } };`;
+  await twoBotsEvictingEachOther({ PARLEY_BOT_WARM_MEMORY_MB: "64" }, bot_code, (seen) => ({ seen, data: 20 }), "memory");
 }, 60_000);

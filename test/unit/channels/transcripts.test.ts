@@ -1,22 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import * as channels from "../../../src/channels/index.ts";
-import { SqliteStore } from "../../../src/store/index.ts";
-import { ed25519Signer, verifyTranscript, type Transcript } from "../../../src/transcript/index.ts";
-import { tempDir } from "../../helpers/temp-dir.ts";
+import { verifyTranscript, type Transcript } from "../../../src/transcript/index.ts";
+import { signedChannels } from "../../helpers/signed-channels.ts";
 
 /** A channel of 3 KB messages (two seats, one private message) on a real SQLite file, with a small answer budget. */
 async function channelOfPages(posts = 40) {
-  const dir = tempDir();
-  const store = new SqliteStore(dir.path);
-  const pair = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
-  const { x } = (await crypto.subtle.exportKey("jwk", pair.publicKey)) as { x: string };
-  const ctx: channels.ChannelsContext = {
-    store,
-    notifier: new channels.Notifier(),
-    limits: { maxMessageBytes: 1 << 20, maxAnswerBytes: 32 * 1024 },
-    signer: ed25519Signer(pair.privateKey, "k1", { kty: "OKP", crv: "Ed25519", x }),
-    issuer: "http://localhost:8201",
-  };
+  const env = await signedChannels({ maxMessageBytes: 1 << 20, maxAnswerBytes: 32 * 1024 });
+  const { ctx, store } = env;
   const alice = { principal: "alice" };
   const bob = { principal: "bob" };
   const created = await channels.createChannel(ctx, alice, { name: "long", slots: ["invite:a", "invite:b"] });
@@ -24,16 +14,7 @@ async function channelOfPages(posts = 40) {
   await channels.joinChannel(ctx, bob, { invite_code: created.invites[1]! });
   for (let i = 0; i < posts; i++) await channels.postMessage(ctx, i % 2 ? bob : alice, { channel_id: created.channel_id, body: `${i} ${"y".repeat(3_000)}` });
   await store.apply(created.channel_id, [], [{ sender: "system", kind: "system", body: { secret: "for s1" }, ts: new Date().toISOString(), to_slot: "s1" }], channels.sealMessage);
-  return {
-    ctx,
-    alice,
-    bob,
-    id: created.channel_id,
-    [Symbol.dispose]() {
-      store.close();
-      dir[Symbol.dispose]();
-    },
-  };
+  return { ...env, alice, bob, id: created.channel_id };
 }
 
 type Env = Awaited<ReturnType<typeof channelOfPages>>;

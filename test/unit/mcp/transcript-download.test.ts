@@ -1,36 +1,16 @@
 import { describe, expect, test } from "bun:test";
 import * as channels from "../../../src/channels/index.ts";
 import { TranscriptDownloads } from "../../../src/mcp/index.ts";
-import { SqliteStore } from "../../../src/store/index.ts";
-import { ed25519Signer } from "../../../src/transcript/index.ts";
-import { tempDir } from "../../helpers/temp-dir.ts";
+import { signedChannels } from "../../helpers/signed-channels.ts";
 
 /** A channel of 100 messages of 60 KB (~6 MB of transcript, many export chunks) on a real SQLite file. */
 async function bigChannel() {
-  const dir = tempDir();
-  const store = new SqliteStore(dir.path);
-  const pair = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
-  const { x } = (await crypto.subtle.exportKey("jwk", pair.publicKey)) as { x: string };
-  const ctx: channels.ChannelsContext = {
-    store,
-    notifier: new channels.Notifier(),
-    limits: { maxMessageBytes: 1 << 20 },
-    signer: ed25519Signer(pair.privateKey, "k1", { kty: "OKP", crv: "Ed25519", x }),
-    issuer: "http://localhost:8201",
-  };
+  const env = await signedChannels({ maxMessageBytes: 1 << 20 });
   const alice = { principal: "alice" };
-  const created = await channels.createChannel(ctx, alice, { name: "big", slots: ["invite:a"] });
-  await channels.joinChannel(ctx, alice, { invite_code: created.invites[0]! });
-  for (let i = 0; i < 100; i++) await channels.postMessage(ctx, alice, { channel_id: created.channel_id, body: "z".repeat(60_000) });
-  return {
-    ctx,
-    alice,
-    id: created.channel_id,
-    [Symbol.dispose]() {
-      store.close();
-      dir[Symbol.dispose]();
-    },
-  };
+  const created = await channels.createChannel(env.ctx, alice, { name: "big", slots: ["invite:a"] });
+  await channels.joinChannel(env.ctx, alice, { invite_code: created.invites[0]! });
+  for (let i = 0; i < 100; i++) await channels.postMessage(env.ctx, alice, { channel_id: created.channel_id, body: "z".repeat(60_000) });
+  return { ...env, alice, id: created.channel_id };
 }
 
 describe("TranscriptDownloads", () => {
