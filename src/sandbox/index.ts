@@ -1,6 +1,7 @@
 /**
- * The bot sandbox (DESIGN.md §5): QuickJS in a few shared workers, one capped wasm instance per bot, a
- * deterministic budget, seeded randomness and a fixed clock, so a replay reproduces every bot message.
+ * The bot sandbox (DESIGN.md §5): QuickJS off the main thread (presets in a few shared workers,
+ * inline code on a thread of its own), one capped wasm instance per bot, a deterministic budget,
+ * seeded randomness and a fixed clock, so a replay reproduces every bot message.
  */
 export { createBotRunner, type BotRunner, type BotRunnerOptions, type HookCall, type HookResult, type SlotView } from "./runner.ts";
 export { BOT_POST_KINDS, type BotOutput } from "./host-api.ts";
