@@ -153,8 +153,13 @@ export class HostWorker {
   private async run(job: Job): Promise<PoolReply> {
     const { slot } = job;
     if (this.own) {
+      // Marks the slot running once its bytes are counted (warm-set.ts).
       await this.own.warm.reserve(slot, WORKER_BYTES + slot.options.limits.memoryPages * WASM_PAGE_BYTES);
-      if (slot.released) this.own.warm.remove(slot); // released while it waited
+      if (slot.released) {
+        // Released while it waited.
+        slot.running = false;
+        this.own.warm.remove(slot);
+      }
     }
     if (slot.released) throw new AppError("INTERNAL_ERROR", "The bot runner is disposed");
     slot.running = true;

@@ -69,6 +69,8 @@ export class WarmSet {
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     }
     this.account(m, Math.max(m.cost, peak));
+    // In the same step as its bytes are counted: another waiter woken with it must not let it go.
+    m.running = true;
   }
 
   /** Forgets a member (its runner is gone). */

@@ -59,4 +59,27 @@ describe("the warm set of inline bots", () => {
     set.remove(big);
     expect(set.bytes).toBe(0);
   });
+
+  test("a reservation marks its member running at once: two waiters woken together never evict each other", async () => {
+    const evicted: string[] = [];
+    const set = new WarmSet(64 * MiB);
+    const [busy, a, b] = ["busy", "a", "b"].map((n) => member(n, evicted)) as [WarmMember, WarmMember, WarmMember];
+    await set.reserve(busy, 37 * MiB);
+    busy.running = true;
+    const first = set.reserve(a, 37 * MiB);
+    const second = set.reserve(b, 37 * MiB);
+    busy.running = false;
+    set.set(busy, 0); // its hook ended and its worker went: both waiters wake in the same turn
+    await first;
+    // `a` holds its reservation: `b` waits for it instead of evicting it and running beside it.
+    expect(a.running).toBe(true);
+    expect(await settled(second)).toBe(false);
+    expect(evicted).toEqual([]);
+    expect(set.bytes).toBe(37 * MiB);
+    a.running = false;
+    set.set(a, 20 * MiB); // its hook ended holding 20 MiB: now 20 + 37 fit
+    await second;
+    expect(evicted).toEqual([]);
+    expect(set.bytes).toBe(57 * MiB);
+  });
 });
