@@ -33,6 +33,12 @@ export interface BotView {
 }
 
 const MAX_OUTPUT_BYTES = 64 * 1024;
+/**
+ * Every transcript carries its channel's bots' code (the last page of get_transcript included), so
+ * the bots of one channel are bounded: in number, and in code all together (one bot may use it all).
+ */
+export const MAX_BOTS_PER_CHANNEL = 8;
+export const MAX_CHANNEL_BOT_CODE_BYTES = 256 * 1024;
 const PAGE = 500;
 const RESCAN_WORTH_A_WRITE = 64;
 
@@ -66,6 +72,8 @@ export async function loadBot(ctx: ChannelsContext, source: BotSource): Promise<
   } else {
     throw new AppError("INVALID_REQUEST", "Give bot_code or bot_preset");
   }
+  // Before anything is written (create_channel makes the channel after this).
+  if (Buffer.byteLength(code) > MAX_CHANNEL_BOT_CODE_BYTES) throw new AppError("INVALID_REQUEST", `Bot code is over ${MAX_CHANNEL_BOT_CODE_BYTES / 1024} KiB`);
   return { code, manifest: await rt.manifestOf(code), params: source.bot_params ?? {} };
 }
 
@@ -75,7 +83,30 @@ export async function loadBot(ctx: ChannelsContext, source: BotSource): Promise<
  * the commitment sha256(seed), before anyone can act on it; its onInit runs right after.
  */
 export async function attachBotTo(ctx: ChannelsContext, channelId: string, source: BotSource | LoadedBot, slotId: string | null): Promise<BotView> {
-  const { code, manifest, params } = "manifest" in source ? source : await loadBot(ctx, source);
+  const loaded = "manifest" in source ? source : await loadBot(ctx, source);
+  // One attach at a time per channel, so concurrent attach_bot calls cannot all pass the caps.
+  const previous = attaching.get(channelId) ?? Promise.resolve();
+  const done = previous.then(() => attachLoaded(ctx, channelId, loaded, slotId));
+  const settled = done.then(
+    () => {},
+    () => {},
+  );
+  attaching.set(channelId, settled);
+  void settled.then(() => attaching.get(channelId) === settled && attaching.delete(channelId));
+  return done;
+}
+
+/** Attaches in progress, per channel (see attachBotTo). */
+const attaching = new Map<string, Promise<void>>();
+
+async function attachLoaded(ctx: ChannelsContext, channelId: string, { code, manifest, params }: LoadedBot, slotId: string | null): Promise<BotView> {
+  const existing = await ctx.store.getBots(channelId);
+  if (slotId !== null && existing.some((b) => b.slot_id === slotId)) throw new AppError("SLOT_ALREADY_FILLED", `Slot ${slotId} already has a bot`);
+  if (existing.length >= MAX_BOTS_PER_CHANNEL) throw new AppError("INVALID_REQUEST", `A channel holds at most ${MAX_BOTS_PER_CHANNEL} bots`);
+  const codeBytes = existing.reduce((n, b) => n + Buffer.byteLength(b.code), Buffer.byteLength(code));
+  if (codeBytes > MAX_CHANNEL_BOT_CODE_BYTES) {
+    throw new AppError("INVALID_REQUEST", `A channel's bots hold at most ${MAX_CHANNEL_BOT_CODE_BYTES / 1024} KiB of code in all; this one would bring it to ${Math.ceil(codeBytes / 1024)} KiB`);
+  }
   const seed = sha256Hex(randomToken("seed", 32));
   const bot: BotRecord = {
     bot_id: randomToken("bot", 12),

@@ -42,7 +42,10 @@ export async function syncMessages(ctx: ChannelsContext, caller: Caller, input: 
     const m = await loadMembership(ctx, caller, input.channel_id);
     const slotId = m.slot?.slot_id ?? null;
     const tenureStart = m.slot?.tenure_start;
-    const read = (after: number, limit: number, maxBytes: number) => ctx.store.listMessages(input.channel_id, { after, slotId, tenureStart, limit, maxBytes });
+    const read = async (after: number, limit: number, maxBytes: number) => {
+      const { messages, cut } = await ctx.store.readMessages(input.channel_id, { after, slotId, tenureStart, limit, maxBytes });
+      return { items: messages, cut };
+    };
     const { items: messages, more } = await readPage(read, input.cursor, input.limit, ctx.limits.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES);
     const remaining = deadline - Date.now();
     if (messages.length > 0 || remaining <= 0 || signal?.aborted) {

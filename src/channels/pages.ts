@@ -93,13 +93,13 @@ function answerBytesBound(message: object): number {
  * page is small (sync_messages' usual page costs no serialization); once they pass the budget,
  * the items are measured exactly. `more`: there are items after the page.
  *
- * `read(after, limit, maxBytes)` is the store's listMessages, which stops reading after the row
- * whose stored JSON passes maxBytes. A message costs an answer at least twice its JSON, so it is
- * asked to stop at half the room left: rows that cannot fit are never read or parsed (a page of
- * 64 KiB messages of U+0001 reads two rows, not a hundred).
+ * `read(after, limit, maxBytes)` is the store's readMessages, which stops reading after the row
+ * whose stored JSON passes maxBytes and says so (`cut`). A message costs an answer at least twice
+ * its JSON, so it is asked to stop at half the room left: rows that cannot fit are never read or
+ * parsed (a page of 64 KiB messages of U+0001 reads two rows, not a hundred).
  */
 export async function readPage<T extends { id: number }>(
-  read: (after: number, limit: number, maxBytes: number) => Promise<T[]>,
+  read: (after: number, limit: number, maxBytes: number) => Promise<{ items: T[]; cut: boolean }>,
   cursor: number,
   limit: number,
   budget: number,
@@ -111,8 +111,7 @@ export async function readPage<T extends { id: number }>(
     const want = Math.min(limit - items.length, READ_CHUNK);
     const maxBytes = Math.floor(Math.max(0, budget - used) / 2);
     // One row more than wanted tells whether the page ends the channel.
-    const rows = await read(after, want + 1, maxBytes);
-    let chunk = 0;
+    const { items: rows, cut } = await read(after, want + 1, maxBytes);
     for (let i = 0; i < Math.min(rows.length, want); i++) {
       const item = rows[i]!;
       let cost = exact ? answerBytes(item) : answerBytesBound(item);
@@ -124,13 +123,12 @@ export async function readPage<T extends { id: number }>(
       }
       if (used + cost > budget && items.length > 0) return { items, more: true };
       used += cost;
-      chunk += cost;
       items.push(item);
     }
     if (rows.length > want && items.length >= limit) return { items, more: true };
-    // Fewer rows than asked for: the channel's end, unless the store stopped at maxBytes, which
-    // it cannot have done if these rows' JSON (at most half their cost) stays within it.
-    if (rows.length <= want && chunk <= 2 * maxBytes) return { items, more: false };
+    // Fewer rows than asked for is the channel's end, unless the store stopped at maxBytes. (Not
+    // to be guessed from the rows' size: a transcript shows another seat's message as a stub.)
+    if (rows.length <= want && !cut) return { items, more: false };
     after = items.at(-1)!.id;
   }
 }

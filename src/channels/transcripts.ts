@@ -2,7 +2,7 @@ import { AppError } from "../errors.ts";
 import type { BotRecord, ChannelRecord, Message } from "../store/index.ts";
 import { headerPayload, type Transcript, type TranscriptHeader, type TranscriptMessage } from "../transcript/index.ts";
 import { loadMembership, type Caller, type ChannelsContext, type Membership } from "./context.ts";
-import { DEFAULT_MAX_ANSWER_BYTES, readPage } from "./pages.ts";
+import { answerBytes, DEFAULT_MAX_ANSWER_BYTES, readPage } from "./pages.ts";
 import { isVisibleTo } from "./views.ts";
 
 const FORMAT = "parley-transcript/1";
@@ -62,7 +62,10 @@ async function openTranscript(ctx: ChannelsContext, caller: Caller, channelId: s
   if (!ctx.signer || !ctx.issuer) throw new AppError("INTERNAL_ERROR", "This server has no signing key");
   const m = await loadMembership(ctx, caller, channelId);
   const see = viewer(m);
-  const read = async (after: number, limit: number, maxBytes: number) => (await ctx.store.listMessages(channelId, { after, slotId: "*", limit, maxBytes })).map(see);
+  const read = async (after: number, limit: number, maxBytes: number) => {
+    const { messages, cut } = await ctx.store.readMessages(channelId, { after, slotId: "*", limit, maxBytes });
+    return { items: messages.map(see), cut };
+  };
   return { m, read, budget: ctx.limits.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES };
 }
 
@@ -70,13 +73,15 @@ async function openTranscript(ctx: ChannelsContext, caller: Caller, channelId: s
  * The signed transcript (DESIGN.md §6) as the caller may see it, one bounded page at a time (see
  * TranscriptPage): every message of the chain, with private messages the caller may not read
  * (other seats', or an earlier occupant's of its own seat) redacted to their id and hash while the
- * channel is open (after `close`, everything is revealed, bot seeds
- * included, so anyone can verify the whole game).
+ * channel is open (after `close`, everything is revealed, bot seeds included, so anyone can verify
+ * the whole game). The last page's header (the bots' code: at most MAX_CHANNEL_BOT_CODE_BYTES of
+ * it) comes out of the page's budget, so that page is bounded too.
  */
 export async function getTranscript(ctx: ChannelsContext, caller: Caller, input: { channel_id: string; cursor?: number }): Promise<TranscriptPage> {
   const cursor = input.cursor ?? 0;
   const { m, read, budget } = await openTranscript(ctx, caller, input.channel_id);
-  const { items: messages, more } = await readPage(read, cursor, PAGE_MESSAGES, budget);
+  const headerBytes = answerBytes(header(ctx, m.channel, await ctx.store.getBots(m.channel.id), ""));
+  const { items: messages, more } = await readPage(read, cursor, PAGE_MESSAGES, Math.max(budget - headerBytes, budget / 4));
   if (more) return { format: FORMAT, channel_id: m.channel.id, messages, cursor: messages.at(-1)!.id, more };
   // The end of the chain, and the bots, read in the same event-loop turn as the last page (the
   // store answers synchronously): a bot attached meanwhile would be in one and not the other.
@@ -96,35 +101,33 @@ export async function getTranscript(ctx: ChannelsContext, caller: Caller, input:
 /**
  * The whole signed transcript as JSON text, streamed from the store a chunk of rows at a time
  * (never whole in memory): the same document as the pages of get_transcript joined, keys in
- * another order (`messages` first, the header after them, once the last message is known). The
- * caller's membership is checked before anything is produced.
+ * another order (`messages` first, the header after them). It is the channel as it was when the
+ * download began: its messages up to the newest then, shown as the caller could see them then,
+ * with the bots and status of then (one event-loop turn reads all of these: the store answers
+ * synchronously). Messages that come later are not the download's, so a caller who loses its seat
+ * meanwhile never sees what its successor is sent.
  */
 export async function exportTranscript(ctx: ChannelsContext, caller: Caller, channelId: string): Promise<AsyncGenerator<string>> {
   const { m, read } = await openTranscript(ctx, caller, channelId);
+  const end = await ctx.store.lastMessage(channelId);
+  const bots = await ctx.store.getBots(channelId);
+  // Never empty: the channel:create message opens every log.
+  const head = header(ctx, m.channel, bots, end!.hash);
   return (async function* () {
     yield `{"format":${JSON.stringify(FORMAT)},"messages":[`;
     let count = 0;
-    let last: TranscriptMessage | undefined;
-    for (;;) {
-      // A stream needs no page arithmetic: rows until EXPORT_CHUNK_BYTES of them, to an empty read.
-      const rows = await read(last?.id ?? 0, EXPORT_CHUNK_ROWS, EXPORT_CHUNK_BYTES);
-      if (rows.length > 0) {
-        yield (count > 0 ? "," : "") + rows.map((x) => JSON.stringify(x)).join(",");
-        count += rows.length;
-        last = rows.at(-1);
-        continue;
-      }
-      // The empty read that ends the chain, and the header, in one event-loop turn (as in getTranscript).
-      const bots = await ctx.store.getBots(channelId);
-      const channel = (await ctx.store.getChannel(channelId)) ?? m.channel;
-      // Never empty: the channel:create message opens every log.
-      const head = header(ctx, channel, bots, last!.hash);
-      const signature = await ctx.signer!(headerPayload(head, count, last!.id));
-      const { bots: described, format: _format, ...rest } = head;
-      yield `],"bots":[`;
-      for (const [i, bot] of described.entries()) yield (i > 0 ? "," : "") + JSON.stringify(bot);
-      yield `],${JSON.stringify({ ...rest, signature }).slice(1)}`;
-      return;
+    for (let after = 0; after < end!.id; ) {
+      const { items } = await read(after, EXPORT_CHUNK_ROWS, EXPORT_CHUNK_BYTES);
+      const rows = items.filter((x) => x.id <= end!.id);
+      if (rows.length === 0) break;
+      yield (count > 0 ? "," : "") + rows.map((x) => JSON.stringify(x)).join(",");
+      count += rows.length;
+      after = rows.at(-1)!.id;
     }
+    const signature = await ctx.signer!(headerPayload(head, count, end!.id));
+    const { bots: described, format: _format, ...rest } = head;
+    yield `],"bots":[`;
+    for (const [i, bot] of described.entries()) yield (i > 0 ? "," : "") + JSON.stringify(bot);
+    yield `],${JSON.stringify({ ...rest, signature }).slice(1)}`;
   })();
 }

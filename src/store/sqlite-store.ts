@@ -12,6 +12,7 @@ import {
   type Message,
   type MessageDraft,
   type MessageQuery,
+  type MessageRead,
   type NewChannel,
   type Sealer,
   type SlotRecord,
@@ -188,7 +189,11 @@ export class SqliteStore implements Store {
     }, channelId, structural);
   }
 
-  async listMessages(channelId: string, { after, slotId, tenureStart, limit, maxBytes = Infinity }: MessageQuery): Promise<Message[]> {
+  async listMessages(channelId: string, query: MessageQuery): Promise<Message[]> {
+    return (await this.readMessages(channelId, query)).messages;
+  }
+
+  async readMessages(channelId: string, { after, slotId, tenureStart, limit, maxBytes = Infinity }: MessageQuery): Promise<MessageRead> {
     return this.read(() => {
       const rows = slotId === "*" ? this.q.listAllMessages.iterate(channelId, after, limit) : this.q.listMessages.iterate(channelId, after, slotId, tenureStart ?? 0, limit);
       const messages: Message[] = [];
@@ -196,10 +201,14 @@ export class SqliteStore implements Store {
       for (const row of rows) {
         messages.push(toMessage(row));
         // Rows past the byte budget are never read, let alone parsed (as costly as all of them).
-        if ((bytes += row.body.length) > maxBytes) break;
+        if ((bytes += row.body.length) > maxBytes) return { messages, cut: messages.length < limit };
       }
-      return messages;
+      return { messages, cut: false };
     });
+  }
+
+  async lastMessage(channelId: string): Promise<{ id: number; hash: string } | null> {
+    return this.read(() => this.q.lastMessage.get(channelId)) ?? null;
   }
 
   async countMessages(channelId: string, lastId: number): Promise<number> {
@@ -247,7 +256,7 @@ export class SqliteStore implements Store {
 
   /** The chain head from the database (inside the transaction); channels.head_hash keeps only the genesis. */
   private readHead(channelId: string): string {
-    return this.q.lastHash.get(channelId)?.hash ?? this.q.getGenesis.get(channelId)!.head_hash;
+    return this.q.lastMessage.get(channelId)?.hash ?? this.q.getGenesis.get(channelId)!.head_hash;
   }
 
   /** Inserts messages and moves the channel head; caller holds the transaction. */
@@ -274,7 +283,7 @@ function prepare(db: Database) {
     ),
     getChannel: db.prepare("SELECT id, name, creator, status, created_at FROM channels WHERE id = ?") as Statement<ChannelRecord, [string]>,
     getGenesis: db.prepare("SELECT head_hash FROM channels WHERE id = ?") as Statement<{ head_hash: string }, [string]>,
-    lastHash: db.prepare("SELECT hash FROM messages WHERE channel_id = ? ORDER BY id DESC LIMIT 1") as Statement<{ hash: string }, [string]>,
+    lastMessage: db.prepare("SELECT id, hash FROM messages WHERE channel_id = ? ORDER BY id DESC LIMIT 1") as Statement<{ id: number; hash: string }, [string]>,
     updateChannel: db.prepare("UPDATE channels SET name = COALESCE(?, name), status = COALESCE(?, status) WHERE id = ?"),
     // Ordered in JS (s0, s1, …, s10): an ORDER BY on a computed key cost a temp B-tree per read.
     getSlots: db.prepare("SELECT * FROM slots WHERE channel_id = ?") as Statement<SlotRow, [string]>,

@@ -130,6 +130,12 @@ export interface MessageQuery {
   maxBytes?: number;
 }
 
+export interface MessageRead {
+  messages: Message[];
+  /** The read stopped at its byte budget; rows after the last one may exist. */
+  cut: boolean;
+}
+
 export interface Store {
   createChannel(input: NewChannel, messages: MessageDraft[], seal: Sealer): Promise<Message[]>;
   getChannel(id: string): Promise<ChannelRecord | null>;
@@ -140,6 +146,10 @@ export interface Store {
   /** Applies every change and appends every message in one transaction; throws StoreConflict if an expectation fails. */
   apply(channelId: string, changes: Change[], messages: MessageDraft[], seal: Sealer): Promise<Message[]>;
   listMessages(channelId: string, query: MessageQuery): Promise<Message[]>;
+  /** listMessages, saying whether it stopped at `maxBytes` before `limit` (more rows may follow). */
+  readMessages(channelId: string, query: MessageQuery): Promise<MessageRead>;
+  /** The channel's newest message (null for none). */
+  lastMessage(channelId: string): Promise<{ id: number; hash: string } | null>;
   /** How many messages of the channel have an id up to `lastId` (a transcript page's signature names it). */
   countMessages(channelId: string, lastId: number): Promise<number>;
   getBots(channelId: string): Promise<BotRecord[]>;

@@ -71,4 +71,20 @@ describe("bot tools refuse bad input with stable codes and change nothing", () =
     expect(r.stdout.toString()).toContain("replay: every bot message reproduced exactly");
     expect(r.exitCode).toBe(0);
   });
+
+  test("a channel's bots are bounded (every transcript carries their code): at most 8, and 256 KiB of code in all, even when attached at once", async () => {
+    const ch = await env.admin.call("create_channel", { name: "many bots", slots: ["invite:a"], bot_preset: "EchoBot" });
+    // Eight attaches at once, for the seven places left: exactly one is refused.
+    const results = await Promise.all(Array.from({ length: 8 }, () => env.admin.raw("attach_bot", { channel_id: ch.channel_id, bot_preset: "DiceBot" })));
+    const refused = results.filter((r) => r.isError).map((r) => (r.content[0] as { text: string }).text);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toStartWith("INVALID_REQUEST: A channel holds at most 8 bots");
+    expect((await env.admin.call("get_channel_info", { channel_id: ch.channel_id })).bots).toHaveLength(8);
+
+    const big = `// ${"c".repeat(200 * 1024)}\nexport default {}`;
+    const heavy = await env.admin.call("create_channel", { name: "heavy bot", slots: ["invite:a"], bot_code: big });
+    const more = `// ${"c".repeat(60 * 1024)}\nexport default {}`;
+    expect(await env.admin.error("attach_bot", { channel_id: heavy.channel_id, bot_code: more })).toStartWith("INVALID_REQUEST: A channel's bots hold at most 256 KiB of code in all");
+    expect((await env.admin.call("get_channel_info", { channel_id: heavy.channel_id })).bots).toHaveLength(1);
+  });
 });

@@ -15,9 +15,9 @@ async function channelWith(bodies: string[], maxAnswerBytes = 64 * 1024) {
   for (const body of bodies) await channels.postMessage(ctx, alice, { channel_id: created.channel_id, body });
   let rowsRead = 0;
   const read = async (after: number, limit: number, maxBytes: number) => {
-    const rows = await store.listMessages(created.channel_id, { after, slotId: "s0", limit, maxBytes });
-    rowsRead += rows.length;
-    return rows;
+    const { messages, cut } = await store.readMessages(created.channel_id, { after, slotId: "s0", limit, maxBytes });
+    rowsRead += messages.length;
+    return { items: messages, cut };
   };
   return {
     ctx,
@@ -33,7 +33,7 @@ async function channelWith(bodies: string[], maxAnswerBytes = 64 * 1024) {
 }
 
 /** Every page from 0 on, following the cursor. */
-async function allPages(read: (after: number, limit: number, maxBytes: number) => Promise<Message[]>, limit: number, budget: number) {
+async function allPages(read: (after: number, limit: number, maxBytes: number) => Promise<{ items: Message[]; cut: boolean }>, limit: number, budget: number) {
   const pages: { items: Message[]; more: boolean }[] = [];
   for (let cursor = 0; ; ) {
     const page = await readPage(read, cursor, limit, budget);

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import * as channels from "../../../src/channels/index.ts";
 import { verifyTranscript, type Transcript } from "../../../src/transcript/index.ts";
 import { signedChannels } from "../../helpers/signed-channels.ts";
+import { answerBytes } from "../../../src/channels/pages.ts";
 
 /** A channel of 3 KB messages (two seats, one private message) on a real SQLite file, with a small answer budget. */
 async function channelOfPages(posts = 40) {
@@ -85,5 +86,50 @@ describe("getTranscript() pages", () => {
     const report = await verifyTranscript(exported);
     expect(report.failure).toBeUndefined();
     await expect(channels.exportTranscript(env.ctx, { principal: "mallory" }, env.id)).rejects.toThrow(/slot/);
+  });
+
+  test("a page whose channel holds big private messages the reader cannot see does not end early: the cursor reaches the last message", async () => {
+    using env = await signedChannels({ maxMessageBytes: 1 << 20, maxAnswerBytes: 64 * 1024 });
+    const [alice, bob] = [{ principal: "alice" }, { principal: "bob" }];
+    const created = await channels.createChannel(env.ctx, alice, { name: "dm", slots: ["invite:a", "invite:b"] });
+    await channels.joinChannel(env.ctx, alice, { invite_code: created.invites[0]! });
+    await channels.joinChannel(env.ctx, bob, { invite_code: created.invites[1]! });
+    // 40 KB to s1 (alice sees a stub of it), then five public posts.
+    await env.store.apply(created.channel_id, [], [{ sender: "system", kind: "system", body: { secret: "x".repeat(40_000) }, ts: new Date().toISOString(), to_slot: "s1" }], channels.sealMessage);
+    for (let i = 0; i < 5; i++) await channels.postMessage(env.ctx, alice, { channel_id: created.channel_id, body: `after ${i}` });
+    const last = (await env.store.lastMessage(created.channel_id))!;
+    const { pages, whole } = await pagesFrom({ ...env, alice, bob, id: created.channel_id }, alice);
+    expect(pages.at(-1)!.cursor).toBe(last.id);
+    expect(whole.messages).toHaveLength(9);
+    expect((await verifyTranscript(JSON.parse(JSON.stringify(whole)))).failure).toBeUndefined();
+  });
+
+  test("the last page's header (the bots' code) counts in its budget", async () => {
+    using env = await channelOfPages(140); // ~0.9 MB of answer: one page, without the header
+    env.ctx.limits.maxAnswerBytes = 1 << 20;
+    const bot = (n: number) => ({
+      bot_id: `bot_big_${n}`, channel_id: env.id, slot_id: null, name: "Big", version: "1", code: `// ${"c".repeat(120_000)}\nexport default {}`,
+      manifest: {}, params: {}, code_hash: "sha256:x", manifest_hash: "sha256:y", seed: "00", seed_commit: "sha256:z", engine: "quickjs-test", state: null, last_seen: 0, created_at: new Date().toISOString(),
+    });
+    await env.store.apply(env.id, [{ type: "bot", insert: bot(1) }, { type: "bot", insert: bot(2) }], [], channels.sealMessage);
+    const { pages } = await pagesFrom(env, env.alice);
+    for (const p of pages) expect(answerBytes(p)).toBeLessThanOrEqual(1 << 20);
+    expect(pages.at(-1)!.more).toBe(false);
+  });
+
+  test("a download is the channel as it was when it began: what a seat's next occupant is sent meanwhile is not in it", async () => {
+    using env = await channelOfPages(100);
+    const chunks = await channels.exportTranscript(env.ctx, env.bob, env.id);
+    let text = (await chunks.next()).value + (await chunks.next()).value; // the start and a first chunk
+    // Bob is kicked, his seat goes to carol, and the bot tells her a secret.
+    const admin = env.alice;
+    const upd = await channels.updateChannel(env.ctx, admin, { channel_id: env.id, ops: [{ type: "kick", slot_id: "s1" }, { type: "reissue_invite", slot_id: "s1" }] });
+    await channels.joinChannel(env.ctx, { principal: "carol" }, { invite_code: upd.invites.s1! });
+    await env.store.apply(env.id, [], [{ sender: "system", kind: "system", body: { secret: "CAROL-SECRET" }, ts: new Date().toISOString(), to_slot: "s1" }], channels.sealMessage);
+    for (let c = await chunks.next(); !c.done; c = await chunks.next()) text += c.value;
+    expect(text).not.toContain("CAROL-SECRET");
+    const transcript = JSON.parse(text);
+    expect(transcript.messages).toHaveLength(104);
+    expect((await verifyTranscript(transcript)).failure).toBeUndefined();
   });
 });
