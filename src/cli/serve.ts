@@ -76,6 +76,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     maxBodyBytes: config.max_body_bytes,
     answerTurns: COMMIT_TURNS + 1,
     maxSessions: config.max_sessions,
+    maxSessionsPerAddress: config.max_sessions_per_address,
   });
   const stillAuthorized = async (info: { expiresAt?: number; extra?: Record<string, unknown> }) => {
     if (!auth) return true;

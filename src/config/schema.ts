@@ -42,6 +42,12 @@ export const ConfigSchema = z
      * the identity, holding the most sessions (its least recently used), so a flood evicts itself.
      */
     max_sessions: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+    /**
+     * Most MCP sessions from one address (an IPv6 address counts as its /64). Each may hold a GET
+     * stream open indefinitely, so this bounds one address's open connections; beyond, one of that
+     * address's sessions closes (the identity holding the most there, its least recently used).
+     */
+    max_sessions_per_address: z.coerce.number().int().min(1).max(1_000_000).default(256),
     /** Largest accepted request body at /mcp (bytes). */
     max_body_bytes: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
     /**

@@ -8,6 +8,7 @@ import { floodVictim } from "./session-eviction.ts";
 
 const MAX_SESSIONS_PER_SUBJECT = 32;
 const MAX_SESSIONS = 10_000;
+const MAX_SESSIONS_PER_ADDRESS = 256;
 
 interface Session {
   transport: WebStandardStreamableHTTPServerTransport;
@@ -39,6 +40,12 @@ export interface McpEndpointOptions {
   answerTurns: number;
   /** Most sessions in all (config max_sessions); beyond, a flooder's session goes first. */
   maxSessions?: number;
+  /**
+   * Most sessions from one address (config max_sessions_per_address; an IPv6 address counts as its
+   * /64); beyond, one of that address's goes. Each session may hold a GET stream open for as long as
+   * it lasts, so this is what bounds one address's open connections.
+   */
+  maxSessionsPerAddress?: number;
   /** Byte caps of the resumption event stores (defaults in event-store.ts; tests set them small). */
   eventBytes?: { perSession?: number; all?: number };
 }
@@ -155,7 +162,7 @@ export class McpEndpoint {
 
   private async startSession(request: Request, body: unknown, identity: Identity | null, address: string): Promise<Response> {
     const subject = identity?.subject ?? null;
-    this.makeRoom(subject);
+    this.makeRoom(subject, address);
     const authInfo = identity ? toAuthInfo(identity) : undefined;
     const auth: SessionAuth = { current: authInfo };
     const server = this.options.createServer(auth);
@@ -194,16 +201,23 @@ export class McpEndpoint {
   }
 
   /**
-   * Bounds memory against a client that opens sessions and never closes them: at most
-   * MAX_SESSIONS_PER_SUBJECT per subject, whose least recently used one goes, and maxSessions in
-   * all, where the flooder's go first (see floodVictim). Its client gets 404 on its next request
-   * and re-initializes, as after idle expiry.
+   * Bounds memory and open streams against a client that opens sessions and never closes them: at
+   * most MAX_SESSIONS_PER_SUBJECT per subject, whose least recently used one goes; at most
+   * maxSessionsPerAddress per address, one of that address's going (its identity with the most
+   * there, least recently used: see floodVictim); and maxSessions in all, where the flooder's go
+   * first. The closed session's client gets 404 on its next request and re-initializes, as after
+   * idle expiry.
    */
-  private makeRoom(subject: string | null): void {
+  private makeRoom(subject: string | null, address: string): void {
     if (subject !== null && (this.perSubject.get(subject) ?? 0) >= MAX_SESSIONS_PER_SUBJECT) {
       let oldest: [string, Session] | undefined;
       for (const entry of this.sessions) if (entry[1].subject === subject && (!oldest || entry[1].lastSeen < oldest[1].lastSeen)) oldest = entry;
       if (oldest) this.drop(oldest[0]);
+    }
+    const fromHere = this.perAddress.get(address) ?? 0;
+    if (fromHere >= (this.options.maxSessionsPerAddress ?? MAX_SESSIONS_PER_ADDRESS)) {
+      const victim = floodVictim(this.sessions, new Map([[address, fromHere]]));
+      if (victim) this.drop(victim);
     }
     if (this.sessions.size >= (this.options.maxSessions ?? MAX_SESSIONS)) {
       const victim = floodVictim(this.sessions, this.perAddress);

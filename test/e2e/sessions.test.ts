@@ -121,5 +121,41 @@ describe("session limits", () => {
     expect((await rawPing(srv.mcpUrl, flooders[0]!.sid, flooders[0]!.token)).status).toBe(404);
     expect((await rawPing(srv.mcpUrl, flooders[39]!.sid, flooders[39]!.token)).status).toBe(200);
   }, 60_000);
-});
 
+  test("one address holds at most max_sessions_per_address sessions, and with them their GET streams: past it, its oldest are closed", async () => {
+    await using srv = await startServer({ env: { PARLEY_MAX_SESSIONS_PER_ADDRESS: "4" } });
+    // Many identities (each keeps up to 32 sessions), one address, a GET stream held open per session.
+    const fromAttacker = fetchFrom("127.0.0.3");
+    const streams: { sid: string; token: string; ended: Promise<boolean> }[] = [];
+    const openWithStream = async (from: typeof fetch) => {
+      const token = (await signIn(srv.url)).access_token;
+      const init = await from(srv.mcpUrl, {
+        method: "POST",
+        headers: { ...HEADERS, authorization: `Bearer ${token}` },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "s", version: "1" } } }),
+      });
+      await init.body?.cancel();
+      const sid = init.headers.get("mcp-session-id")!;
+      const headers = { authorization: `Bearer ${token}`, "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25" };
+      await from(srv.mcpUrl, { method: "POST", headers: { ...HEADERS, ...headers }, body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }) });
+      // Not awaited: a quiet GET stream sends its headers with its first event (a keep-alive, 15 s on).
+      const ended = (async () => {
+        const get = await from(srv.mcpUrl, { headers: { accept: "text/event-stream", ...headers } });
+        const reader = get.body!.getReader();
+        for (;;) if ((await reader.read()).done) return true;
+      })().catch(() => true);
+      return { sid, token, ended };
+    };
+    const user = await openWithStream(fetchFrom("127.0.0.2"));
+    for (let i = 0; i < 10; i++) streams.push(await openWithStream(fromAttacker));
+    // The six oldest of the attacker's ten streams were ended with their sessions; four are left.
+    const after = (ms: number) => new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms));
+    const ended = await Promise.all(streams.map((s) => Promise.race([s.ended, after(2_000)])));
+    expect(ended).toEqual([true, true, true, true, true, true, false, false, false, false]);
+    expect((await rawPing(srv.mcpUrl, streams[0]!.sid, streams[0]!.token)).status).toBe(404);
+    expect((await rawPing(srv.mcpUrl, streams[9]!.sid, streams[9]!.token)).status).toBe(200);
+    // Another address's session and stream are untouched.
+    expect(await Promise.race([user.ended, after(100)])).toBe(false);
+    expect((await rawPing(srv.mcpUrl, user.sid, user.token)).status).toBe(200);
+  }, 60_000);
+});

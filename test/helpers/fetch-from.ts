@@ -14,7 +14,7 @@ export function fetchFrom(localAddress: string): typeof fetch {
     request.headers.forEach((value, key) => (headers[key] = value));
     return new Promise<Response>((resolve, reject) => {
       const req = http.request(
-        { host: url.hostname, port: url.port, path: url.pathname + url.search, method: request.method, headers, localAddress, family: 4 },
+        { host: url.hostname, port: url.port, path: url.pathname + url.search, method: request.method, headers, localAddress, family: 4, agent: false },
         (res) => {
           const stream = new ReadableStream<Uint8Array>({
             start(controller) {
