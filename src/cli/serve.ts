@@ -88,7 +88,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     version: VERSION,
     auth: auth ?? undefined,
     handleMcp: (r, identity, address) => endpoint.handle(r, identity, address),
-    downloadTranscript: (r) => downloads.handle(r),
+    downloadTranscript: (r, address) => downloads.handle(r, address),
   });
   const port = listen(app, config).port!;
   const shownHost = config.host.includes(":") ? `[${config.host}]` : config.host;

@@ -14,7 +14,7 @@ export interface AppDeps {
   /** The MCP endpoint: takes the raw Request (its body unread), the verified caller and its IP address. */
   handleMcp: (request: Request, identity: Identity | null, address: string) => Promise<Response>;
   /** GET /transcripts/:channel_id?key=…: a whole transcript, streamed (the key is its credential). */
-  downloadTranscript?: (request: Request) => Promise<Response>;
+  downloadTranscript?: (request: Request, address: string) => Promise<Response>;
 }
 
 /** The HTTP surface: /mcp, the OAuth endpoints and a landing page. Elysia is imported only in src/http. */
@@ -27,7 +27,7 @@ export function createApp({ config, version, auth, handleMcp, downloadTranscript
   /** The one answer to "who is this request from" (behind trusted_proxies, the forwarded client). */
   const clientAddress = createClientAddress(config.trusted_proxies, (request) => app.server?.requestIP(request)?.address);
   if (auth) app.use(authRoutes(auth, clientAddress));
-  if (downloadTranscript) app.get("/transcripts/:channel_id", async ({ request }) => guard(request) ?? downloadTranscript(request));
+  if (downloadTranscript) app.get("/transcripts/:channel_id", async ({ request }) => guard(request) ?? downloadTranscript(request, clientAddress(request)));
   return app
     .get("/", () => new Response(`Parley ${version}\nMCP endpoint: ${config.public_url}/mcp\n`, { headers: { "content-type": "text/plain; charset=utf-8" } }))
     .options("/mcp", ({ request }) => guard(request) ?? withMcpCors(request, new Response(null, { status: 204, headers: MCP_PREFLIGHT })))

@@ -1,5 +1,6 @@
 import type { Server } from "bun";
 import { addressGroup } from "../lib/address.ts";
+import { Counts } from "../lib/counts.ts";
 
 /**
  * How long a POST's SSE answer may take once handed to Bun: longer than any call Parley serves
@@ -69,7 +70,7 @@ export function limitRequests(fetch: Fetch, { maxPerAddress, clientAddress, idle
 export class InProgress {
   /** Each request's address, or null while not counted. */
   private readonly requests = new Map<Request, string | null>();
-  private readonly perAddress = new Map<string, number>();
+  private readonly perAddress = new Counts<string>();
 
   constructor(
     private readonly max: number,
@@ -86,7 +87,7 @@ export class InProgress {
       for (const waiting of this.requests.keys()) this.count(waiting, this.clientAddress(waiting));
     }
     const address = this.clientAddress(request);
-    if ((this.perAddress.get(address) ?? 0) >= this.max) return false;
+    if (this.perAddress.of(address) >= this.max) return false;
     this.count(request, address);
     return true;
   }
@@ -95,14 +96,12 @@ export class InProgress {
     const address = this.requests.get(request);
     this.requests.delete(request);
     if (address == null) return;
-    const left = this.perAddress.get(address)! - 1;
-    if (left === 0) this.perAddress.delete(address);
-    else this.perAddress.set(address, left);
+    this.perAddress.remove(address);
   }
 
   private count(request: Request, address: string): void {
     this.requests.set(request, address);
-    this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
+    this.perAddress.add(address);
   }
 }
 

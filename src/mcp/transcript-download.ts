@@ -3,6 +3,8 @@ import type { Caller, ChannelsContext } from "../channels/index.ts";
 import { AppError, toAppError } from "../errors.ts";
 import { sha256Hex } from "../lib/hash.ts";
 import { randomToken } from "../lib/ids.ts";
+import { addressGroup } from "../lib/address.ts";
+import { Counts } from "../lib/counts.ts";
 
 /** How long a download link works. A fresh one is handed out once half of this has passed. */
 const LINK_TTL_MS = 15 * 60_000;
@@ -13,6 +15,8 @@ const MAX_LINKS = 10_000;
  * and a page of the store until its reader is done.
  */
 const MAX_DOWNLOADS_PER_CALLER = 2;
+/** Identities are cheap to make: an address (IPv6: its /64) gets a few more, and no more. */
+const MAX_DOWNLOADS_PER_ADDRESS = 4;
 const MAX_DOWNLOADS = 64;
 /**
  * A download whose reader takes nothing for this long is ended. Bun's idle timeout does not end it
@@ -41,8 +45,9 @@ export class TranscriptDownloads {
   private readonly links = new Map<string, Link>();
   /** The current link of each (principal, channel), by the same hash. */
   private readonly current = new Map<string, string>();
-  /** Downloads in progress, per principal. */
-  private readonly open = new Map<string, number>();
+  /** Downloads in progress, per principal and per address. */
+  private readonly perCaller = new Counts<string>();
+  private readonly perAddress = new Counts<string>();
   private openTotal = 0;
 
   constructor(
@@ -67,8 +72,9 @@ export class TranscriptDownloads {
     return `${this.ctx.issuer}/transcripts/${channelId}?key=${link.key}`;
   }
 
-  /** GET /transcripts/:channel_id?key=…: the transcript as application/json, streamed. */
-  async handle(request: Request): Promise<Response> {
+  /** GET /transcripts/:channel_id?key=…: the transcript as application/json, streamed. `address`: the client's. */
+  async handle(request: Request, address: string): Promise<Response> {
+    let release: (() => void) | undefined;
     try {
       const url = new URL(request.url);
       // Channel ids need no decoding (chn_ and base64url); anything else matches no link.
@@ -78,12 +84,9 @@ export class TranscriptDownloads {
       if (!link || link.channelId !== channelId || link.expires <= Date.now()) {
         throw new AppError("UNAUTHENTICATED", "This download link is unknown or expired; call get_transcript for a fresh one");
       }
-      const mine = this.open.get(link.principal) ?? 0;
-      if (mine >= MAX_DOWNLOADS_PER_CALLER || this.openTotal >= MAX_DOWNLOADS) {
-        throw new AppError("RATE_LIMITED", `Too many transcript downloads in progress (at most ${MAX_DOWNLOADS_PER_CALLER} each); finish one first`);
-      }
+      release = this.admit(link.principal, addressGroup(address));
       const chunks = await channels.exportTranscript(this.ctx, { principal: link.principal }, channelId);
-      const body = this.stream(link.principal, chunks);
+      const body = this.stream(chunks, release);
       return new Response(body, {
         headers: {
           "content-type": "application/json; charset=utf-8",
@@ -92,9 +95,28 @@ export class TranscriptDownloads {
         },
       });
     } catch (err) {
+      release?.();
       const e = toAppError(err);
       return Response.json({ error: e.code, message: e.toString() }, { status: e.status });
     }
+  }
+
+  /** Counts a download in (before any await, so concurrent ones cannot all pass); returns its release. */
+  private admit(principal: string, address: string): () => void {
+    if (this.perCaller.of(principal) >= MAX_DOWNLOADS_PER_CALLER || this.perAddress.of(address) >= MAX_DOWNLOADS_PER_ADDRESS || this.openTotal >= MAX_DOWNLOADS) {
+      throw new AppError("RATE_LIMITED", `Too many transcript downloads in progress (at most ${MAX_DOWNLOADS_PER_CALLER} each); finish one first`);
+    }
+    this.perCaller.add(principal);
+    this.perAddress.add(address);
+    this.openTotal++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.perCaller.remove(principal);
+      this.perAddress.remove(address);
+      this.openTotal--;
+    };
   }
 
   /**
@@ -103,20 +125,12 @@ export class TranscriptDownloads {
    * synchronously, so without a turn of the event loop between pages the whole download would run
    * as one task and stall every other caller until done.
    */
-  private stream(principal: string, chunks: AsyncGenerator<string>): ReadableStream<Uint8Array> {
+  private stream(chunks: AsyncGenerator<string>, release: () => void): ReadableStream<Uint8Array> {
     const encoder = new TextEncoder();
-    this.open.set(principal, (this.open.get(principal) ?? 0) + 1);
-    this.openTotal++;
-    let ended = false;
     let stall: ReturnType<typeof setTimeout> | undefined;
     const end = () => {
-      if (ended) return;
-      ended = true;
       clearTimeout(stall);
-      this.openTotal--;
-      const left = (this.open.get(principal) ?? 1) - 1;
-      if (left === 0) this.open.delete(principal);
-      else this.open.set(principal, left);
+      release();
       void chunks.return(undefined);
     };
     const stallMs = this.stallMs;

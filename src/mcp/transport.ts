@@ -4,6 +4,7 @@ import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import type { Identity } from "../identity.ts";
 import { EventBudget, SessionEventStore } from "./event-store.ts";
 import { addressGroup } from "../lib/address.ts";
+import { Counts } from "../lib/counts.ts";
 import { floodVictim } from "./session-eviction.ts";
 
 const MAX_SESSIONS_PER_SUBJECT = 32;
@@ -48,12 +49,6 @@ export interface McpEndpointOptions {
   maxSessionsPerAddress?: number;
   /** Byte caps of the resumption event stores (defaults in event-store.ts; tests set them small). */
   eventBytes?: { perSession?: number; all?: number };
-}
-
-function decrement<K>(counts: Map<K, number>, key: K): void {
-  const n = (counts.get(key) ?? 0) - 1;
-  if (n > 0) counts.set(key, n);
-  else counts.delete(key);
 }
 
 export type AuthInfo = NonNullable<NonNullable<Parameters<WebStandardStreamableHTTPServerTransport["handleRequest"]>[1]>["authInfo"]>;
@@ -114,8 +109,8 @@ export function jsonRpcError(status: number, code: number, message: string, head
 export class McpEndpoint {
   private readonly sessions = new Map<string, Session>();
   /** Open sessions per subject and per address group, kept with the table (eviction reads them). */
-  private readonly perSubject = new Map<string | null, number>();
-  private readonly perAddress = new Map<string, number>();
+  private readonly perSubject = new Counts<string | null>();
+  private readonly perAddress = new Counts<string>();
   private readonly sweeper: ReturnType<typeof setInterval>;
   /** The bytes every session's event store holds, capped in all. */
   readonly eventBudget: EventBudget;
@@ -175,8 +170,8 @@ export class McpEndpoint {
       maxRequestBodySize: this.options.maxBodyBytes,
       onsessioninitialized: (id) => {
         this.sessions.set(id, { transport, server, events, lastSeen: Date.now(), subject, address, auth });
-        this.perSubject.set(subject, (this.perSubject.get(subject) ?? 0) + 1);
-        this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
+        this.perSubject.add(subject);
+        this.perAddress.add(address);
       },
       onsessionclosed: (id) => {
         this.drop(id);
@@ -193,8 +188,8 @@ export class McpEndpoint {
     const session = this.sessions.get(id);
     if (!session) return;
     this.sessions.delete(id);
-    decrement(this.perSubject, session.subject);
-    decrement(this.perAddress, session.address);
+    this.perSubject.remove(session.subject);
+    this.perAddress.remove(session.address);
     // Its kept answers go now, not whenever the last reference to the transport does.
     session.events.close();
     void session.server.close().catch(() => {});
@@ -209,12 +204,12 @@ export class McpEndpoint {
    * idle expiry.
    */
   private makeRoom(subject: string | null, address: string): void {
-    if (subject !== null && (this.perSubject.get(subject) ?? 0) >= MAX_SESSIONS_PER_SUBJECT) {
+    if (subject !== null && this.perSubject.of(subject) >= MAX_SESSIONS_PER_SUBJECT) {
       let oldest: [string, Session] | undefined;
       for (const entry of this.sessions) if (entry[1].subject === subject && (!oldest || entry[1].lastSeen < oldest[1].lastSeen)) oldest = entry;
       if (oldest) this.drop(oldest[0]);
     }
-    const fromHere = this.perAddress.get(address) ?? 0;
+    const fromHere = this.perAddress.of(address);
     if (fromHere >= (this.options.maxSessionsPerAddress ?? MAX_SESSIONS_PER_ADDRESS)) {
       const victim = floodVictim(this.sessions, new Map([[address, fromHere]]));
       if (victim) this.drop(victim);

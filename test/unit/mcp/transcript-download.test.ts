@@ -18,7 +18,7 @@ describe("TranscriptDownloads", () => {
     using env = await bigChannel();
     const downloads = new TranscriptDownloads(env.ctx, 60_000, 300);
     const url = downloads.link(env.alice, env.id);
-    const get = () => downloads.handle(new Request(url));
+    const get = (address = "203.0.113.7") => downloads.handle(new Request(url), address);
 
     const [a, b, c] = [await get(), await get(), await get()];
     expect([a.status, b.status]).toEqual([200, 200]);
@@ -43,5 +43,24 @@ describe("TranscriptDownloads", () => {
     const transcript = await whole.json();
     expect(transcript.messages).toHaveLength(102);
     expect(transcript.signature).toBeDefined();
+  });
+
+  test("one address holds at most four downloads whatever identities it uses, and concurrent requests cannot pass the caps together", async () => {
+    using env = await signedChannels({ maxMessageBytes: 1 << 20 });
+    const [alice, bob, carol] = ["alice", "bob", "carol"].map((principal) => ({ principal }));
+    const created = await channels.createChannel(env.ctx, alice!, { name: "three", slots: ["invite:a", "invite:b", "invite:c"] });
+    for (const [i, who] of [alice!, bob!, carol!].entries()) await channels.joinChannel(env.ctx, who, { invite_code: created.invites[i]! });
+    for (let i = 0; i < 40; i++) await channels.postMessage(env.ctx, alice!, { channel_id: created.channel_id, body: "w".repeat(60_000) });
+    const downloads = new TranscriptDownloads(env.ctx);
+    const get = (who: { principal: string }, address: string) => downloads.handle(new Request(downloads.link(who, created.channel_id)), address);
+
+    // Six at once for one caller: exactly two get through.
+    const burst = await Promise.all(Array.from({ length: 6 }, () => get(alice!, "198.51.100.1")));
+    expect(burst.filter((r) => r.status === 200)).toHaveLength(2);
+    // The same address, other identities: two more, then no more.
+    expect((await get(bob!, "198.51.100.1")).status).toBe(200);
+    expect((await get(bob!, "198.51.100.1")).status).toBe(200);
+    expect((await get(carol!, "198.51.100.1")).status).toBe(429);
+    expect((await get(carol!, "198.51.100.2")).status).toBe(200);
   });
 });
