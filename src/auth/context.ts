@@ -34,14 +34,15 @@ export interface AuthContext {
 
 /**
  * Per-address allowances (a burst, then a steady rate). Registration is rare for a real client (once
- * per install or connector), so 60 then one a minute; /authorize (each stores a code) and /token
- * (each may store a grant or a rotated refresh token) 120 then one a second, well above what the
- * users behind one reverse proxy sign in and refresh. Each bounds what one address can make the
- * server store; the sweeper (sweeper.ts) deletes what is never used.
+ * per install or connector), so 60 then one a minute; an interactive sign-in (/authorize: each
+ * stores a code, and a completed one an identity that is kept) 120 then one every 10 s; /token
+ * (each may store a grant or a rotated refresh token; every client refreshes hourly) 120 then one a
+ * second. All well above what the users behind one reverse proxy sign in and refresh. Each bounds
+ * what one address can make the server store; the sweeper (sweeper.ts) deletes what is never used.
  */
 export const RATE_LIMITS = {
   register: { capacity: 60, perSecond: 1 / 60 },
-  authorize: { capacity: 120, perSecond: 1 },
+  authorize: { capacity: 120, perSecond: 1 / 10 },
   token: { capacity: 120, perSecond: 1 },
 } as const;
 
