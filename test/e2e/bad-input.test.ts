@@ -209,9 +209,15 @@ interface ToolCase {
   code: string;
   /** What the message must name (the offending field, slot, limit…). */
   mentions?: RegExp;
+  /** What the message must not show (internal names). */
+  forbids?: RegExp;
 }
 
 const UNKNOWN_CHANNEL = "chn_AAAAAAAAAAAAAAAAAAAAAA";
+/** Ids are looked up whatever their length, up to this many characters after the prefix (an unbounded id is still bad input). */
+const ID_BOUND = 128;
+/** Line 3 misses the ")" of ctx.post: QuickJS finds it wanting at line 4, column 3 of this source. */
+const SYNTAX_ERROR_BOT = "export default {\n  onInit(ctx) {\n    ctx.post('bot', { text: 'hi' }\n  },\n};";
 const longName = "n".repeat(101);
 const tooManySlots = Array.from({ length: 33 }, (_, i) => `invite:p${i}`);
 // A preset freezes its params on a shared worker: 100k small arrays held it (and every bot beside it) ~250 ms a load.
@@ -236,12 +242,30 @@ const toolCases: ToolCase[] = [
   { name: "attach_bot: bot_params over 16 KiB of JSON", who: "alice", tool: "attach_bot", args: () => ({ channel_id: fx.main, bot_preset: "EchoBot", bot_params: bulkyParams }), code: "INVALID_REQUEST", mentions: /bot_params.*16384 bytes/ },
   { name: "create_channel: slot label with a colon", who: "alice", tool: "create_channel", args: () => ({ name: "x", slots: ["invite:a:b"] }), code: "INVALID_REQUEST", mentions: /slots\.0/ },
 
+  // Bots in create_channel (issue 10, item 7): a bot that does not load or whose onInit fails creates
+  // nothing; a bot needs a bot: seat; seat labels are unique.
+  { name: "create_channel: bot_code with a syntax error names the bot and the line and column of its source", who: "alice", tool: "create_channel", args: () => ({ name: "x", slots: ["invite:a", "bot:ref"], bot_code: SYNTAX_ERROR_BOT }), code: "BOT_ERROR", mentions: /bot_code.*SyntaxError at line 4, column 3/, forbids: /manifest-check|bot\.js/ },
+  { name: "create_channel: bot_code that throws at its top level names the line and column", who: "alice", tool: "create_channel", args: () => ({ name: "x", slots: ["invite:a", "bot:ref"], bot_code: "const n = 1;\nif (n) throw new Error('not today');\nexport default {};" }), code: "BOT_ERROR", mentions: /Error at line 2, column \d+: not today/, forbids: /manifest-check|bot\.js/ },
+  { name: "create_channel: a bot whose onInit never ends: BOT_ERROR, no channel is created", who: "alice", tool: "create_channel", args: () => ({ name: "x", slots: ["invite:a", "bot:ref"], bot_code: "export default { onInit(ctx) { for (;;) {} } };" }), code: "BOT_ERROR", mentions: /onInit.*budget.*not created/ },
+  { name: "create_channel: GuessBot with min > max: BOT_ERROR naming the params, no channel is created", who: "alice", tool: "create_channel", args: () => ({ name: "x", slots: ["invite:a", "bot:ref"], bot_preset: "GuessBot", bot_params: { min: 10, max: 1 } }), code: "BOT_ERROR", mentions: /GuessBot.*onInit.*min.*max.*not created/ },
+  { name: "create_channel: bot_preset with no bot: seat", who: "alice", tool: "create_channel", args: () => ({ name: "x", slots: ["invite:a"], bot_preset: "EchoBot" }), code: "INVALID_REQUEST", mentions: /bot:LABEL/ },
+  { name: "create_channel: bot_code with no bot: seat", who: "alice", tool: "create_channel", args: () => ({ name: "x", slots: ["invite:a", "invite:b"], bot_code: "export default {};" }), code: "INVALID_REQUEST", mentions: /bot:LABEL/ },
+  { name: "create_channel: bot_params with no bot", who: "alice", tool: "create_channel", args: () => ({ name: "x", slots: ["invite:a", "bot:ref"], bot_params: { rounds: 3 } }), code: "INVALID_REQUEST", mentions: /bot_params/ },
+  { name: "create_channel: two seats with one label", who: "alice", tool: "create_channel", args: () => ({ name: "x", slots: ["invite:a", "invite:b", "invite:a"] }), code: "INVALID_REQUEST", mentions: /slots.*"a"/ },
+  { name: "create_channel: an invite seat and a bot seat with one label", who: "alice", tool: "create_channel", args: () => ({ name: "x", slots: ["invite:ref", "bot:ref"] }), code: "INVALID_REQUEST", mentions: /slots.*"ref"/ },
+  { name: "attach_bot: a channel with no bot: seat", who: "eve", tool: "attach_bot", args: () => ({ channel_id: fx.evesOwn, bot_preset: "EchoBot" }), code: "INVALID_REQUEST", mentions: /bot:LABEL/ },
+  { name: "attach_bot: bot code with a syntax error names the line and column", who: "alice", tool: "attach_bot", args: () => ({ channel_id: fx.main, bot_code: SYNTAX_ERROR_BOT }), code: "BOT_ERROR", mentions: /SyntaxError at line 4, column 3/, forbids: /manifest-check|bot\.js/ },
+
   // join_channel: garbage, unknown, reused, rotated and closed-channel codes.
   { name: "join_channel: invite_code missing", who: "eve", tool: "join_channel", args: () => ({}), code: "INVALID_REQUEST", mentions: /invite_code/ },
   { name: "join_channel: invite_code null", who: "eve", tool: "join_channel", args: () => ({ invite_code: null }), code: "INVALID_REQUEST", mentions: /invite_code/ },
   { name: "join_channel: garbage that is not a code at all", who: "eve", tool: "join_channel", args: () => ({ invite_code: "let me in" }), code: "INVALID_REQUEST", mentions: /invite_code/ },
   { name: "join_channel: well-formed but unknown invite", who: "eve", tool: "join_channel", args: () => ({ invite_code: "inv_" + "Z".repeat(27) }), code: "INVITE_INVALID" },
   { name: "join_channel: well-formed but unknown rejoin token", who: "eve", tool: "join_channel", args: () => ({ invite_code: "rejoin_" + "Z".repeat(27) }), code: "INVITE_INVALID" },
+  { name: "join_channel: an inv_ code of another length than ours is unknown, not malformed", who: "eve", tool: "join_channel", args: () => ({ invite_code: "inv_nope" }), code: "INVITE_INVALID" },
+  { name: "join_channel: a rejoin_ token of another length than ours is unknown, not malformed", who: "eve", tool: "join_channel", args: () => ({ invite_code: "rejoin_x" }), code: "INVITE_INVALID" },
+  { name: "join_channel: an inv_ code longer than any id", who: "eve", tool: "join_channel", args: () => ({ invite_code: "inv_" + "A".repeat(ID_BOUND + 1) }), code: "INVALID_REQUEST", mentions: /invite_code/ },
+  { name: "join_channel: an inv_ code with characters no id has", who: "eve", tool: "join_channel", args: () => ({ invite_code: "inv_no pe" }), code: "INVALID_REQUEST", mentions: /invite_code/ },
   { name: "join_channel: invite already redeemed by someone else", who: "eve", tool: "join_channel", args: () => ({ invite_code: fx.bobInvite }), code: "SLOT_ALREADY_FILLED", mentions: /s1/ },
   { name: "join_channel: rejoin token already rotated", who: "eve", tool: "join_channel", args: () => ({ invite_code: fx.staleRejoin }), code: "INVITE_INVALID" },
   { name: "join_channel: rotated rejoin token, by its former holder", who: "bob", tool: "join_channel", args: () => ({ invite_code: fx.staleRejoin }), code: "INVITE_INVALID" },
@@ -259,6 +283,8 @@ const toolCases: ToolCase[] = [
   { name: "post_message: forged sender (unknown extra field)", who: "bob", tool: "post_message", args: () => ({ channel_id: fx.main, body: "hi", sender: "s0" }), code: "INVALID_REQUEST", mentions: /sender/ },
   { name: "post_message: channel id that is not one", who: "bob", tool: "post_message", args: () => ({ channel_id: "main", body: "hi" }), code: "INVALID_REQUEST", mentions: /channel_id/ },
   { name: "post_message: unknown channel", who: "bob", tool: "post_message", args: () => ({ channel_id: UNKNOWN_CHANNEL, body: "hi" }), code: "CHANNEL_NOT_FOUND", mentions: new RegExp(UNKNOWN_CHANNEL) },
+  { name: "post_message: a chn_ id of another length than ours is unknown, not malformed", who: "bob", tool: "post_message", args: () => ({ channel_id: "chn_nope", body: "hi" }), code: "CHANNEL_NOT_FOUND", mentions: /chn_nope/ },
+  { name: "post_message: a chn_ id longer than any id", who: "bob", tool: "post_message", args: () => ({ channel_id: "chn_" + "A".repeat(ID_BOUND + 1), body: "hi" }), code: "INVALID_REQUEST", mentions: /channel_id/ },
   { name: "post_message: someone else's channel", who: "eve", tool: "post_message", args: () => ({ channel_id: fx.main, body: "let me in" }), code: "NOT_MEMBER" },
   { name: "post_message: admin who holds no seat", who: "eve", tool: "post_message", args: () => ({ channel_id: fx.evesOwn, body: "hi" }), code: "NOT_MEMBER" },
   { name: "post_message: closed channel", who: "alice", tool: "post_message", args: () => ({ channel_id: fx.closed, body: "anyone?" }), code: "CHANNEL_CLOSED" },
@@ -277,6 +303,15 @@ const toolCases: ToolCase[] = [
   { name: "get_channel_info: someone else's channel", who: "eve", tool: "get_channel_info", args: () => ({ channel_id: fx.main }), code: "NOT_MEMBER" },
   { name: "get_channel_info: unknown channel", who: "alice", tool: "get_channel_info", args: () => ({ channel_id: UNKNOWN_CHANNEL }), code: "CHANNEL_NOT_FOUND" },
   { name: "get_channel_info: channel_id missing", who: "alice", tool: "get_channel_info", args: () => ({}), code: "INVALID_REQUEST", mentions: /channel_id/ },
+  { name: "get_channel_info: a one-character chn_ id is unknown", who: "alice", tool: "get_channel_info", args: () => ({ channel_id: "chn_x" }), code: "CHANNEL_NOT_FOUND" },
+  { name: "get_channel_info: a chn_ id at the bound is unknown", who: "alice", tool: "get_channel_info", args: () => ({ channel_id: "chn_" + "A".repeat(ID_BOUND) }), code: "CHANNEL_NOT_FOUND" },
+
+  // Bot ids: a bot_ id matching no bot of the channel is BOT_NOT_FOUND whatever its length.
+  { name: "get_bot_code: a bot_ id of another length than ours", who: "alice", tool: "get_bot_code", args: () => ({ channel_id: fx.main, bot_id: "bot_nope" }), code: "BOT_NOT_FOUND", mentions: /bot_nope/ },
+  { name: "get_bot_code: a well-formed bot id of no bot of this channel", who: "bob", tool: "get_bot_code", args: () => ({ channel_id: fx.main, bot_id: "bot_" + "A".repeat(16) }), code: "BOT_NOT_FOUND" },
+  { name: "dm_bot: a bot_ id of another length than ours", who: "bob", tool: "dm_bot", args: () => ({ channel_id: fx.main, bot_id: "bot_x", message: "hi" }), code: "BOT_NOT_FOUND", mentions: /bot_x/ },
+  { name: "get_bot_code: a bot_ id longer than any id", who: "alice", tool: "get_bot_code", args: () => ({ channel_id: fx.main, bot_id: "bot_" + "A".repeat(ID_BOUND + 1) }), code: "INVALID_REQUEST", mentions: /bot_id/ },
+  { name: "get_bot_code: a bot id that is not one at all", who: "alice", tool: "get_bot_code", args: () => ({ channel_id: fx.main, bot_id: "referee" }), code: "INVALID_REQUEST", mentions: /bot_id/ },
   { name: "list_channels: unknown argument (asking for another user's list)", who: "eve", tool: "list_channels", args: () => ({ principal: "alice" }), code: "INVALID_REQUEST", mentions: /principal/ },
 
   // update_channel: permissions, empty/unknown slots, unknown ops, all-or-nothing, closed channel.
@@ -287,6 +322,7 @@ const toolCases: ToolCase[] = [
   { name: "update_channel: kicking the same seat twice in one call", who: "alice", tool: "update_channel", args: () => ({ channel_id: fx.main, ops: [{ type: "kick", slot_id: "s1" }, { type: "kick", slot_id: "s1" }] }), code: "INVALID_REQUEST", mentions: /s1/ },
   { name: "update_channel: op on an unknown slot (after a valid close: all or nothing)", who: "alice", tool: "update_channel", args: () => ({ channel_id: fx.main, ops: [{ type: "close" }, { type: "set_admin", slot_id: "s9", admin: true }] }), code: "INVALID_REQUEST", mentions: /s9/ },
   { name: "update_channel: reissue_invite on a bot slot", who: "alice", tool: "update_channel", args: () => ({ channel_id: fx.main, ops: [{ type: "reissue_invite", slot_id: "s3" }] }), code: "INVALID_REQUEST", mentions: /s3/ },
+  { name: "update_channel: kick of a bot seat", who: "alice", tool: "update_channel", args: () => ({ channel_id: fx.main, ops: [{ type: "kick", slot_id: "s3" }] }), code: "INVALID_REQUEST", mentions: /s3 is a bot seat/ },
   { name: "update_channel: malformed slot id", who: "alice", tool: "update_channel", args: () => ({ channel_id: fx.main, ops: [{ type: "kick", slot_id: "bob" }] }), code: "INVALID_REQUEST", mentions: /slot_id/ },
   { name: "update_channel: unknown op type", who: "alice", tool: "update_channel", args: () => ({ channel_id: fx.main, ops: [{ type: "delete" }] }), code: "INVALID_REQUEST", mentions: /ops\.0/ },
   { name: "update_channel: empty ops", who: "alice", tool: "update_channel", args: () => ({ channel_id: fx.main, ops: [] }), code: "INVALID_REQUEST", mentions: /ops/ },
@@ -309,6 +345,7 @@ describe("bad tool arguments and forbidden operations: precise error, server kee
         // Programs get the same code without parsing text.
         expect((res.structuredContent as any)?.error?.code).toBe(c.code);
         if (c.mentions) expect(text).toMatch(c.mentions);
+        if (c.forbids) expect(text).not.toMatch(c.forbids);
       }),
     );
   }

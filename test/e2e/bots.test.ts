@@ -49,6 +49,8 @@ describe("referee bots", () => {
     const attach = first.find((m) => m.body.type === "bot:attach");
     expect(attach.body).toMatchObject({ bot_id: bot.bot_id, code_hash: bot.code_hash, seed_commit: bot.seed_commit });
     const commitment = botSaid(first, "commit")[0].body.commitment;
+    // Written like code_hash and seed_commit: one form for every commitment.
+    expect(commitment).toMatch(/^sha256:[0-9a-f]{64}$/);
 
     await env.bob.call("post_message", { channel_id: id, body: "3" }); // out of turn: s0 starts
     let log = await readUntil(env.alice, id, (ms) => botSaid(ms, "not_your_turn").length > 0);
@@ -69,7 +71,7 @@ describe("referee bots", () => {
     }
     log = await readUntil(env.alice, id, (ms) => botSaid(ms, "reveal").length > 0);
     const reveal = botSaid(log, "reveal")[0].body;
-    expect(sha256(`${reveal.target}|${reveal.nonce}`)).toBe(commitment);
+    expect(`sha256:${sha256(`${reveal.target}|${reveal.nonce}`)}`).toBe(commitment);
 
     const verified = await closeAndVerify(id);
     expect(verified.out).toContain("replay: every bot message reproduced exactly");
@@ -79,9 +81,11 @@ describe("referee bots", () => {
   test("RPSBot: commitments by dm_bot, a wrong reveal loses", async () => {
     const { id, bot } = await game("RPSBot", { rounds: 1 });
     await readUntil(env.alice, id, (ms) => ms.some((m) => m.body.type === "phase"));
-    await env.alice.call("dm_bot", { channel_id: id, bot_id: bot.bot_id, message: `commit ${sha256("rock|a1")}` });
+    // The rules ask for "commit sha256:HEX"; bare HEX, as the first version asked, is still taken.
+    await env.alice.call("dm_bot", { channel_id: id, bot_id: bot.bot_id, message: `commit sha256:${sha256("rock|a1")}` });
     await env.bob.call("dm_bot", { channel_id: id, bot_id: bot.bot_id, message: `commit ${sha256("paper|b2")}` });
-    await readUntil(env.alice, id, (ms) => ms.some((m) => m.body.phase === "reveal"));
+    const phase = await readUntil(env.alice, id, (ms) => ms.some((m) => m.body.phase === "reveal"));
+    expect(phase.find((m) => m.body.phase === "reveal").body.commits).toEqual({ s0: `sha256:${sha256("rock|a1")}`, s1: `sha256:${sha256("paper|b2")}` });
     await env.alice.call("dm_bot", { channel_id: id, bot_id: bot.bot_id, message: "reveal rock a1" });
     await env.bob.call("dm_bot", { channel_id: id, bot_id: bot.bot_id, message: "reveal paper WRONG" });
     const log = await readUntil(env.alice, id, (ms) => botSaid(ms, "final").length > 0);
@@ -96,6 +100,7 @@ describe("referee bots", () => {
     const { id } = await game("BlackjackBot");
     const start = await readUntil(env.alice, id, (ms) => botSaid(ms, "commit").length > 0);
     const commitment = botSaid(start, "commit")[0].body.commitment;
+    expect(commitment).toMatch(/^sha256:[0-9a-f]{64}$/);
     await env.alice.call("post_message", { channel_id: id, body: "deal" });
     await readUntil(env.alice, id, (ms) => botSaid(ms, "turn").length > 0);
     await env.alice.call("post_message", { channel_id: id, body: "stand" });
@@ -103,7 +108,7 @@ describe("referee bots", () => {
     await env.bob.call("post_message", { channel_id: id, body: "stand" });
     const log = await readUntil(env.alice, id, (ms) => botSaid(ms, "reveal").length > 0);
     const reveal = botSaid(log, "reveal")[0].body;
-    expect(sha256(`${reveal.deck}|${reveal.nonce}`)).toBe(commitment);
+    expect(`sha256:${sha256(`${reveal.deck}|${reveal.nonce}`)}`).toBe(commitment);
     const deal = botSaid(log, "deal")[0].body;
     expect(reveal.deck.split(",").slice(0, 2)).toEqual(deal.hands.s0);
     expect((await closeAndVerify(id)).code).toBe(0);

@@ -56,6 +56,17 @@ describe("channels over MCP (two real SDK clients)", () => {
     }
   });
 
+  test("post_message and dm_bot answer the stored message's id as `id`, the name messages carry; `msg_id` is the same number, kept for prompts written against it", async () => {
+    const created = await env.alice.call("create_channel", { name: "ids", slots: ["invite:alice", "bot:ref"], bot_preset: "EchoBot" });
+    await env.alice.call("join_channel", { invite_code: created.invites[0] });
+    const posted = await env.alice.call("post_message", { channel_id: created.channel_id, body: "which id?" });
+    const dm = await env.alice.call("dm_bot", { channel_id: created.channel_id, bot_id: created.bots[0].bot_id, message: "and this one?" });
+    const { messages } = await env.alice.call("sync_messages", { channel_id: created.channel_id, timeout_ms: 0, limit: 1000 });
+    const stored = (text: string) => messages.find((m: any) => m.kind === "user" && m.body.text === text);
+    expect(posted).toEqual({ id: stored("which id?").id, ts: stored("which id?").ts, msg_id: stored("which id?").id });
+    expect(dm).toEqual({ ok: true, delivered_to: `bot:${created.bots[0].bot_id}`, id: stored("and this one?").id, msg_id: stored("and this one?").id });
+  });
+
   test("a waiting sync_messages returns as soon as the other side posts", async () => {
     const { id } = await openChannel();
     const first = await env.bob.call("sync_messages", { channel_id: id, cursor: 0, timeout_ms: 0 });

@@ -54,3 +54,28 @@ describe("SandboxEngine: what a bot keeps between hooks is reproducible", () => 
     expect(bare).toMatchObject({ ok: false, reason: "fetch", message: "ctx.fetch https://api.example/a has no recorded response" });
   });
 });
+
+describe("SandboxEngine: a module that does not load says where, in the bot's own source", () => {
+  const loadFailure = async (code: string) => {
+    try {
+      await engine().manifestOf(code);
+    } catch (err) {
+      return err as { code: string; detail: { reason: string; cause: string } };
+    }
+    throw new Error("expected the module not to load");
+  };
+
+  test("a syntax error: its line and column (no prelude shifts them), no internal file name", async () => {
+    const err = await loadFailure("export default {\n  onInit(ctx) {\n    ctx.post('bot', {}\n  },\n};");
+    expect(err.code).toBe("BOT_ERROR");
+    expect(err.detail).toMatchObject({ reason: "load", cause: "SyntaxError at line 4, column 3: expecting ','" });
+    expect((await loadFailure("\n\n   let = ;\nexport default {};")).detail.cause).toStartWith("SyntaxError at line 3, column ");
+  });
+
+  test("an exception thrown by top-level code: the innermost place in the bot's source", async () => {
+    const code = "function check(n) {\n  if (n > 0) throw new RangeError('too many: ' + n);\n}\ncheck(3);\nexport default {};";
+    const err = await loadFailure(code);
+    expect(err.detail.cause).toMatch(/^RangeError at line 2, column \d+: too many: 3$/);
+    expect(err.detail.cause).not.toContain("bot.js");
+  });
+});

@@ -322,4 +322,23 @@ describe("SqliteStore", () => {
     expect(await botsOf(store)).toEqual([[{ n: 1 }, 5]]);
     expect(await fromDisk()).toEqual([[{ n: 1 }, 5]]);
   });
+
+  test("discardChannel() removes a channel and everything of it (cached or not); other channels and the id sequence are untouched", async () => {
+    using seeded = await seededStore();
+    const { store, id } = seeded;
+    await seed(store, "chn_other_channel_1");
+    const bot = { bot_id: "bot_gone", channel_id: id, slot_id: "s1", name: "B", version: "1.0.0", code: "export default {}", manifest: {}, params: {}, code_hash: "sha256:x", manifest_hash: "sha256:y", seed: "00", seed_commit: "sha256:z", engine: "quickjs-test", state: null, last_seen: 0, created_at: new Date().toISOString() };
+    const written = await store.apply(id, [{ type: "bot", insert: bot }], [draft("1"), draft("2")], sealMessage);
+    await store.getBots(id); // cached
+    await store.discardChannel(id);
+    expect(await store.getChannel(id)).toBeNull();
+    expect(await store.getSlots(id)).toEqual([]);
+    expect(await store.getBots(id)).toEqual([]);
+    expect(await store.findSlotByInviteHash(`h0-${id}`)).toBeNull();
+    expect(await store.listChannelsOf("p1")).toHaveLength(1);
+    const rows = (table: string) => store.db.query<{ n: number }, [string]>(`SELECT COUNT(*) AS n FROM ${table} WHERE ${table === "channels" ? "id" : "channel_id"} = ?`).get(id)!.n;
+    expect(["channels", "slots", "messages", "bots"].map(rows)).toEqual([0, 0, 0, 0]);
+    const next = await store.apply("chn_other_channel_1", [], [draft("3")], sealMessage);
+    expect(next[0]!.id).toBeGreaterThan(written.at(-1)!.id);
+  });
 });
