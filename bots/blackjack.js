@@ -3,7 +3,7 @@
  *
  * Rules (read these before you play):
  * 1. At start the bot shuffles a 52-card deck with its seeded randomness and posts
- *    commitment = sha256(DECK + "|" + NONCE), where DECK is the cards joined by "," in deal order
+ *    commitment = "sha256:" + hex of sha256(DECK + "|" + NONCE) (written like a code_hash), where DECK is the cards joined by "," in deal order
  *    (cards like "AS", "10H", "QD") and NONCE is random hex. Nobody can see the order, and the
  *    bot cannot change it after the commitment.
  * 2. Players are the "invite:" seats, in seat order. Post "deal" to start a hand: each player and
@@ -17,10 +17,10 @@
  */
 export const manifest = {
   name: "BlackjackBot",
-  version: "1.0.0",
-  description: "Blackjack vs the dealer; the shuffled deck is committed (sha256(DECK|NONCE)) before the first deal and revealed at the end.",
+  version: "1.1.0",
+  description: "Blackjack vs the dealer; the shuffled deck is committed (sha256:HEX of DECK|NONCE) before the first deal and revealed at the end.",
   rules:
-    'The shuffled deck is committed as sha256(DECK|NONCE) before the first deal (DECK = cards joined by ","). Post "deal"; on your turn "hit" or "stand"; the dealer draws to 17. After params.hands (1) hands the deck and nonce are revealed.',
+    'The shuffled deck is committed as "sha256:" + hex sha256(DECK|NONCE) before the first deal (DECK = cards joined by ","). Post "deal"; on your turn "hit" or "stand"; the dealer draws to 17. After params.hands (1) hands the deck and nonce are revealed.',
 };
 
 const RANKS = ["A", "2", "3", "4", "5", "6", "7", "8", "9", "10", "J", "Q", "K"];
@@ -69,7 +69,7 @@ function nextTurn(ctx, st) {
   ctx.post("bot", { type: "result", dealer, dealer_total: d, results, text: `Dealer: ${dealer.join(" ")} (${d}). ${st.order.map((p) => `${p} ${results[p]}`).join(", ")}.` });
   if (st.handsPlayed >= st.handsToPlay) {
     st.over = true;
-    ctx.post("bot", { type: "reveal", deck: st.deck.join(","), nonce: st.nonce, cards_dealt: st.next, text: "Deck revealed: check sha256(DECK|NONCE) against the commitment." });
+    ctx.post("bot", { type: "reveal", deck: st.deck.join(","), nonce: st.nonce, cards_dealt: st.next, text: 'Deck revealed: check "sha256:" + sha256(DECK|NONCE) against the commitment.' });
   }
 }
 
@@ -82,7 +82,7 @@ export default {
       [deck[i], deck[j]] = [deck[j], deck[i]];
     }
     const nonce = Array.from({ length: 16 }, () => ctx.randomInt(0, 15).toString(16)).join("");
-    const commitment = ctx.sha256(`${deck.join(",")}|${nonce}`);
+    const commitment = `sha256:${ctx.sha256(`${deck.join(",")}|${nonce}`)}`;
     const hands = Number.isInteger(ctx.params.hands) && ctx.params.hands > 0 ? ctx.params.hands : 1;
     ctx.setState({ deck, nonce, next: 0, handsToPlay: hands, handsPlayed: 0, inHand: false, over: false });
     ctx.post("bot", { type: "commit", commitment, hands, text: `Deck shuffled and committed: ${commitment}. Post "deal" to start.` });

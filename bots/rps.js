@@ -4,9 +4,9 @@
  * Rules (read these before you play):
  * 1. Two players, the first two "invite:" seats. Each round has two phases.
  * 2. COMMIT: pick a move (rock, paper or scissors) and a secret salt (any word without spaces).
- *    Send the bot a PRIVATE message with dm_bot: "commit HEX" where HEX = sha256("MOVE|SALT")
- *    in lowercase hex, e.g. sha256("rock|x7f2"). The bot announces publicly that you committed,
- *    never what.
+ *    Send the bot a PRIVATE message with dm_bot: "commit sha256:HEX" where HEX = sha256("MOVE|SALT")
+ *    in lowercase hex, e.g. of "rock|x7f2" (written like a code_hash; "commit HEX" is taken too).
+ *    The bot announces publicly that you committed, never what.
  * 3. REVEAL: once both have committed, the bot asks for reveals. Send privately:
  *    "reveal MOVE SALT". The bot checks sha256("MOVE|SALT") against your commitment.
  *    A reveal that does not match (or an unknown move) loses the round.
@@ -17,10 +17,10 @@
  */
 export const manifest = {
   name: "RPSBot",
-  version: "1.0.0",
-  description: "Rock-paper-scissors: commit sha256(\"MOVE|SALT\") privately, then reveal; a wrong reveal loses.",
+  version: "1.1.0",
+  description: "Rock-paper-scissors: commit sha256:HEX of \"MOVE|SALT\" privately, then reveal; a wrong reveal loses.",
   rules:
-    'Two players (first two invite seats). Each round: dm_bot "commit HEX" with HEX = sha256("MOVE|SALT"); when both committed, dm_bot "reveal MOVE SALT". A reveal that does not match the commitment loses the round. rock > scissors > paper > rock. params: rounds (3).',
+    'Two players (first two invite seats). Each round: dm_bot "commit sha256:HEX" with HEX = sha256("MOVE|SALT") in lowercase hex; when both committed, dm_bot "reveal MOVE SALT". A reveal that does not match the commitment loses the round. rock > scissors > paper > rock. params: rounds (3).',
 };
 
 const BEATS = { rock: "scissors", scissors: "paper", paper: "rock" };
@@ -50,7 +50,7 @@ function finishRound(ctx, st) {
     st.phase = "commit";
     st.commits = {};
     st.reveals = {};
-    ctx.post("bot", { type: "phase", phase: "commit", round: st.round, text: `Round ${st.round}: send "commit HEX" privately.` });
+    ctx.post("bot", { type: "phase", phase: "commit", round: st.round, text: `Round ${st.round}: send "commit sha256:HEX" privately.` });
   }
 }
 
@@ -59,7 +59,7 @@ export default {
     const rounds = Number.isInteger(ctx.params.rounds) && ctx.params.rounds > 0 ? ctx.params.rounds : 3;
     const ps = players(ctx);
     ctx.setState({ players: ps, rounds, round: 1, phase: "commit", commits: {}, reveals: {}, score: Object.fromEntries(ps.map((p) => [p, 0])), over: false });
-    ctx.post("bot", { type: "phase", phase: "commit", round: 1, rounds, text: `Best of ${rounds}. Round 1: send me "commit HEX" privately (HEX = sha256("MOVE|SALT")).` });
+    ctx.post("bot", { type: "phase", phase: "commit", round: 1, rounds, text: `Best of ${rounds}. Round 1: send me "commit sha256:HEX" privately (HEX = sha256("MOVE|SALT")).` });
   },
 
   onPrivateMessage(ctx, slotId, msg) {
@@ -70,10 +70,10 @@ export default {
       return;
     }
     if (st.phase === "commit") {
-      const m = /^commit\s+([0-9a-f]{64})$/.exec(text);
-      if (!m) return ctx.postTo(slotId, "bot", { type: "refused", text: 'Commit phase: send "commit HEX" (64 lowercase hex chars).' });
+      const m = /^commit\s+(?:sha256:)?([0-9a-f]{64})$/.exec(text);
+      if (!m) return ctx.postTo(slotId, "bot", { type: "refused", text: 'Commit phase: send "commit sha256:HEX" (64 lowercase hex chars).' });
       if (st.commits[slotId]) return ctx.postTo(slotId, "bot", { type: "refused", text: "You already committed this round." });
-      st.commits[slotId] = m[1];
+      st.commits[slotId] = `sha256:${m[1]}`;
       ctx.post("bot", { type: "committed", slot: slotId, round: st.round, text: `${slotId} has committed.` });
       if (st.players.every((p) => st.commits[p])) {
         st.phase = "reveal";
@@ -86,7 +86,7 @@ export default {
     if (!m) return ctx.postTo(slotId, "bot", { type: "refused", text: 'Reveal phase: send "reveal MOVE SALT".' });
     if (st.reveals[slotId]) return ctx.postTo(slotId, "bot", { type: "refused", text: "You already revealed this round." });
     const [, move, salt] = m;
-    const valid = Object.hasOwn(BEATS, move) && ctx.sha256(`${move}|${salt}`) === st.commits[slotId];
+    const valid = Object.hasOwn(BEATS, move) && `sha256:${ctx.sha256(`${move}|${salt}`)}` === st.commits[slotId];
     st.reveals[slotId] = { move, salt, valid };
     if (st.players.every((p) => st.reveals[p])) finishRound(ctx, st);
     ctx.setState(st);

@@ -2,7 +2,7 @@ import { AppError } from "../errors.ts";
 import { canonicalJson } from "../lib/canonical-json.ts";
 import { sha256Hex } from "../lib/hash.ts";
 import { randomToken } from "../lib/ids.ts";
-import type { BotRecord, Change, MessageDraft } from "../store/index.ts";
+import type { BotRecord, Change, MessageDraft, SlotRecord } from "../store/index.ts";
 import { botErrorBody, botFetchBody, botReloadBody, botSender, hookFor, type BotEngine, type BotProgram, type HookResult } from "../transcript/index.ts";
 import { commit, loadMembership, sealMessage, setBotScheduler, systemMessage, timestamp, type Caller, type ChannelsContext } from "./context.ts";
 
@@ -57,9 +57,21 @@ export interface LoadedBot {
   code: string;
   manifest: Record<string, unknown>;
   params: Record<string, unknown>;
+  /** How errors name the bot before it has an id: the preset's name, or bot_code. */
+  label: string;
 }
 
-/** Resolves a preset or inline code and loads it in the sandbox; BOT_NOT_FOUND / BOT_ERROR if it cannot. */
+/** How a bot's onInit failed (the `bot:error` it left in the log). */
+export interface HookFailure {
+  code: "BOT_ERROR";
+  reason: string;
+  message: string;
+}
+
+/**
+ * Resolves a preset or inline code and loads it in the sandbox; BOT_NOT_FOUND / BOT_ERROR if it
+ * cannot. A module that does not load is named as the caller gave it, with the line and column.
+ */
 export async function loadBot(ctx: ChannelsContext, source: BotSource): Promise<LoadedBot> {
   const rt = runtime(ctx);
   let code: string;
@@ -74,15 +86,33 @@ export async function loadBot(ctx: ChannelsContext, source: BotSource): Promise<
   }
   // Before anything is written (create_channel makes the channel after this).
   if (Buffer.byteLength(code) > MAX_CHANNEL_BOT_CODE_BYTES) throw new AppError("INVALID_REQUEST", `Bot code is over ${MAX_CHANNEL_BOT_CODE_BYTES / 1024} KiB`);
-  return { code, manifest: await rt.manifestOf(code), params: source.bot_params ?? {} };
+  const label = source.bot_preset ?? "bot_code";
+  let manifest: Record<string, unknown>;
+  try {
+    manifest = await rt.manifestOf(code);
+  } catch (err) {
+    if (!(err instanceof AppError) || err.code !== "BOT_ERROR") throw err;
+    // The sandbox names the module by the check's internal id; the caller knows it by what it gave.
+    const reason = String(err.detail?.reason ?? "load");
+    const cause = String(err.detail?.cause ?? err.message);
+    throw new AppError("BOT_ERROR", `${label} does not load${reason === "load" ? "" : ` (${reason})`}: ${cause}`, { detail: { reason, hook: "load" } });
+  }
+  return { code, manifest, params: source.bot_params ?? {}, label };
 }
 
 
+export interface Attached {
+  view: BotView;
+  /** Set when the bot's onInit failed: the bot stays attached (its announcement is in the log). */
+  failure?: HookFailure;
+}
+
 /**
  * Attaches a bot: its exact code is hashed and announced in a `bot:attach` system message, with
- * the commitment sha256(seed), before anyone can act on it; its onInit runs right after.
+ * the commitment sha256(seed), before anyone can act on it; its onInit runs right after, and the
+ * answer says how it ended. It sits in bot seat `slotId`, or in the first free one.
  */
-export async function attachBotTo(ctx: ChannelsContext, channelId: string, source: BotSource | LoadedBot, slotId: string | null): Promise<BotView> {
+export async function attachBotTo(ctx: ChannelsContext, channelId: string, source: BotSource | LoadedBot, slotId?: string): Promise<Attached> {
   const loaded = "manifest" in source ? source : await loadBot(ctx, source);
   // One attach at a time per channel, so concurrent attach_bot calls cannot all pass the caps.
   const previous = attaching.get(channelId) ?? Promise.resolve();
@@ -99,10 +129,10 @@ export async function attachBotTo(ctx: ChannelsContext, channelId: string, sourc
 /** Attaches in progress, per channel (see attachBotTo). */
 const attaching = new Map<string, Promise<void>>();
 
-async function attachLoaded(ctx: ChannelsContext, channelId: string, { code, manifest, params }: LoadedBot, slotId: string | null): Promise<BotView> {
+async function attachLoaded(ctx: ChannelsContext, channelId: string, { code, manifest, params }: LoadedBot, requested: string | undefined): Promise<Attached> {
   const existing = await ctx.store.getBots(channelId);
-  if (slotId !== null && existing.some((b) => b.slot_id === slotId)) throw new AppError("SLOT_ALREADY_FILLED", `Slot ${slotId} already has a bot`);
   if (existing.length >= MAX_BOTS_PER_CHANNEL) throw new AppError("INVALID_REQUEST", `A channel holds at most ${MAX_BOTS_PER_CHANNEL} bots`);
+  const slotId = seatFor(channelId, await ctx.store.getSlots(channelId), existing, requested);
   const codeBytes = existing.reduce((n, b) => n + Buffer.byteLength(b.code), Buffer.byteLength(code));
   if (codeBytes > MAX_CHANNEL_BOT_CODE_BYTES) {
     throw new AppError("INVALID_REQUEST", `A channel's bots hold at most ${MAX_CHANNEL_BOT_CODE_BYTES / 1024} KiB of code in all; this one would bring it to ${Math.ceil(codeBytes / 1024)} KiB`);
@@ -127,14 +157,57 @@ async function attachLoaded(ctx: ChannelsContext, channelId: string, { code, man
     created_at: timestamp(ctx),
   };
   const { bot_id, name, version, code_hash, manifest_hash, seed_commit, engine } = bot;
-  await commit(ctx, channelId, [{ type: "require", open: true }, { type: "bot", insert: bot }], [
+  const [announced] = await commit(ctx, channelId, [{ type: "require", open: true }, { type: "bot", insert: bot }], [
     systemMessage(ctx, { type: "bot:attach", bot_id, name, version, slot_id: slotId, code_hash, manifest_hash, seed_commit, engine, params: bot.params }),
   ]);
   // A catch-up that read the bot list before this commit may have marked the channel botless.
   botless.delete(channelId);
   // Its onInit answers now; a failure of the machinery (not of the bot) is logged, the attach stands.
   await runBots(ctx, channelId).catch((err) => console.error(`[parley] bots of ${channelId} failed:`, err));
-  return botView(bot);
+  const failure = await initFailure(ctx, channelId, bot_id, announced!.id);
+  return { view: botView(bot), ...(failure ? { failure } : {}) };
+}
+
+/**
+ * The seat a bot takes: the one asked for, which must be a free bot seat, or the first free bot seat.
+ * A channel's bots cannot be removed, so a bot needs a seat of its own (its seat shows as filled).
+ */
+function seatFor(channelId: string, slots: readonly SlotRecord[], bots: readonly BotRecord[], requested: string | undefined): string {
+  const holder = (slotId: string) => bots.find((b) => b.slot_id === slotId);
+  const seats = slots.filter((s) => s.kind === "bot");
+  if (requested !== undefined) {
+    if (!seats.some((s) => s.slot_id === requested)) throw new AppError("INVALID_REQUEST", `Slot "${requested}" is not a bot:LABEL seat of "${channelId}"`);
+    const there = holder(requested);
+    if (there) throw new AppError("SLOT_ALREADY_FILLED", `Slot ${requested} already holds bot ${there.bot_id} (${there.name})`);
+    return requested;
+  }
+  if (seats.length === 0) throw new AppError("INVALID_REQUEST", `Channel "${channelId}" has no bot:LABEL seat; a bot needs one (create the channel with one, e.g. slots: [..., "bot:ref"])`);
+  const free = seats.find((s) => !holder(s.slot_id));
+  if (!free) throw new AppError("SLOT_ALREADY_FILLED", `Every bot seat of "${channelId}" holds a bot (${seats.map((s) => s.slot_id).join(", ")}); bots cannot be removed`);
+  return free.slot_id;
+}
+
+/**
+ * The bot:error its onInit left, if it failed. A hook's messages are one commit (consecutive ids)
+ * after its trigger, and the catch-up that ran it has ended, so they are there to be read.
+ */
+async function initFailure(ctx: ChannelsContext, channelId: string, botId: string, attachId: number): Promise<HookFailure | undefined> {
+  let answered = false;
+  for (let after = attachId; ; ) {
+    const page = await ctx.store.listMessages(channelId, { after, slotId: "*", limit: PAGE });
+    for (const m of page) {
+      if (m.reply_to !== attachId) {
+        if (answered) return undefined;
+        continue;
+      }
+      answered = true;
+      if (m.kind === "system" && m.body.type === "bot:error" && m.body.bot_id === botId) {
+        return { code: "BOT_ERROR", reason: String(m.body.reason), message: String(m.body.message) };
+      }
+    }
+    if (page.length < PAGE) return undefined;
+    after = page.at(-1)!.id;
+  }
 }
 
 /** Channels known to have no bot, so a post there skips the bots query. Cleared on attach. */
@@ -225,10 +298,6 @@ function checkOutputs(result: HookResult, slots: { slot_id: string }[]): HookRes
   return result;
 }
 
-export async function listBots(ctx: ChannelsContext, channelId: string): Promise<BotView[]> {
-  return (await ctx.store.getBots(channelId)).map(botView);
-}
-
 async function requireBot(ctx: ChannelsContext, channelId: string, botId: string): Promise<BotRecord> {
   const bot = (await ctx.store.getBots(channelId)).find((b) => b.bot_id === botId);
   if (!bot) throw new AppError("BOT_NOT_FOUND", `No bot "${botId}" in "${channelId}"`);
@@ -252,23 +321,23 @@ export async function dmBot(ctx: ChannelsContext, caller: Caller, input: { chann
   const [msg] = await commit(ctx, input.channel_id, [{ type: "require", open: true, holder: { slot_id: m.slot.slot_id, principal: caller.principal } }], [
     { sender: m.slot.slot_id, kind: "user", body: { text: input.message }, ts: timestamp(ctx), to_slot: botSender(input.bot_id) },
   ]);
-  return { ok: true, delivered_to: botSender(input.bot_id), msg_id: msg!.id };
+  // `id` as messages carry it; `msg_id` is the same number, the name this answer had first.
+  return { ok: true, delivered_to: botSender(input.bot_id), id: msg!.id, msg_id: msg!.id };
 }
 
 setBotScheduler(runBots);
 
-/** attach_bot: an admin adds a bot to an open channel, optionally seating it in a bot:LABEL slot. */
+/**
+ * attach_bot: an admin adds a bot to an open channel, in the bot:LABEL seat asked for or the first
+ * free one. The announcement cannot be taken back from a log others read, so a bot whose onInit
+ * fails stays attached, and the answer says so in `bot_error` (the log holds the same bot:error).
+ */
 export async function attachBot(ctx: ChannelsContext, caller: Caller, input: BotSource & { channel_id: string; slot_id?: string }) {
   const m = await loadMembership(ctx, caller, input.channel_id);
   if (!m.isAdmin) throw new AppError("NOT_ADMIN", `Only an admin of "${input.channel_id}" can attach bots`);
   if (m.channel.status === "closed") throw new AppError("CHANNEL_CLOSED", `Channel "${input.channel_id}" is closed`);
-  if (input.slot_id !== undefined) {
-    const slot = m.slots.find((s) => s.slot_id === input.slot_id);
-    if (!slot || slot.kind !== "bot") throw new AppError("INVALID_REQUEST", `Slot "${input.slot_id}" is not a bot:LABEL slot of this channel`);
-    if ((await ctx.store.getBots(input.channel_id)).some((b) => b.slot_id === input.slot_id)) {
-      throw new AppError("SLOT_ALREADY_FILLED", `Slot ${input.slot_id} already has a bot`);
-    }
-  }
-  const view = await attachBotTo(ctx, input.channel_id, input, input.slot_id ?? null);
-  return { bot_id: view.bot_id, code_hash: view.code_hash, seed_commit: view.seed_commit };
+  // Checked again under the channel's attach lock; here, so a refusal costs no load in the sandbox.
+  seatFor(input.channel_id, m.slots, await ctx.store.getBots(input.channel_id), input.slot_id);
+  const { view, failure } = await attachBotTo(ctx, input.channel_id, input, input.slot_id);
+  return { bot_id: view.bot_id, code_hash: view.code_hash, seed_commit: view.seed_commit, ...(failure ? { bot_error: failure } : {}) };
 }

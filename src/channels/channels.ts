@@ -12,7 +12,7 @@ import {
   type Caller,
   type ChannelsContext,
 } from "./context.ts";
-import { attachBotTo, listBots, loadBot, type BotView } from "./bots.ts";
+import { attachBotTo, botView, loadBot, type Attached, type BotView, type LoadedBot } from "./bots.ts";
 import type { ChannelRefInput, CreateChannelInput, UpdateChannelInput, UpdateOp } from "./schemas.ts";
 import { buildView, type ChannelView } from "./views.ts";
 
@@ -24,11 +24,18 @@ export interface CreateChannelResult {
   bots: BotView[];
 }
 
-/** Opens a channel; the caller becomes its admin (to post, it redeems an invite like anyone). */
+/**
+ * Opens a channel; the caller becomes its admin (to post, it redeems an invite like anyone). With a
+ * bot, all or nothing: a bot that does not load, or whose onInit fails, leaves no channel behind
+ * (BOT_ERROR), so the caller fixes the code or params and calls again.
+ */
 export async function createChannel(ctx: ChannelsContext, caller: Caller, input: CreateChannelInput): Promise<CreateChannelResult> {
   const wantsBot = input.bot_code !== undefined || input.bot_preset !== undefined;
   if (wantsBot && !ctx.bots) throw new AppError("BOT_NOT_FOUND", "This server runs no bots");
   if (input.bot_code !== undefined && input.bot_preset !== undefined) throw new AppError("INVALID_REQUEST", "Give bot_code or bot_preset, not both");
+  if (input.bot_params !== undefined && !wantsBot) throw new AppError("INVALID_REQUEST", "bot_params without bot_preset or bot_code: there is no bot to pass them to");
+  const botSeat = input.slots.findIndex((spec) => spec.startsWith("bot:"));
+  if (wantsBot && botSeat < 0) throw new AppError("INVALID_REQUEST", 'A bot needs a seat: add a "bot:LABEL" slot (e.g. slots: [..., "bot:ref"])');
   // Load the bot first: a bot that does not load must not leave a half-made channel behind.
   const loaded = wantsBot ? await loadBot(ctx, input) : null;
   const id = newChannelId();
@@ -52,14 +59,38 @@ export async function createChannel(ctx: ChannelsContext, caller: Caller, input:
   );
   // The bot is attached (and announced with its code hash and seed commitment) before the invites
   // leave this call, so no player can join a channel whose referee is not yet fixed.
-  const bots = loaded ? [await attachBotTo(ctx, id, loaded, slots.find((s) => s.kind === "bot")?.slot_id ?? null)] : [];
+  const bots = loaded ? [await attachOrDiscard(ctx, id, loaded, `s${botSeat}`)] : [];
   const stored = await ctx.store.getSlots(id);
-  return { channel_id: id, invites, view: buildView(channel, stored, caller.principal), bots };
+  return { channel_id: id, invites, view: buildView(channel, stored, caller.principal, bots), bots };
+}
+
+/**
+ * Attaches create_channel's bot; if its onInit fails (or the attach does), the channel is discarded
+ * whole. Nobody has its id yet, so nothing anyone saw is taken back, and no channel with a broken
+ * referee is left for the caller to find and close.
+ */
+async function attachOrDiscard(ctx: ChannelsContext, channelId: string, loaded: LoadedBot, slotId: string): Promise<BotView> {
+  let attached: Attached;
+  try {
+    attached = await attachBotTo(ctx, channelId, loaded, slotId);
+  } catch (err) {
+    await ctx.store.discardChannel(channelId);
+    throw err;
+  }
+  const { view, failure } = attached;
+  if (!failure) return view;
+  await ctx.store.discardChannel(channelId);
+  // The sandbox names the bot by its id, which goes with the channel; the caller knows it by its label.
+  const cause = failure.message.replace(/^Bot "[^"]*" failed in onInit \([^)]*\): /, "");
+  throw new AppError("BOT_ERROR", `${loaded.label} failed in onInit (${failure.reason}): ${cause}; the channel was not created`, {
+    detail: { reason: failure.reason, hook: "onInit" },
+  });
 }
 
 export async function getChannelInfo(ctx: ChannelsContext, caller: Caller, input: ChannelRefInput): Promise<{ view: ChannelView; bots: BotView[] }> {
   const m = await loadMembership(ctx, caller, input.channel_id);
-  return { view: buildView(m.channel, m.slots, caller.principal), bots: await listBots(ctx, m.channel.id) };
+  const bots = await ctx.store.getBots(m.channel.id);
+  return { view: buildView(m.channel, m.slots, caller.principal, bots), bots: bots.map(botView) };
 }
 
 /** Whether the caller may still read the channel (holds a slot or administers it), as every read checks. */
@@ -76,7 +107,7 @@ export async function mayRead(ctx: ChannelsContext, caller: Caller, channelId: s
 /** The caller's own channels only (created or seated in); never anyone else's. */
 export async function listChannels(ctx: ChannelsContext, caller: Caller): Promise<{ channels: ChannelView[] }> {
   const records = await ctx.store.listChannelsOf(caller.principal);
-  const channels = await Promise.all(records.map(async (c) => buildView(c, await ctx.store.getSlots(c.id), caller.principal)));
+  const channels = await Promise.all(records.map(async (c) => buildView(c, await ctx.store.getSlots(c.id), caller.principal, await ctx.store.getBots(c.id))));
   return { channels };
 }
 
@@ -93,6 +124,7 @@ export async function updateChannel(ctx: ChannelsContext, caller: Caller, input:
   if (!m.isAdmin) throw new AppError("NOT_ADMIN", `Only an admin of "${input.channel_id}" can update it`);
   if (m.channel.status === "closed") throw new AppError("CHANNEL_CLOSED", `Channel "${input.channel_id}" is closed`);
 
+  const bots = await ctx.store.getBots(input.channel_id);
   const slots = new Map(m.slots.map((s) => [s.slot_id, { ...s }]));
   const changes: Change[] = [{ type: "require", open: true }];
   const messages = [];
@@ -104,7 +136,11 @@ export async function updateChannel(ctx: ChannelsContext, caller: Caller, input:
         changes.push({ type: "channel", set: { name: op.name } });
         messages.push(systemMessage(ctx, { type: "channel:rename", name: op.name }));
         break;
-      case "kick":
+      case "kick": {
+        if (slot!.kind === "bot") {
+          const bot = bots.find((b) => b.slot_id === op.slot_id);
+          throw new AppError("INVALID_REQUEST", bot ? `Slot ${op.slot_id} is a bot seat; it holds bot ${bot.bot_id} (${bot.name}), and bots cannot be kicked` : `Slot ${op.slot_id} is a bot seat with no bot; nothing to kick`);
+        }
         if (!slot!.holder) throw new AppError("INVALID_REQUEST", `Slot ${op.slot_id} is empty; nothing to kick`);
         // The kicked holder's invite and rejoin token both die; reissue_invite seats someone new, in a
         // new occupancy: the kicked player's private messages stay theirs (and the bot's).
@@ -117,6 +153,7 @@ export async function updateChannel(ctx: ChannelsContext, caller: Caller, input:
         slot!.holder = null;
         messages.push(systemMessage(ctx, { type: "slot:kick", slot_id: op.slot_id }));
         break;
+      }
       case "reissue_invite": {
         if (slot!.kind !== "invite") throw new AppError("INVALID_REQUEST", `Slot ${op.slot_id} is a bot slot; it takes no invite`);
         const code = newInviteCode();
@@ -137,7 +174,7 @@ export async function updateChannel(ctx: ChannelsContext, caller: Caller, input:
   }
   await commit(ctx, input.channel_id, changes, messages);
   const after = await loadMembership(ctx, caller, input.channel_id).catch(() => null);
-  const view = after ? buildView(after.channel, after.slots, caller.principal) : buildView(m.channel, [...slots.values()], caller.principal);
+  const view = after ? buildView(after.channel, after.slots, caller.principal, bots) : buildView(m.channel, [...slots.values()], caller.principal, bots);
   return { ok: true, view, invites };
 }
 

@@ -3,7 +3,7 @@ import { sha256Hex } from "../lib/hash.ts";
 import { newRejoinToken } from "../lib/ids.ts";
 import type { SlotRecord } from "../store/index.ts";
 import { commit, requireChannel, systemMessage, timestamp, type Caller, type ChannelsContext } from "./context.ts";
-import { listBots, type BotView } from "./bots.ts";
+import { botView, type BotView } from "./bots.ts";
 import type { JoinChannelInput } from "./schemas.ts";
 import { buildView, type ChannelView } from "./views.ts";
 
@@ -70,5 +70,6 @@ export async function joinChannel(ctx: ChannelsContext, caller: Caller, input: J
     event ? [systemMessage(ctx, { type: event, slot_id: slot.slot_id, label: slot.label })] : [],
   );
   const seated: SlotRecord[] = slots.map((s) => (s.slot_id === slot.slot_id ? { ...s, holder: caller.principal, admin } : s));
-  return { channel_id: channel.id, slot_id: slot.slot_id, rejoin_token, view: buildView(channel, seated, caller.principal), bots: await listBots(ctx, channel.id) };
+  const bots = await ctx.store.getBots(channel.id);
+  return { channel_id: channel.id, slot_id: slot.slot_id, rejoin_token, view: buildView(channel, seated, caller.principal, bots), bots: bots.map(botView) };
 }

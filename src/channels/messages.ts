@@ -5,8 +5,19 @@ import { DEFAULT_MAX_ANSWER_BYTES, readPage } from "./pages.ts";
 import type { PostMessageInput, SyncMessagesInput } from "./schemas.ts";
 import { buildView, type ChannelView } from "./views.ts";
 
+/**
+ * The stored message's id, under the name messages carry (`id`), and again as `msg_id`, the name
+ * this answer had first: prompts written for it keep working.
+ */
+export interface PostResult {
+  id: number;
+  ts: string;
+  /** The same number as `id`. */
+  msg_id: number;
+}
+
 /** Posts a public user message; returns once it is durably stored (WAL commit). */
-export async function postMessage(ctx: ChannelsContext, caller: Caller, input: PostMessageInput): Promise<{ msg_id: number; ts: string }> {
+export async function postMessage(ctx: ChannelsContext, caller: Caller, input: PostMessageInput): Promise<PostResult> {
   const bytes = Buffer.byteLength(input.body, "utf8");
   if (bytes > ctx.limits.maxMessageBytes) {
     throw new AppError("INVALID_REQUEST", `Message body is ${bytes} bytes; the limit is ${ctx.limits.maxMessageBytes}`);
@@ -17,7 +28,7 @@ export async function postMessage(ctx: ChannelsContext, caller: Caller, input: P
   const [msg] = await commit(ctx, input.channel_id, [{ type: "require", open: true, holder: { slot_id: m.slot.slot_id, principal: caller.principal } }], [
     { sender: m.slot.slot_id, kind: "user", body: { text: input.body }, ts: timestamp(ctx), to_slot: null },
   ]);
-  return { msg_id: msg!.id, ts: msg!.ts };
+  return { id: msg!.id, ts: msg!.ts, msg_id: msg!.id };
 }
 
 export interface SyncResult {
@@ -49,7 +60,8 @@ export async function syncMessages(ctx: ChannelsContext, caller: Caller, input: 
     const { items: messages, more } = await readPage(read, input.cursor, input.limit, ctx.limits.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES);
     const remaining = deadline - Date.now();
     if (messages.length > 0 || remaining <= 0 || signal?.aborted) {
-      return { messages, cursor: messages.at(-1)?.id ?? input.cursor, more, view: buildView(m.channel, m.slots, caller.principal) };
+      const view = buildView(m.channel, m.slots, caller.principal, await ctx.store.getBots(input.channel_id));
+      return { messages, cursor: messages.at(-1)?.id ?? input.cursor, more, view };
     }
     await ctx.notifier.wait(input.channel_id, seen, remaining, signal);
   }

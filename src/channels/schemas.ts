@@ -13,18 +13,43 @@ const BotParams = z
   .record(z.string(), z.unknown())
   .refine((p) => Buffer.byteLength(JSON.stringify(p)) <= MAX_BOT_PARAMS_BYTES, `at most ${MAX_BOT_PARAMS_BYTES} bytes of JSON`);
 
-const ChannelId = z.string().regex(/^chn_[A-Za-z0-9_-]{8,64}$/, "must be a channel id like chn_…");
+/**
+ * Ids are looked up whatever their length: a well-prefixed id that matches nothing gets the not-found
+ * code of its kind (CHANNEL_NOT_FOUND, INVITE_INVALID, BOT_NOT_FOUND), one answer for "no such thing"
+ * however it was mistyped. Only what cannot be an id at all (another prefix, other characters, longer
+ * than any id) is INVALID_REQUEST. Ours have 16 to 27 characters after the prefix (lib/ids.ts).
+ */
+export const MAX_ID_CHARS = 128;
+const ID_CHARS = `[A-Za-z0-9_-]{1,${MAX_ID_CHARS}}`;
+/** A channel id: `chn_` and up to MAX_ID_CHARS base64url characters. */
+export const CHANNEL_ID = new RegExp(`^chn_${ID_CHARS}$`);
+
+const ChannelId = z.string().regex(CHANNEL_ID, "must be a channel id like chn_…");
 const SlotId = z.string().regex(/^s\d{1,3}$/, "must be a slot id like s0");
 const SlotSpec = z
   .string()
   .regex(/^(bot|invite):[A-Za-z0-9_.-]{1,40}$/, 'must be "invite:LABEL" or "bot:LABEL" (letters, digits, _ . -)');
 
+/** A label names one seat (the rules and the players refer to seats by it), so labels differ. */
+const Slots = z
+  .array(SlotSpec)
+  .min(1)
+  .max(MAX_SLOTS)
+  .superRefine((specs, ctx) => {
+    const seen = new Set<string>();
+    for (const spec of specs) {
+      const label = spec.slice(spec.indexOf(":") + 1);
+      if (seen.has(label)) ctx.addIssue({ code: "custom", message: `two seats are labelled "${label}"; each seat needs its own label` });
+      seen.add(label);
+    }
+  });
+
 export const CreateChannelInputSchema = z
   .object({
     name: z.string().trim().min(1).max(100).describe("Channel name shown to members"),
-    slots: z.array(SlotSpec).min(1).max(MAX_SLOTS).describe('Seats in order: "invite:LABEL" for a player, "bot:LABEL" for a referee bot'),
-    bot_code: z.string().min(1).max(256 * 1024).optional().describe("Inline bot source: an ES module with `export default { onInit, onJoin, onMessage, onPrivateMessage }` (DESIGN §5)"),
-    bot_preset: z.string().max(64).optional().describe("Built-in referee: GuessBot, BlackjackBot, EchoBot, DiceBot or RPSBot"),
+    slots: Slots.describe('Seats in order, each with its own label: "invite:LABEL" for a player, "bot:LABEL" for a referee bot (a bot needs one)'),
+    bot_code: z.string().min(1).max(256 * 1024).optional().describe("Inline bot source: an ES module with `export default { onInit, onJoin, onMessage, onPrivateMessage }`; it sits in the first bot:LABEL seat"),
+    bot_preset: z.string().max(64).optional().describe("Built-in referee: GuessBot, BlackjackBot, EchoBot, DiceBot or RPSBot; it sits in the first bot:LABEL seat"),
     bot_params: BotParams.optional().describe(`Parameters passed to the bot (at most ${MAX_BOT_PARAMS_BYTES} bytes of JSON)`),
   })
   .strict();
@@ -33,7 +58,7 @@ export const JoinChannelInputSchema = z
   .object({
     invite_code: z
       .string()
-      .regex(/^(inv|rejoin)_[A-Za-z0-9_-]{16,64}$/, "must be an inv_… invite code or a rejoin_… token")
+      .regex(new RegExp(`^(inv|rejoin)_${ID_CHARS}$`), "must be an inv_… invite code or a rejoin_… token")
       .describe("An inv_… invite code, or a rejoin_… token to take your slot back"),
   })
   .strict();
@@ -70,7 +95,7 @@ export const GetTranscriptInputSchema = z
   })
   .strict();
 
-const BotId = z.string().regex(/^bot_[A-Za-z0-9_-]{8,64}$/, "must be a bot id like bot_…");
+const BotId = z.string().regex(new RegExp(`^bot_${ID_CHARS}$`), "must be a bot id like bot_…");
 
 export const AttachBotInputSchema = z
   .object({
@@ -78,7 +103,7 @@ export const AttachBotInputSchema = z
     bot_code: z.string().min(1).max(256 * 1024).optional(),
     bot_preset: z.string().max(64).optional(),
     bot_params: BotParams.optional(),
-    slot_id: SlotId.optional().describe("A bot:LABEL slot for the bot to sit in"),
+    slot_id: SlotId.optional().describe("The bot:LABEL seat for the bot (default: the first free one)"),
   })
   .strict()
   .refine((v) => (v.bot_code === undefined) !== (v.bot_preset === undefined), "give exactly one of bot_code and bot_preset");

@@ -1,4 +1,4 @@
-import type { ChannelRecord, Message, SlotRecord } from "../store/index.ts";
+import type { BotRecord, ChannelRecord, Message, SlotRecord } from "../store/index.ts";
 
 /** What a member sees of a channel: slots and who is seated, never secrets or other principals. */
 export interface ChannelView {
@@ -9,11 +9,14 @@ export interface ChannelView {
   /** The caller's slot id, or null if it holds none. */
   you: string | null;
   admin: boolean;
+  /** `filled`: a player holds the seat, or (a bot seat) a bot sits in it. */
   slots: { slot_id: string; label: string; kind: SlotRecord["kind"]; filled: boolean; admin: boolean }[];
 }
 
-export function buildView(channel: ChannelRecord, slots: SlotRecord[], principal: string): ChannelView {
+/** `bots`: the channel's bots, whose seats show as filled. */
+export function buildView(channel: ChannelRecord, slots: SlotRecord[], principal: string, bots: readonly Pick<BotRecord, "slot_id">[]): ChannelView {
   const mine = slots.find((s) => s.holder === principal) ?? null;
+  const seated = (slotId: string) => bots.some((b) => b.slot_id === slotId);
   return {
     channel_id: channel.id,
     name: channel.name,
@@ -21,7 +24,7 @@ export function buildView(channel: ChannelRecord, slots: SlotRecord[], principal
     created_at: channel.created_at,
     you: mine?.slot_id ?? null,
     admin: channel.creator === principal || mine?.admin === true,
-    slots: slots.map((s) => ({ slot_id: s.slot_id, label: s.label, kind: s.kind, filled: s.holder !== null, admin: s.admin })),
+    slots: slots.map((s) => ({ slot_id: s.slot_id, label: s.label, kind: s.kind, filled: s.holder !== null || (s.kind === "bot" && seated(s.slot_id)), admin: s.admin })),
   };
 }
 

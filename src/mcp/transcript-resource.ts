@@ -6,7 +6,7 @@ import { AppError, toAppError } from "../errors.ts";
 import { callerFrom } from "./identity.ts";
 import type { TranscriptDownloads } from "./transcript-download.ts";
 
-const URI = /^channel:\/\/(chn_[A-Za-z0-9_-]{8,64})\/transcript$/;
+const URI = /^channel:\/\/([^/]+)\/transcript$/;
 
 /** AppError → JSON-RPC error for resource requests (codes there must be integers; the text keeps ours). */
 function toMcpError(err: unknown): McpError {
@@ -50,7 +50,8 @@ export function registerTranscriptResource(server: McpServer, ctx: ChannelsConte
     const channelId = URI.exec(uri)?.[1];
     const caller = callerFrom(extra);
     try {
-      if (!channelId) throw new AppError("INVALID_REQUEST", `Cannot subscribe to ${uri}; only channel://ID/transcript`);
+      // A well-formed id of no channel is CHANNEL_NOT_FOUND (below), as in the tools.
+      if (!channelId || !channels.CHANNEL_ID.test(channelId)) throw new AppError("INVALID_REQUEST", `Cannot subscribe to ${uri}; only channel://ID/transcript`);
       await channels.getChannelInfo(ctx, caller, { channel_id: channelId });
     } catch (err) {
       throw toMcpError(err);

@@ -61,6 +61,9 @@ export interface HookOutcome {
 /** Module top-level code runs at time 0 (the prelude's start) with random stream 0: the same on every (re)load. */
 const LOAD_STREAM = 0;
 const MAX_MESSAGE = 200;
+/** The bot's module name inside the engine; its stack frames read `bot.js:LINE:COLUMN`. */
+const MODULE_NAME = "bot.js";
+const MODULE_PLACE = /\bbot\.js:(\d+):(\d+)/;
 
 export class BotInstance {
   /** True once a limit broke: the worker must dispose this instance and load a fresh one. */
@@ -128,7 +131,7 @@ export class BotInstance {
   private evaluateModule(): BotFailure | undefined {
     const { vm } = this;
     this.meter.start();
-    const result = vm.evalCode(this.options.code, "bot.js", { type: "module" });
+    const result = vm.evalCode(this.options.code, MODULE_NAME, { type: "module" });
     const settled = this.settle(result);
     if ("error" in settled) return this.fail(settled.error, "load");
     const ns = settled.value;
@@ -196,7 +199,9 @@ export class BotInstance {
    * undetected, the instance stayed and the next, innocent hook failed with "memory".
    */
   private fail(errorHandle: QuickJSHandle | undefined, fallback: BotErrorReason): BotFailure {
-    const thrown = errorHandle ? this.describe(errorHandle) : "";
+    // A module that does not load says where (its author's next step). Only there: a hook's error
+    // text is recorded in transcripts, and a replay must produce it word for word.
+    const thrown = errorHandle ? this.describe(errorHandle, fallback === "load") : "";
     errorHandle?.dispose();
     this.meter.check();
     let failure: BotFailure;
@@ -208,8 +213,12 @@ export class BotInstance {
     return failure;
   }
 
-  /** "Name: message" of a thrown value. A getter here is bot code, run under the same meter. */
-  private describe(h: QuickJSHandle): string {
+  /**
+   * "Name: message" of a thrown value; with `placed`, "Name at line L, column C: message", the
+   * innermost place in the bot's own source (the prelude is evaluated apart, so nothing shifts it).
+   * A getter here is bot code, run under the same meter.
+   */
+  private describe(h: QuickJSHandle, placed = false): string {
     const { vm } = this;
     try {
       // QuickJS throws null when it cannot allocate even its own "out of memory" error.
@@ -224,7 +233,10 @@ export class BotInstance {
       };
       const name = read("name");
       const message = read("message");
-      return name ? `${name}: ${message}` : message;
+      const at = placed ? MODULE_PLACE.exec(read("stack")) : null;
+      const where = at ? `at line ${at[1]}, column ${at[2]}` : "";
+      if (name) return where ? `${name} ${where}: ${message}` : `${name}: ${message}`;
+      return where ? `${where}: ${message}` : message;
     } catch {
       return "Uncaught exception";
     }

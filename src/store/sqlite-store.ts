@@ -95,6 +95,14 @@ export class SqliteStore implements Store {
     }, input.channel.id, true);
   }
 
+  async discardChannel(id: string): Promise<void> {
+    // Its message ids are not given again in this process (lastMessageId only grows); after a restart
+    // they may be, harmlessly: nobody saw them, and every channel's ids still only grow.
+    await this.writes.run(() => {
+      for (const remove of this.q.discard) remove.run(id);
+    }, id, true);
+  }
+
   async getChannel(id: string): Promise<ChannelRecord | null> {
     return this.cached(id)?.channel ?? null;
   }
@@ -311,6 +319,8 @@ function prepare(db: Database) {
     ) as Statement<{ channel_id: string }, []>,
     setBotState: db.prepare("UPDATE bots SET state = ?, last_seen = ? WHERE bot_id = ?"),
     getBots: db.prepare("SELECT * FROM bots WHERE channel_id = ? ORDER BY created_at, bot_id") as Statement<BotRow, [string]>,
+    // Children first (foreign keys).
+    discard: ["messages", "bots", "slots"].map((table) => db.prepare(`DELETE FROM ${table} WHERE channel_id = ?`)).concat(db.prepare("DELETE FROM channels WHERE id = ?")),
     channelsOf: db.prepare(
       `SELECT * FROM channels WHERE creator = ? OR id IN (SELECT channel_id FROM slots WHERE holder = ?)
        ORDER BY created_at DESC, id`,

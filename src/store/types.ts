@@ -138,6 +138,11 @@ export interface MessageRead {
 
 export interface Store {
   createChannel(input: NewChannel, messages: MessageDraft[], seal: Sealer): Promise<Message[]>;
+  /**
+   * Deletes a channel and everything of it. Only for a channel nobody has seen: create_channel
+   * discards the one it made when its bot's onInit failed, before the id left the server.
+   */
+  discardChannel(id: string): Promise<void>;
   getChannel(id: string): Promise<ChannelRecord | null>;
   getSlots(channelId: string): Promise<SlotRecord[]>;
   findSlotByInviteHash(hash: string): Promise<SlotRecord | null>;

@@ -31,7 +31,7 @@ const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc
 const ms = (v: number) => `${v.toFixed(1)} ms`;
 
 async function channelWith(client: TestClient, name: string, bot: Record<string, string>) {
-  const ch = await client.call("create_channel", { name, slots: ["invite:a"], ...bot });
+  const ch = await client.call("create_channel", { name, slots: ["invite:a", "bot:ref"], ...bot });
   await client.call("join_channel", { invite_code: ch.invites[0] });
   const head = await client.call("sync_messages", { channel_id: ch.channel_id, timeout_ms: 0 });
   return { id: ch.channel_id as string, cursor: head.cursor as number };

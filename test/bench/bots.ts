@@ -35,7 +35,7 @@ const ms = (v: number) => `${v.toFixed(3)} ms`;
 async function channel(preset?: string, c = ctx) {
   const who = { principal: `p-${crypto.randomUUID()}` };
   const t0 = performance.now();
-  const created = await channels.createChannel(c, who, { name: "bench", slots: ["invite:a", "invite:b"], ...(preset ? { bot_preset: preset } : {}) });
+  const created = await channels.createChannel(c, who, { name: "bench", slots: ["invite:a", "invite:b", "bot:ref"], ...(preset ? { bot_preset: preset } : {}) });
   const attachMs = performance.now() - t0;
   await channels.joinChannel(c, who, { invite_code: created.invites[0]! });
   await channels.runBots(c, created.channel_id);

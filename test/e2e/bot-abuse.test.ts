@@ -54,7 +54,7 @@ async function waitFor(client: TestClient, channelId: string, cursor: number, pr
 describe("hostile bots on a live server", () => {
   for (const [name, attack, reason] of ATTACKS) {
     test(`${name}: BOT_ERROR (${reason}) is posted, other channels keep answering, the bot answers the next message`, async () => {
-      const ch = await env.admin.call("create_channel", { name, slots: ["invite:a"], bot_code: hostile(attack) });
+      const ch = await env.admin.call("create_channel", { name, slots: ["invite:a", "bot:ref"], bot_code: hostile(attack) });
       await env.admin.call("join_channel", { invite_code: ch.invites[0] });
       const head = await env.admin.call("sync_messages", { channel_id: ch.channel_id, timeout_ms: 0 });
       await env.admin.call("post_message", { channel_id: ch.channel_id, body: "attack" });
@@ -95,13 +95,13 @@ const HOSTILE_CHANNELS = 8;
 
 describe("hostile bots in eight channels against a bystander's EchoBot", () => {
   test("the bystander answers every post within 2 s, its log gets no bot:reload or bot:error, the attackers' hooks end in deadline in their own logs", async () => {
-    const by = await env.other.call("create_channel", { name: "echo bystander", slots: ["invite:o"], bot_preset: "EchoBot" });
+    const by = await env.other.call("create_channel", { name: "echo bystander", slots: ["invite:o", "bot:echo"], bot_preset: "EchoBot" });
     await env.other.call("join_channel", { invite_code: by.invites[0] });
     const ready = await syncUntil(env.other, by.channel_id, (ms) => ms.some((m) => m.body.text === "Welcome, s0"));
 
     const attackers: { id: string; cursor: number }[] = [];
     for (let i = 0; i < HOSTILE_CHANNELS; i++) {
-      const ch = await env.admin.call("create_channel", { name: `hog ${i}`, slots: ["invite:a"], bot_code: NATIVE_HOG });
+      const ch = await env.admin.call("create_channel", { name: `hog ${i}`, slots: ["invite:a", "bot:ref"], bot_code: NATIVE_HOG });
       await env.admin.call("join_channel", { invite_code: ch.invites[0] });
       const head = await env.admin.call("sync_messages", { channel_id: ch.channel_id, timeout_ms: 0 });
       attackers.push({ id: ch.channel_id, cursor: head.cursor });

@@ -26,7 +26,7 @@ test("ctx.fetch reaches only hosts the operator allows; every response is record
   const oracle = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response(`answer #${++hits}`) });
   await using srv = await startServer({ env: { PARLEY_BOT_FETCH_HOSTS: "127.0.0.1" } });
   await using alice = await connect(srv.mcpUrl, "alice");
-  const ch = await alice.call("create_channel", { name: "oracle", slots: ["invite:a"], bot_code: FETCHING_BOT });
+  const ch = await alice.call("create_channel", { name: "oracle", slots: ["invite:a", "bot:ref"], bot_code: FETCHING_BOT });
   await alice.call("join_channel", { invite_code: ch.invites[0] });
   const allowed = `http://127.0.0.1:${oracle.port}/q`;
   await alice.call("post_message", { channel_id: ch.channel_id, body: allowed });
@@ -65,7 +65,7 @@ test("ctx.fetch reaches only hosts the operator allows; every response is record
 test("by default no host is allowed: the bot gets a refusal it can handle, and the refusal is recorded", async () => {
   await using srv = await startServer();
   await using alice = await connect(srv.mcpUrl, "alice");
-  const ch = await alice.call("create_channel", { name: "closed world", slots: ["invite:a"], bot_code: FETCHING_BOT });
+  const ch = await alice.call("create_channel", { name: "closed world", slots: ["invite:a", "bot:ref"], bot_code: FETCHING_BOT });
   await alice.call("join_channel", { invite_code: ch.invites[0] });
   await alice.call("post_message", { channel_id: ch.channel_id, body: `http://127.0.0.1:${srv.port}/` });
   const { messages } = await syncUntil(alice, ch.channel_id, (ms) => ms.some((m) => m.kind === "bot"));

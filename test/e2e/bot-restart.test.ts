@@ -55,7 +55,7 @@ test("a restart reloads a bot's module: its module-level variables start over, a
   // Counts in a module variable (what bots/README.md tells authors not to rely on) and in its state.
   const bot_code = `let seen = 0;
     export default { onMessage(ctx, msg) { seen++; const s = (ctx.getState() ?? 0) + 1; ctx.setState(s); ctx.post("bot", { seen, state: s }); } };`;
-  const ch = await client.call("create_channel", { name: "count", slots: ["invite:p"], bot_code });
+  const ch = await client.call("create_channel", { name: "count", slots: ["invite:p", "bot:ref"], bot_code });
   await client.call("join_channel", { invite_code: ch.invites[0] });
   const counts = (ms: any[]) => ms.filter((m) => m.kind === "bot").map((m) => [m.body.seen, m.body.state]);
   for (const text of ["a", "b"]) await client.call("post_message", { channel_id: ch.channel_id, body: text });
@@ -105,7 +105,7 @@ async function twoBotsEvictingEachOther(env: Record<string, string>, bot_code: s
   await using client = await connect(srv.mcpUrl, "player", { token });
   const ids: string[] = [];
   for (const name of ["one", "two"]) {
-    const ch = await client.call("create_channel", { name, slots: ["invite:p"], bot_code });
+    const ch = await client.call("create_channel", { name, slots: ["invite:p", "bot:ref"], bot_code });
     await client.call("join_channel", { invite_code: ch.invites[0] });
     ids.push(ch.channel_id);
   }

@@ -18,10 +18,10 @@ beforeAll(async () => {
 
 describe("bot tools refuse bad input with stable codes and change nothing", () => {
   const cases: [string, () => Promise<string>, string][] = [
-    ["create_channel with an unknown preset", () => env.admin.error("create_channel", { name: "x", slots: ["invite:a"], bot_preset: "ChessBot" }), "BOT_NOT_FOUND:"],
-    ["create_channel with both bot_code and bot_preset", () => env.admin.error("create_channel", { name: "x", slots: ["invite:a"], bot_preset: "EchoBot", bot_code: "export default {}" }), "INVALID_REQUEST:"],
-    ["create_channel with code that does not load", () => env.admin.error("create_channel", { name: "x", slots: ["invite:a"], bot_code: "export default {" }), "BOT_ERROR:"],
-    ["create_channel with a manifest that breaks the rules", () => env.admin.error("create_channel", { name: "x", slots: ["invite:a"], bot_code: 'export const manifest = { name: "9bad" }; export default {}' }), "BOT_ERROR:"],
+    ["create_channel with an unknown preset", () => env.admin.error("create_channel", { name: "x", slots: ["invite:a", "bot:ref"], bot_preset: "ChessBot" }), "BOT_NOT_FOUND:"],
+    ["create_channel with both bot_code and bot_preset", () => env.admin.error("create_channel", { name: "x", slots: ["invite:a", "bot:ref"], bot_preset: "EchoBot", bot_code: "export default {}" }), "INVALID_REQUEST:"],
+    ["create_channel with code that does not load", () => env.admin.error("create_channel", { name: "x", slots: ["invite:a", "bot:ref"], bot_code: "export default {" }), "BOT_ERROR:"],
+    ["create_channel with a manifest that breaks the rules", () => env.admin.error("create_channel", { name: "x", slots: ["invite:a", "bot:ref"], bot_code: 'export const manifest = { name: "9bad" }; export default {}' }), "BOT_ERROR:"],
     ["attach_bot by a non-admin", () => env.player.error("attach_bot", { channel_id: channelId, bot_preset: "DiceBot" }), "NOT_ADMIN:"],
     ["attach_bot with neither code nor preset", () => env.admin.error("attach_bot", { channel_id: channelId }), "INVALID_REQUEST:"],
     ["attach_bot into an invite slot", () => env.admin.error("attach_bot", { channel_id: channelId, bot_preset: "DiceBot", slot_id: "s0" }), "INVALID_REQUEST:"],
