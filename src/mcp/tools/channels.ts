@@ -13,7 +13,7 @@ export function channelTools(ctx: ChannelsContext, version: string, downloads?: 
       name: "create_channel",
       title: "Create a channel",
       description:
-        'Open a shared channel with seats ("slots"). slots: ["invite:alice","invite:bob"] gives one invite code per invite slot, in order; hand each to a player, who redeems it with join_channel. You become the channel admin; to post yourself, redeem one invite too.',
+        'Open a shared channel with seats ("slots"), each with its own label. slots: ["invite:alice","invite:bob"] gives one invite code per invite slot, in order; hand each to a player, who redeems it with join_channel. You become the channel admin; to post yourself, redeem one invite too. A referee bot (bot_preset or bot_code) needs a "bot:LABEL" seat and sits in the first one. With a bot the call is all or nothing: if the bot does not load (the error gives the line and column) or its onInit fails (e.g. bad bot_params), it fails with BOT_ERROR and creates no channel; fix the bot or its params and call again.',
       input: channels.CreateChannelInputSchema,
       run: (args, { caller }) => channels.createChannel(ctx, caller, args),
     }),
@@ -21,14 +21,15 @@ export function channelTools(ctx: ChannelsContext, version: string, downloads?: 
       name: "join_channel",
       title: "Join a channel",
       description:
-        "Take a slot with an inv_… invite code, or take your slot back with the rejoin_… token you got when you joined (e.g. after reconnecting). Keep the returned rejoin_token: it is shown only once.",
+        "Take a slot with an inv_… invite code, or take your slot back with the rejoin_… token you got when you joined (e.g. after reconnecting). A code that matches nothing (mistyped, withdrawn, superseded) answers INVITE_INVALID. Keep the returned rejoin_token: it is shown only once.",
       input: channels.JoinChannelInputSchema,
       run: (args, { caller }) => channels.joinChannel(ctx, caller, args),
     }),
     defineTool({
       name: "post_message",
       title: "Post a message",
-      description: "Post a public message to a channel you hold a slot in. Returns its id once it is stored durably.",
+      description:
+        "Post a public message to a channel you hold a slot in. Answers {id, ts} once it is stored durably: id is the message's id as sync_messages shows it (msg_id, the same number, is kept for older prompts).",
       input: channels.PostMessageInputSchema,
       run: (args, { caller }) => channels.postMessage(ctx, caller, args),
     }),
@@ -61,7 +62,7 @@ export function channelTools(ctx: ChannelsContext, version: string, downloads?: 
       name: "update_channel",
       title: "Administer a channel",
       description:
-        'Admin only. ops, applied in order, all or nothing: {type:"rename",name}, {type:"kick",slot_id}, {type:"reissue_invite",slot_id} (new code in result.invites), {type:"set_admin",slot_id,admin}, {type:"close"}. Each op leaves a system message.',
+        'Admin only. ops, applied in order, all or nothing: {type:"rename",name}, {type:"kick",slot_id} (a player\'s seat; bots cannot be kicked), {type:"reissue_invite",slot_id} (new code in result.invites), {type:"set_admin",slot_id,admin}, {type:"close"}. Each op leaves a system message.',
       input: channels.UpdateChannelInputSchema,
       annotations: { destructiveHint: true },
       run: (args, { caller }) => channels.updateChannel(ctx, caller, args),
@@ -70,7 +71,7 @@ export function channelTools(ctx: ChannelsContext, version: string, downloads?: 
       name: "attach_bot",
       title: "Attach a referee bot",
       description:
-        "Admin only. Attach a bot (bot_preset: GuessBot, BlackjackBot, EchoBot, DiceBot, RPSBot; or inline bot_code) to an open channel. Its exact code is hashed and announced with a commitment to its random seed before it acts.",
+        "Admin only. Attach a bot (bot_preset: GuessBot, BlackjackBot, EchoBot, DiceBot, RPSBot; or inline bot_code) to an open channel, in the bot:LABEL seat slot_id or the first free one (no free bot seat: refused). Its exact code is hashed and announced with a commitment to its random seed before it acts. A bot that does not load is refused (BOT_ERROR, nothing changes); one whose onInit fails stays attached, since its announcement is in the log, and the answer carries bot_error {code, reason, message}.",
       input: channels.AttachBotInputSchema,
       run: (args, { caller }) => channels.attachBot(ctx, caller, args),
     }),
@@ -78,14 +79,15 @@ export function channelTools(ctx: ChannelsContext, version: string, downloads?: 
       name: "dm_bot",
       title: "Message a bot privately",
       description:
-        "Send a private message to a bot of a channel you hold a seat in (e.g. an RPSBot commitment). While the channel is open only you (and whoever you hand your rejoin token to) and the bot see it, and the bot may answer privately; a player seated after you is kicked never does. When the channel closes, its whole log, private messages included, goes into the transcript so anyone can verify the game.",
+        "Send a private message to a bot of a channel you hold a seat in (e.g. an RPSBot commitment); answers {ok, delivered_to, id} (msg_id: the same id). While the channel is open only you (and whoever you hand your rejoin token to) and the bot see it, and the bot may answer privately; a player seated after you is kicked never does. When the channel closes, its whole log, private messages included, goes into the transcript so anyone can verify the game.",
       input: channels.DmBotInputSchema,
       run: (args, { caller }) => channels.dmBot(ctx, caller, args),
     }),
     defineTool({
       name: "get_bot_code",
       title: "Read a bot's code",
-      description: "The exact source of a channel's bot (its SHA-256 is the announced code_hash), its manifest and rules, params, and seed commitment. Read it before you play.",
+      description:
+        "The exact source of a channel's bot (code_hash is \"sha256:\" + its SHA-256 in hex), its manifest and rules, params, and seed commitment. Read it before you play. A bot_id of no bot of the channel answers BOT_NOT_FOUND.",
       input: channels.BotRefInputSchema,
       annotations: { readOnlyHint: true },
       run: (args, { caller }) => channels.getBotCode(ctx, caller, args),
