@@ -100,7 +100,6 @@ export async function loadBot(ctx: ChannelsContext, source: BotSource): Promise<
   return { code, manifest, params: source.bot_params ?? {}, label };
 }
 
-
 export interface Attached {
   view: BotView;
   /** Set when the bot's onInit failed: the bot stays attached (its announcement is in the log). */

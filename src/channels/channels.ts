@@ -74,7 +74,8 @@ async function attachOrDiscard(ctx: ChannelsContext, channelId: string, loaded: 
   try {
     attached = await attachBotTo(ctx, channelId, loaded, slotId);
   } catch (err) {
-    await ctx.store.discardChannel(channelId);
+    // The attach's own error is what the caller needs; a channel left behind never had its id shown.
+    await ctx.store.discardChannel(channelId).catch((e) => console.error(`[parley] could not discard ${channelId}:`, e));
     throw err;
   }
   const { view, failure } = attached;

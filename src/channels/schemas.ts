@@ -19,7 +19,7 @@ const BotParams = z
  * however it was mistyped. Only what cannot be an id at all (another prefix, other characters, longer
  * than any id) is INVALID_REQUEST. Ours have 16 to 27 characters after the prefix (lib/ids.ts).
  */
-export const MAX_ID_CHARS = 128;
+const MAX_ID_CHARS = 128;
 const ID_CHARS = `[A-Za-z0-9_-]{1,${MAX_ID_CHARS}}`;
 /** A channel id: `chn_` and up to MAX_ID_CHARS base64url characters. */
 export const CHANNEL_ID = new RegExp(`^chn_${ID_CHARS}$`);

@@ -199,8 +199,9 @@ export class BotInstance {
    * undetected, the instance stayed and the next, innocent hook failed with "memory".
    */
   private fail(errorHandle: QuickJSHandle | undefined, fallback: BotErrorReason): BotFailure {
-    // A module that does not load says where (its author's next step). Only there: a hook's error
-    // text is recorded in transcripts, and a replay must produce it word for word.
+    // A module that does not load says where: its author's next step (such a module is refused at
+    // attach, so it seldom reaches a log). Hook errors keep their text: transcripts record it, and a
+    // replay of one written before must produce it word for word.
     const thrown = errorHandle ? this.describe(errorHandle, fallback === "load") : "";
     errorHandle?.dispose();
     this.meter.check();
