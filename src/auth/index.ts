@@ -5,7 +5,7 @@ export { handleRegister } from "./register.ts";
 export { handleAuthorize } from "./authorize.ts";
 export { handleToken } from "./token.ts";
 export { handleRevoke } from "./revoke.ts";
-export { authenticate, type Identity, type AuthenticateResult } from "./resource.ts";
+export { authenticate, stillAuthorized, tokenRefusal, type Identity, type AuthenticateResult } from "./resource.ts";
 export { issueAgentToken, listAgentTokens, revokeAgentToken, AgentTokenRequestSchema } from "./agent-tokens.ts";
 export { startSweeper } from "./sweeper.ts";
 export { OAuthError, InvalidClientMetadataError, oauthErrorResponse, oauthFailure } from "./oauth-errors.ts";

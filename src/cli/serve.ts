@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { createAuthContext, loadSigningKey, startSweeper, type AuthContext, type AuthSettings } from "../auth/index.ts";
+import { createAuthContext, loadSigningKey, startSweeper, stillAuthorized, type AuthContext, type AuthSettings } from "../auth/index.ts";
 import { Notifier, runBots, type ChannelsContext } from "../channels/index.ts";
 import { allowListFetcher, BotPool, PRESETS, SandboxEngine } from "../sandbox/index.ts";
 import { ed25519Signer } from "../transcript/index.ts";
@@ -71,18 +71,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const downloads = new TranscriptDownloads(ctx);
   const table = new ToolTable([...channelTools(ctx, VERSION, downloads), ...(options.extraTools ?? [])]);
   const endpoint = new McpEndpoint({
-    createServer: (auth) => createMcpServer({ version: VERSION, channels: ctx, table, configure: options.configure, stillAuthorized, auth, downloads }),
+    createServer: (session) =>
+      createMcpServer({ version: VERSION, channels: ctx, table, configure: options.configure, stillAuthorized: auth ? (identity) => stillAuthorized(auth, identity) : undefined, auth: session, downloads }),
     idleMs: config.session_idle_seconds * 1000,
     maxBodyBytes: config.max_body_bytes,
     answerTurns: COMMIT_TURNS + 1,
     maxSessions: config.max_sessions,
     maxSessionsPerAddress: config.max_sessions_per_address,
   });
-  const stillAuthorized = async (info: { expiresAt?: number; extra?: Record<string, unknown> }) => {
-    if (!auth) return true;
-    const grant = await auth.store.getGrant(String(info.extra?.grantId ?? ""));
-    return grant !== null && grant.revoked_at === null && (info.expiresAt ?? 0) * 1000 > Date.now();
-  };
   const app = createApp({
     config,
     version: VERSION,
