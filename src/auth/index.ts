@@ -8,4 +8,4 @@ export { handleRevoke } from "./revoke.ts";
 export { authenticate, stillAuthorized, tokenRefusal, type Identity, type AuthenticateResult } from "./resource.ts";
 export { issueAgentToken, listAgentTokens, revokeAgentToken, AgentTokenRequestSchema } from "./agent-tokens.ts";
 export { startSweeper } from "./sweeper.ts";
-export { OAuthError, InvalidClientMetadataError, oauthErrorResponse, oauthFailure } from "./oauth-errors.ts";
+export { OAuthError, InvalidClientMetadataError, oauthErrorResponse } from "./oauth-errors.ts";

@@ -4,7 +4,7 @@ import { sha256Hex } from "../lib/hash.ts";
 import { randomToken } from "../lib/ids.ts";
 import type { BotRecord, Change, MessageDraft } from "../store/index.ts";
 import { botErrorBody, botFetchBody, botReloadBody, botSender, hookFor, type BotEngine, type BotProgram, type HookResult } from "../transcript/index.ts";
-import { commit, loadMembership, sealMessage, setBotScheduler, systemMessage, timestamp, type Caller, type ChannelsContext } from "./context.ts";
+import { channelClosed, commit, loadMembership, sealMessage, setBotScheduler, systemMessage, timestamp, type Caller, type ChannelsContext } from "./context.ts";
 
 /** Bots' runtime: the sandbox engine and the built-in presets (DESIGN.md §5). */
 export interface BotsRuntime {
@@ -261,7 +261,7 @@ setBotScheduler(runBots);
 export async function attachBot(ctx: ChannelsContext, caller: Caller, input: BotSource & { channel_id: string; slot_id?: string }) {
   const m = await loadMembership(ctx, caller, input.channel_id);
   if (!m.isAdmin) throw new AppError("NOT_ADMIN", `Only an admin of "${input.channel_id}" can attach bots`);
-  if (m.channel.status === "closed") throw new AppError("CHANNEL_CLOSED", `Channel "${input.channel_id}" is closed`);
+  if (m.channel.status === "closed") throw channelClosed(input.channel_id);
   if (input.slot_id !== undefined) {
     const slot = m.slots.find((s) => s.slot_id === input.slot_id);
     if (!slot || slot.kind !== "bot") throw new AppError("INVALID_REQUEST", `Slot "${input.slot_id}" is not a bot:LABEL slot of this channel`);
