@@ -2,7 +2,7 @@
  * Not part of `make bench`: `bun test/bench/post-roots.ts [ROOT ...]` serves each ROOT's
  * `src/main.ts` (default: this checkout) and measures post_message through /mcp (16 seated
  * sessions in one channel, the load generator of run.ts), rounds alternating between the roots
- * so that machine noise hits each alike; prints calls/s and the server's CPU per call (medians).
+ * (in turn first) so that machine noise hits each alike; prints calls/s and the server's CPU per call (medians).
  * To compare a change with the code before it in one run, give both trees, e.g. the commit before:
  * `git archive BASE | tar -x -C /tmp/before && ln -s "$PWD/node_modules" /tmp/before/`.
  *
@@ -28,7 +28,8 @@ try {
     servers.push({ root, server, tokens, runs: [] });
   }
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const s of servers) {
+    // Every other round in reverse order, so that neither tree always runs first.
+    for (const s of round % 2 ? servers : [...servers].reverse()) {
       const m = await measureRate(s.server.proc.pid, {
         kind: "post",
         url: `http://127.0.0.1:${s.server.port}/mcp`,
