@@ -1,6 +1,7 @@
 /**
  * The one shared error kernel. Every failure a user can see carries a stable code from
- * DESIGN.md §4; adapters map it once (mcp/errors.ts → tool error text, http/errors.ts → status).
+ * DESIGN.md §4; adapters map it once (mcp/errors.ts → tool error text, http/errors.ts → an HTTP
+ * answer). Each code's HTTP status is here, beside the code; only http/errors.ts answers with it.
  */
 export const ERROR_CODES = {
   INVALID_REQUEST: 400,
@@ -37,15 +38,15 @@ export class AppError extends Error {
     this.detail = options.detail;
   }
 
-  /** HTTP status for this code (used by http/errors.ts). */
-  get status(): number {
-    return ERROR_CODES[this.code];
-  }
-
   /** Wire text: the code first, then the message (deno std grammar). */
   override toString(): string {
     return `${this.code}: ${this.message}`;
   }
+}
+
+/** Whether a code is the server's failure, not the request's (a 5xx): JSON-RPC answers it as an internal error. */
+export function isServerFailure(code: ErrorCode): boolean {
+  return ERROR_CODES[code] >= 500;
 }
 
 /** Any thrown value as an AppError; unknown errors become INTERNAL_ERROR with nothing leaked. */

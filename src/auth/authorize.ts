@@ -1,6 +1,5 @@
-import { timingSafeEqual } from "node:crypto";
 import { addressGroup } from "../lib/address.ts";
-import { sha256Hex } from "../lib/hash.ts";
+import { constantTimeEqual, sha256Hex } from "../lib/hash.ts";
 import { randomToken } from "../lib/ids.ts";
 import type { ClientRecord } from "../store/index.ts";
 import { browserCookie, newBrowserSecret, readBrowserSecret } from "./browser-cookie.ts";
@@ -122,7 +121,6 @@ function crossOrigin(ctx: AuthContext, headers: Headers): boolean {
 }
 
 function passcodeMatches(expected: string, given: string): boolean {
-  const a = Buffer.from(sha256Hex(expected));
-  const b = Buffer.from(sha256Hex(given));
-  return timingSafeEqual(a, b);
+  // Hashed first: the passcode's length is secret too.
+  return constantTimeEqual(sha256Hex(expected), sha256Hex(given));
 }

@@ -1,5 +1,4 @@
-import { timingSafeEqual } from "node:crypto";
-import { sha256Hex } from "../lib/hash.ts";
+import { constantTimeEqual, sha256Hex } from "../lib/hash.ts";
 import type { ClientRecord } from "../store/index.ts";
 import type { AuthContext } from "./context.ts";
 import { InvalidClientError } from "./oauth-errors.ts";
@@ -33,7 +32,6 @@ export async function authenticateClient(ctx: AuthContext, request: Request, for
   if (method === "none") return client;
   if (!secret || !client.secret_hash) throw new InvalidClientError("Client authentication required");
   if (method === "client_secret_basic" && !usedBasic && !form.get("client_secret")) throw new InvalidClientError("Client authentication required");
-  const given = Buffer.from(sha256Hex(secret));
-  if (!timingSafeEqual(given, Buffer.from(client.secret_hash))) throw new InvalidClientError("Client authentication failed");
+  if (!constantTimeEqual(sha256Hex(secret), client.secret_hash)) throw new InvalidClientError("Client authentication failed");
   return client;
 }

@@ -1,3 +1,4 @@
+import { isLoopbackHost, LOOPBACK_HOSTNAMES } from "../lib/address.ts";
 import type { AuthStore } from "../store/index.ts";
 import type { VerifiedToken } from "./access-tokens.ts";
 import type { SigningKey } from "./keys.ts";
@@ -58,8 +59,6 @@ export function createAuthContext(store: AuthStore, key: SigningKey, settings: A
   };
 }
 
-const LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"];
-
 /**
  * Every URL this server answers to as its MCP resource. On a loopback public URL the three
  * loopback spellings are one server, and clients keep the spelling the user typed (mcp-remote
@@ -68,8 +67,8 @@ const LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"];
  */
 export function resourceAliases(s: AuthSettings): string[] {
   const url = new URL(s.resource);
-  if (!LOOPBACK_NAMES.includes(url.hostname)) return [s.resource];
-  return LOOPBACK_NAMES.map((host) => `${url.protocol}//${host}${url.port ? `:${url.port}` : ""}${url.pathname}`);
+  if (!isLoopbackHost(url.hostname)) return [s.resource];
+  return LOOPBACK_HOSTNAMES.map((host) => `${url.protocol}//${host}${url.port ? `:${url.port}` : ""}${url.pathname}`);
 }
 
 /** The alias a requested `resource` names (RFC 8707), or null if it is not this server. */

@@ -2,8 +2,7 @@
  * RFC 6749 error codes through the SDK's OAuthError family. The SDK's OAuth server moved to a
  * legacy package in v2, so this file is the one place that imports it (STYLE.md §11).
  */
-import { CustomOAuthError, OAuthError, ServerError, TemporarilyUnavailableError, TooManyRequestsError } from "@modelcontextprotocol/sdk/server/auth/errors.js";
-import { AppError, RETRY_AFTER_SECONDS } from "../errors.ts";
+import { CustomOAuthError, OAuthError, TooManyRequestsError } from "@modelcontextprotocol/sdk/server/auth/errors.js";
 
 export {
   AccessDeniedError,
@@ -43,14 +42,11 @@ export function rateLimitedResponse(what: string, retryAfter: number): Response 
 }
 
 /**
- * Any failure of a JSON OAuth endpoint as its RFC 6749 answer: an OAuthError as itself; a storage
- * failure (STORAGE_UNAVAILABLE, logged by the store) as 503 `temporarily_unavailable` with
- * Retry-After (the code of RFC 6749 §4.1.2.1, used alike at /token and /register); anything else
- * logged and answered 500 `server_error`.
+ * A failure of a JSON OAuth endpoint: an OAuthError is answered here, as itself; anything else (a
+ * storage failure, a bug) is thrown on to the HTTP edge, which answers it in RFC 6749's form too
+ * (http/errors.ts: STORAGE_UNAVAILABLE as 503 `temporarily_unavailable` with Retry-After).
  */
-export function oauthFailure(err: unknown, endpoint: string): Response {
+export function oauthFailure(err: unknown): Response {
   if (err instanceof OAuthError) return oauthErrorResponse(err);
-  if (err instanceof AppError && err.status === 503) return oauthErrorResponse(new TemporarilyUnavailableError(err.toString()), 503, { "retry-after": String(RETRY_AFTER_SECONDS) });
-  console.error(`[parley] ${endpoint} endpoint error:`, err);
-  return oauthErrorResponse(new ServerError(`${endpoint} failed`));
+  throw err;
 }

@@ -1,12 +1,11 @@
 import { OAuthClientMetadataSchema } from "@modelcontextprotocol/sdk/shared/auth.js";
-import { addressGroup } from "../lib/address.ts";
+import { addressGroup, isLoopbackHost } from "../lib/address.ts";
 import { sha256Hex } from "../lib/hash.ts";
 import { randomToken } from "../lib/ids.ts";
 import type { AuthContext } from "./context.ts";
 import { InvalidClientMetadataError, invalidRedirectUri, OAuthError, oauthErrorResponse, oauthFailure, rateLimitedResponse } from "./oauth-errors.ts";
 
 const AUTH_METHODS = ["none", "client_secret_post", "client_secret_basic"] as const;
-const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
 /**
  * Caps on what one registration stores. Real clients send well under 1 KiB (mcp-remote, the
  * SDK, Claude and ChatGPT connectors); the flood in issue 9 stored 60 KiB each.
@@ -34,7 +33,7 @@ export async function handleRegister(ctx: AuthContext, request: Request, clientA
     return Response.json(await registerClient(ctx, body), { status: 201, headers: { "cache-control": "no-store" } });
   } catch (err) {
     if (err instanceof OAuthError) return oauthErrorResponse(err, 400);
-    return oauthFailure(err, "Registration");
+    return oauthFailure(err);
   }
 }
 
@@ -51,7 +50,7 @@ export async function registerClient(ctx: AuthContext, body: unknown) {
   for (const uri of meta.redirect_uris) {
     const url = new URL(uri);
     if (url.hash) throw invalidRedirectUri(`Redirect URI must not have a fragment: ${uri}`);
-    if (!(url.protocol === "https:" || (url.protocol === "http:" && LOOPBACK.has(url.hostname)))) {
+    if (!(url.protocol === "https:" || (url.protocol === "http:" && isLoopbackHost(url.hostname)))) {
       throw invalidRedirectUri(`Redirect URI must be https or http on localhost: ${uri}`);
     }
   }

@@ -3,6 +3,7 @@ import { resourceAliases, resourceForHost, type AuthContext } from "./context.ts
 import { resourceMetadataUrl } from "./metadata.ts";
 
 import type { Identity } from "../identity.ts";
+import type { GrantRecord } from "../store/index.ts";
 
 const VERIFIED_CACHE_SIZE = 10_000;
 
@@ -50,10 +51,31 @@ export async function authenticate(ctx: AuthContext, request: Request): Promise<
     if (ctx.verifiedTokens.size >= VERIFIED_CACHE_SIZE) ctx.verifiedTokens.delete(ctx.verifiedTokens.keys().next().value!);
     ctx.verifiedTokens.set(token, claims);
   }
-  const grant = await ctx.store.getGrant(claims.gid);
-  if (!grant || grant.revoked_at || grant.subject !== claims.sub) return challenge(401, "invalid_token", "The access token has been revoked");
-  if (grant.expires_at !== null && grant.expires_at < Date.now()) return challenge(401, "invalid_token", "The access token has expired");
   const servers = claims.scope.split(" ").filter((s) => knownServers.includes(s));
+  const identity: Identity = { subject: claims.sub, servers, grantId: claims.gid, clientId: claims.client_id ?? null, token, expiresAt: claims.exp };
+  const refused = tokenRefusal(await ctx.store.getGrant(claims.gid), identity);
+  if (refused) return challenge(401, "invalid_token", refused === "revoked" ? "The access token has been revoked" : "The access token has expired");
   if (servers.length === 0) return challenge(403, "insufficient_scope", `This token grants none of: ${scope}`);
-  return { ok: true, identity: { subject: claims.sub, servers, grantId: claims.gid, clientId: claims.client_id ?? null, token, expiresAt: claims.exp } };
+  return { ok: true, identity };
+}
+
+/**
+ * The one revocation rule, applied to a new request (authenticate) and to what an open stream
+ * sends later (stillAuthorized): a verified token speaks for its subject while its grant exists,
+ * is not revoked, is that subject's, and has not expired, and the token itself has not expired.
+ * Null when it still does; else why not, for the wire answer.
+ */
+export function tokenRefusal(grant: GrantRecord | null, token: Pick<Identity, "subject" | "expiresAt">, now = Date.now()): "revoked" | "expired" | null {
+  if (!grant || grant.revoked_at !== null || grant.subject !== token.subject) return "revoked";
+  if ((grant.expires_at !== null && grant.expires_at < now) || token.expiresAt * 1000 <= now) return "expired";
+  return null;
+}
+
+/**
+ * Whether a caller verified earlier still may be answered: an open stream's push (resource
+ * updates), a long poll's answer. Revoking a grant (`parley token revoke`, a refresh token's
+ * reuse) stops these at their next message, as it stops the next request.
+ */
+export async function stillAuthorized(ctx: AuthContext, identity: Identity): Promise<boolean> {
+  return tokenRefusal(await ctx.store.getGrant(identity.grantId), identity) === null;
 }

@@ -21,7 +21,7 @@ export async function handleRevoke(ctx: AuthContext, request: Request): Promise<
     }
     return new Response(null, { status: 200, headers: { "cache-control": "no-store" } });
   } catch (err) {
-    return oauthFailure(err, "Revocation");
+    return oauthFailure(err);
   }
 }
 

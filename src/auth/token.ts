@@ -1,6 +1,5 @@
-import { timingSafeEqual } from "node:crypto";
 import { addressGroup } from "../lib/address.ts";
-import { sha256Hex } from "../lib/hash.ts";
+import { constantTimeEqual, sha256Hex } from "../lib/hash.ts";
 import { randomToken } from "../lib/ids.ts";
 import type { ClientRecord, GrantRecord } from "../store/index.ts";
 import { signAccessToken } from "./access-tokens.ts";
@@ -31,7 +30,7 @@ export async function handleToken(ctx: AuthContext, request: Request, clientAddr
     if (grantType === "refresh_token") return tokenResponse(await refresh(ctx, client, form));
     throw new UnsupportedGrantTypeError(`Unsupported grant_type "${grantType ?? ""}"`);
   } catch (err) {
-    return oauthFailure(err, "Token");
+    return oauthFailure(err);
   }
 }
 
@@ -71,9 +70,8 @@ async function exchangeCode(ctx: AuthContext, client: ClientRecord, form: URLSea
   if (record.expires_at < Date.now()) throw new InvalidGrantError("Authorization code expired");
   const redirectUri = form.get("redirect_uri");
   if (redirectUri !== null && redirectUri !== record.redirect_uri) throw new InvalidGrantError("redirect_uri does not match the authorization request");
-  const computed = Buffer.from(new Bun.CryptoHasher("sha256").update(verifier).digest("base64url"));
-  const expected = Buffer.from(record.code_challenge);
-  if (computed.length !== expected.length || !timingSafeEqual(computed, expected)) throw new InvalidGrantError("PKCE verification failed");
+  // RFC 7636 §4.6: BASE64URL(SHA256(code_verifier)) == code_challenge.
+  if (!constantTimeEqual(new Bun.CryptoHasher("sha256").update(verifier).digest("base64url"), record.code_challenge)) throw new InvalidGrantError("PKCE verification failed");
 
   // The browser that asked for the code is bound to its identity now that the sign-in completed
   // (not at /authorize, where anyone may ask). A browser bound meanwhile keeps its first identity.

@@ -4,7 +4,7 @@ import { sha256Hex } from "../lib/hash.ts";
 import { randomToken } from "../lib/ids.ts";
 import type { BotRecord, Change, MessageDraft, SlotRecord } from "../store/index.ts";
 import { botErrorBody, botFetchBody, botReloadBody, botSender, hookFor, type BotEngine, type BotProgram, type HookResult } from "../transcript/index.ts";
-import { commit, loadMembership, sealMessage, setBotScheduler, systemMessage, timestamp, type Caller, type ChannelsContext } from "./context.ts";
+import { channelClosed, commit, loadMembership, sealMessage, setBotScheduler, systemMessage, timestamp, type Caller, type ChannelsContext } from "./context.ts";
 
 /** Bots' runtime: the sandbox engine and the built-in presets (DESIGN.md §5). */
 export interface BotsRuntime {
@@ -334,7 +334,7 @@ setBotScheduler(runBots);
 export async function attachBot(ctx: ChannelsContext, caller: Caller, input: BotSource & { channel_id: string; slot_id?: string }) {
   const m = await loadMembership(ctx, caller, input.channel_id);
   if (!m.isAdmin) throw new AppError("NOT_ADMIN", `Only an admin of "${input.channel_id}" can attach bots`);
-  if (m.channel.status === "closed") throw new AppError("CHANNEL_CLOSED", `Channel "${input.channel_id}" is closed`);
+  if (m.channel.status === "closed") throw channelClosed(input.channel_id);
   // Checked again under the channel's attach lock; here, so a refusal costs no load in the sandbox.
   seatFor(input.channel_id, m.slots, await ctx.store.getBots(input.channel_id), input.slot_id);
   const { view, failure } = await attachBotTo(ctx, input.channel_id, input, input.slot_id);

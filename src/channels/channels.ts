@@ -3,6 +3,7 @@ import { sha256Hex } from "../lib/hash.ts";
 import { newChannelId, newInviteCode } from "../lib/ids.ts";
 import type { Change, SlotRecord } from "../store/index.ts";
 import {
+  channelClosed,
   commit,
   genesisHash,
   loadMembership,
@@ -123,7 +124,7 @@ export interface UpdateChannelResult {
 export async function updateChannel(ctx: ChannelsContext, caller: Caller, input: UpdateChannelInput): Promise<UpdateChannelResult> {
   const m = await loadMembership(ctx, caller, input.channel_id);
   if (!m.isAdmin) throw new AppError("NOT_ADMIN", `Only an admin of "${input.channel_id}" can update it`);
-  if (m.channel.status === "closed") throw new AppError("CHANNEL_CLOSED", `Channel "${input.channel_id}" is closed`);
+  if (m.channel.status === "closed") throw channelClosed(input.channel_id);
 
   const bots = await ctx.store.getBots(input.channel_id);
   const slots = new Map(m.slots.map((s) => [s.slot_id, { ...s }]));

@@ -100,10 +100,15 @@ export async function commit(
   return written;
 }
 
+/** The one CHANNEL_CLOSED: what every change to a closed channel answers. */
+export function channelClosed(channelId: string): AppError {
+  return new AppError("CHANNEL_CLOSED", `Channel "${channelId}" is closed`);
+}
+
 function conflictError(channelId: string, err: StoreConflict): AppError {
   switch (err.reason) {
     case "channel_closed":
-      return new AppError("CHANNEL_CLOSED", `Channel "${channelId}" is closed`);
+      return channelClosed(channelId);
     case "not_holder":
       return new AppError("NOT_MEMBER", `You no longer hold slot ${err.slotId} in "${channelId}"`);
     case "already_seated":

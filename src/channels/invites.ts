@@ -2,7 +2,7 @@ import { AppError } from "../errors.ts";
 import { sha256Hex } from "../lib/hash.ts";
 import { newRejoinToken } from "../lib/ids.ts";
 import type { SlotRecord } from "../store/index.ts";
-import { commit, requireChannel, systemMessage, timestamp, type Caller, type ChannelsContext } from "./context.ts";
+import { channelClosed, commit, requireChannel, systemMessage, timestamp, type Caller, type ChannelsContext } from "./context.ts";
 import { botView, type BotView } from "./bots.ts";
 import type { JoinChannelInput } from "./schemas.ts";
 import { buildView, type ChannelView } from "./views.ts";
@@ -33,7 +33,7 @@ export async function joinChannel(ctx: ChannelsContext, caller: Caller, input: J
   if (retried && slot.holder !== caller.principal) throw new AppError("INVITE_INVALID", "Unknown or superseded rejoin token");
 
   const channel = await requireChannel(ctx, slot.channel_id);
-  if (!isRejoin && channel.status === "closed") throw new AppError("CHANNEL_CLOSED", `Channel "${channel.id}" is closed`);
+  if (!isRejoin && channel.status === "closed") throw channelClosed(channel.id);
   if (!isRejoin && slot.holder !== null && slot.holder !== caller.principal) {
     throw new AppError("SLOT_ALREADY_FILLED", `Slot ${slot.slot_id} of "${channel.id}" is already taken; ask the admin for a new invite`);
   }

@@ -1,6 +1,6 @@
 import { AppError } from "../errors.ts";
 import type { Message } from "../store/index.ts";
-import { commit, loadMembership, timestamp, type Caller, type ChannelsContext } from "./context.ts";
+import { channelClosed, commit, loadMembership, timestamp, type Caller, type ChannelsContext } from "./context.ts";
 import { DEFAULT_MAX_ANSWER_BYTES, readPage } from "./pages.ts";
 import type { PostMessageInput, SyncMessagesInput } from "./schemas.ts";
 import { buildView, type ChannelView } from "./views.ts";
@@ -24,7 +24,7 @@ export async function postMessage(ctx: ChannelsContext, caller: Caller, input: P
   }
   const m = await loadMembership(ctx, caller, input.channel_id);
   if (!m.slot) throw new AppError("NOT_MEMBER", `You administer "${input.channel_id}" but hold no slot; redeem an invite to post`);
-  if (m.channel.status === "closed") throw new AppError("CHANNEL_CLOSED", `Channel "${input.channel_id}" is closed`);
+  if (m.channel.status === "closed") throw channelClosed(input.channel_id);
   const [msg] = await commit(ctx, input.channel_id, [{ type: "require", open: true, holder: { slot_id: m.slot.slot_id, principal: caller.principal } }], [
     { sender: m.slot.slot_id, kind: "user", body: { text: input.body }, ts: timestamp(ctx), to_slot: null },
   ]);

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { createAuthContext, loadSigningKey, startSweeper, type AuthContext, type AuthSettings } from "../auth/index.ts";
+import { createAuthContext, loadSigningKey, startSweeper, stillAuthorized, type AuthContext, type AuthSettings } from "../auth/index.ts";
 import { Notifier, runBots, type ChannelsContext } from "../channels/index.ts";
 import { allowListFetcher, BotPool, PRESETS, SandboxEngine } from "../sandbox/index.ts";
 import { ed25519Signer } from "../transcript/index.ts";
@@ -7,6 +7,7 @@ import { loadConfig, type Config } from "../config/index.ts";
 import { createApp, listen } from "../http/index.ts";
 import { channelTools, createMcpServer, McpEndpoint, ToolTable, TranscriptDownloads, type McpServerOptions, type ToolDef } from "../mcp/index.ts";
 import { AppError } from "../errors.ts";
+import { isLoopbackHost } from "../lib/address.ts";
 import { COMMIT_TURNS, SqliteAuthStore, SqliteStore } from "../store/index.ts";
 import { VERSION } from "../version.ts";
 import { parseFlags } from "./args.ts";
@@ -27,8 +28,6 @@ export interface StartOptions {
   configure?: McpServerOptions["configure"];
 }
 
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
-
 /** Auth settings from config; `issuer`/`resource` are final once the port is known. */
 export function authSettings(config: Config, publicUrl = config.public_url): AuthSettings {
   return {
@@ -44,7 +43,7 @@ export function authSettings(config: Config, publicUrl = config.public_url): Aut
 
 /** Opens the store, wires channels → MCP → HTTP, and listens. */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
-  if (!config.auth && !LOOPBACK.has(config.host)) {
+  if (!config.auth && !isLoopbackHost(config.host)) {
     throw new AppError("INVALID_REQUEST", `--no-auth is only for local testing; refusing to serve ${config.host} without sign-in`);
   }
   const dataDir = resolve(config.data);
@@ -71,18 +70,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const downloads = new TranscriptDownloads(ctx);
   const table = new ToolTable([...channelTools(ctx, VERSION, downloads), ...(options.extraTools ?? [])]);
   const endpoint = new McpEndpoint({
-    createServer: (auth) => createMcpServer({ version: VERSION, channels: ctx, table, configure: options.configure, stillAuthorized, auth, downloads }),
+    createServer: (session) =>
+      createMcpServer({ version: VERSION, channels: ctx, table, configure: options.configure, stillAuthorized: auth ? (identity) => stillAuthorized(auth, identity) : undefined, auth: session, downloads }),
     idleMs: config.session_idle_seconds * 1000,
     maxBodyBytes: config.max_body_bytes,
     answerTurns: COMMIT_TURNS + 1,
     maxSessions: config.max_sessions,
     maxSessionsPerAddress: config.max_sessions_per_address,
   });
-  const stillAuthorized = async (info: { expiresAt?: number; extra?: Record<string, unknown> }) => {
-    if (!auth) return true;
-    const grant = await auth.store.getGrant(String(info.extra?.grantId ?? ""));
-    return grant !== null && grant.revoked_at === null && (info.expiresAt ?? 0) * 1000 > Date.now();
-  };
   const app = createApp({
     config,
     version: VERSION,
@@ -128,7 +123,7 @@ export function banner(server: RunningServer): string {
   }
   lines.push(`└─ Data:   ${resolve(config.data)}  (SQLite, WAL)`, "");
   const warning =
-    server.auth && !config.passcode && !LOOPBACK.has(config.host)
+    server.auth && !config.passcode && !isLoopbackHost(config.host)
       ? `WARNING: serving ${config.host} without --passcode: anyone who can reach this port can sign in. Set --passcode or PARLEY_PASSCODE.\n`
       : "";
   return lines.join("\n") + warning;

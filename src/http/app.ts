@@ -4,6 +4,7 @@ import type { Config } from "../config/index.ts";
 import { authRoutes } from "./auth-routes.ts";
 import { errorResponse } from "./errors.ts";
 import { createClientAddress } from "./client-address.ts";
+import { cors } from "./cors.ts";
 import { checkBodySize, createOriginGuard } from "./guards.ts";
 
 export interface AppDeps {
@@ -13,7 +14,7 @@ export interface AppDeps {
   auth?: AuthContext;
   /** The MCP endpoint: takes the raw Request (its body unread), the verified caller and its IP address. */
   handleMcp: (request: Request, identity: Identity | null, address: string) => Promise<Response>;
-  /** GET /transcripts/:channel_id?key=…: a whole transcript, streamed (the key is its credential). */
+  /** GET /transcripts/:channel_id?key=…: a whole transcript, streamed (the key is its credential); throws an AppError to refuse. */
   downloadTranscript?: (request: Request, address: string) => Promise<Response>;
 }
 
@@ -27,13 +28,15 @@ export function createApp({ config, version, auth, handleMcp, downloadTranscript
   /** The one answer to "who is this request from" (behind trusted_proxies, the forwarded client). */
   const clientAddress = createClientAddress(config.trusted_proxies, (request) => app.server?.requestIP(request)?.address);
   if (auth) app.use(authRoutes(auth, clientAddress));
-  if (downloadTranscript) app.get("/transcripts/:channel_id", async ({ request }) => guard(request) ?? downloadTranscript(request, clientAddress(request)));
+  if (downloadTranscript) {
+    app.get("/transcripts/:channel_id", async ({ request }) => guard(request) ?? downloadTranscript(request, clientAddress(request)).catch((err) => errorResponse(err, new URL(request.url).pathname)));
+  }
   return app
     .get("/", () => new Response(`Parley ${version}\nMCP endpoint: ${config.public_url}/mcp\n`, { headers: { "content-type": "text/plain; charset=utf-8" } }))
-    .options("/mcp", ({ request }) => guard(request) ?? withMcpCors(request, new Response(null, { status: 204, headers: MCP_PREFLIGHT })))
+    .options("/mcp", ({ request }) => guard(request) ?? MCP_CORS.preflight(request))
     .all(
       "/mcp",
-      async ({ request }) => guard(request) ?? withMcpCors(request, await handleMcpRequest(request)),
+      async ({ request }) => guard(request) ?? MCP_CORS.apply(request, await handleMcpRequest(request)),
       // The SDK transport reads the body itself; Elysia must not consume it.
       { parse: "none" },
     );
@@ -54,21 +57,10 @@ export type App = ReturnType<typeof createApp>;
 
 const ELYSIA_CLIENT_ERRORS = new Set(["NOT_FOUND", "PARSE", "VALIDATION", "INVALID_COOKIE_SIGNATURE", "INVALID_FILE_TYPE"]);
 
-/**
- * CORS for browser-based MCP clients (e.g. the Inspector) on origins the guard already accepted:
- * the preflight must pass without a token, and the session and auth headers must be readable.
- */
-const MCP_PREFLIGHT = {
-  "access-control-allow-methods": "GET, POST, DELETE, OPTIONS",
-  "access-control-allow-headers": "authorization, content-type, accept, mcp-session-id, mcp-protocol-version, last-event-id",
-  "access-control-max-age": "86400",
-};
-
-function withMcpCors(request: Request, response: Response): Response {
-  const origin = request.headers.get("origin");
-  if (!origin) return response;
-  response.headers.set("access-control-allow-origin", origin);
-  response.headers.set("access-control-expose-headers", "mcp-session-id, mcp-protocol-version, www-authenticate");
-  response.headers.append("vary", "Origin");
-  return response;
-}
+/** The preflight passes without a token; the session and auth headers must be readable (cors.ts). */
+const MCP_CORS = cors({
+  origin: "echo",
+  methods: ["GET", "POST", "DELETE", "OPTIONS"],
+  headers: ["authorization", "content-type", "accept", "mcp-session-id", "mcp-protocol-version", "last-event-id"],
+  expose: ["mcp-session-id", "mcp-protocol-version", "www-authenticate"],
+});

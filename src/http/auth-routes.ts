@@ -10,39 +10,33 @@ import {
   resourceForHost,
   type AuthContext,
 } from "../auth/index.ts";
+import { cors } from "./cors.ts";
+import { errorResponse } from "./errors.ts";
 
 /**
  * Metadata, registration and token endpoints are fetched cross-origin by browser-based clients
- * (e.g. the MCP Inspector), so they allow any origin; they carry no cookies or ambient authority.
+ * (e.g. the MCP Inspector), so they allow any origin (cors.ts).
  */
-const CORS = {
-  "access-control-allow-origin": "*",
-  "access-control-allow-methods": "GET, POST, OPTIONS",
-  "access-control-allow-headers": "authorization, content-type, mcp-protocol-version",
-  "access-control-max-age": "86400",
-};
-
-function withCors(response: Response): Response {
-  for (const [k, v] of Object.entries(CORS)) response.headers.set(k, v);
-  return response;
-}
-
-const json = (body: unknown, status = 200) => withCors(Response.json(body, { status }));
+const CORS = cors({ origin: "*", methods: ["GET", "POST", "OPTIONS"], headers: ["authorization", "content-type", "mcp-protocol-version"] });
 
 /** The OAuth 2.1 authorization server and RFC 9728 metadata, mounted on the app. */
 export function authRoutes(auth: AuthContext, clientAddress: (request: Request) => string) {
-  const prm = ({ request }: { request: Request }) => json(protectedResourceMetadata(auth.settings, resourceForHost(auth.settings, request.headers.get("host"))));
-  const asm = () => json(authorizationServerMetadata(auth.settings));
+  const json = (request: Request, body: unknown) => CORS.apply(request, Response.json(body));
+  /** A JSON endpoint's answer, or its failure's (errors.ts), readable cross-origin either way. */
+  const endpoint = (handle: (request: Request) => Promise<Response>) => async ({ request }: { request: Request }) =>
+    CORS.apply(request, await handle(request).catch((err) => errorResponse(err, new URL(request.url).pathname)));
+  const prm = ({ request }: { request: Request }) => json(request, protectedResourceMetadata(auth.settings, resourceForHost(auth.settings, request.headers.get("host"))));
+  const asm = ({ request }: { request: Request }) => json(request, authorizationServerMetadata(auth.settings));
   return new Elysia()
     .get("/.well-known/oauth-protected-resource", prm)
     .get("/.well-known/oauth-protected-resource/mcp", prm)
     .get("/.well-known/oauth-authorization-server", asm)
     .get("/.well-known/oauth-authorization-server/mcp", asm)
-    .get("/.well-known/jwks.json", () => json(jwks(auth.key)))
-    .options("/*", () => withCors(new Response(null, { status: 204 })))
-    .post("/register", async ({ request }) => withCors(await handleRegister(auth, request, clientAddress(request))), { parse: "none" })
+    .get("/.well-known/jwks.json", ({ request }) => json(request, jwks(auth.key)))
+    .options("/*", ({ request }) => CORS.preflight(request))
+    .post("/register", endpoint((request) => handleRegister(auth, request, clientAddress(request))), { parse: "none" })
     .get("/authorize", ({ request }) => handleAuthorize(auth, request, clientAddress(request)))
     .post("/authorize", ({ request }) => handleAuthorize(auth, request, clientAddress(request)), { parse: "none" })
-    .post("/token", async ({ request }) => withCors(await handleToken(auth, request, clientAddress(request))), { parse: "none" })
-    .post("/revoke", async ({ request }) => withCors(await handleRevoke(auth, request)), { parse: "none" });
+    .post("/token", endpoint((request) => handleToken(auth, request, clientAddress(request))), { parse: "none" })
+    .post("/revoke", endpoint((request) => handleRevoke(auth, request)), { parse: "none" });
 }

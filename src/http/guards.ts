@@ -1,6 +1,6 @@
 import type { Config } from "../config/index.ts";
+import { isLoopbackHost, LOOPBACK_HOSTNAMES } from "../lib/address.ts";
 
-const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
 const WILDCARD_HOSTS = new Set(["0.0.0.0", "::", "[::]"]);
 
 /**
@@ -11,7 +11,7 @@ const WILDCARD_HOSTS = new Set(["0.0.0.0", "::", "[::]"]);
  */
 export function createOriginGuard(config: Pick<Config, "host" | "public_url" | "allowed_origins">) {
   const publicUrl = new URL(config.public_url);
-  const hosts = new Set([...LOOPBACK_HOSTS, publicUrl.hostname.toLowerCase()]);
+  const hosts = new Set<string>([...LOOPBACK_HOSTNAMES, publicUrl.hostname.toLowerCase()]);
   if (!WILDCARD_HOSTS.has(config.host)) hosts.add(config.host.toLowerCase());
   const anyHost = WILDCARD_HOSTS.has(config.host);
   const origins = new Set([publicUrl.origin, ...config.allowed_origins.map((o) => new URL(o).origin)]);
@@ -28,7 +28,7 @@ export function createOriginGuard(config: Pick<Config, "host" | "public_url" | "
     } catch {
       return forbidden("Malformed Origin");
     }
-    if (LOOPBACK_HOSTS.has(parsed.hostname) || origins.has(parsed.origin)) return null;
+    if (isLoopbackHost(parsed.hostname) || origins.has(parsed.origin)) return null;
     return forbidden(`Origin "${origin}" is not allowed`);
   };
 }

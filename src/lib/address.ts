@@ -15,3 +15,16 @@ export function addressGroup(address: string): string {
   const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
   return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`;
 }
+
+/** This machine's loopback names as URL hostnames give them (an IPv6 literal in brackets). */
+export const LOOPBACK_HOSTNAMES = ["localhost", "127.0.0.1", "[::1]"] as const;
+const LOOPBACK = new Set<string>([...LOOPBACK_HOSTNAMES, "::1"]);
+
+/**
+ * Whether a host names this machine's loopback interface: a URL hostname or a Host header's name,
+ * or a `--host` value (where IPv6 comes bare). Only these spellings; other 127/8 addresses are
+ * loopback too but no client uses them to reach a local server.
+ */
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK.has(host);
+}

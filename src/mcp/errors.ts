@@ -1,5 +1,5 @@
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { toAppError } from "../errors.ts";
+import { ErrorCode, McpError, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { isServerFailure, toAppError } from "../errors.ts";
 
 /**
  * AppError → MCP tool error (DESIGN.md §4): `isError: true`, text starting with the stable code,
@@ -13,4 +13,10 @@ export function toToolError(err: unknown): CallToolResult {
     content: [{ type: "text", text: `${e.code}: ${e.message}` }],
     structuredContent: { error: { code: e.code, message: e.message, ...(e.detail ? { detail: e.detail } : {}) } },
   };
+}
+
+/** AppError → JSON-RPC error, for resource requests (codes there must be integers; the text keeps ours). */
+export function toResourceError(err: unknown): McpError {
+  const e = toAppError(err);
+  return new McpError(isServerFailure(e.code) ? ErrorCode.InternalError : ErrorCode.InvalidParams, e.toString());
 }

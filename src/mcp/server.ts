@@ -3,12 +3,13 @@ import { ErrorCode, ListToolsRequestSchema, McpError, type Tool } from "@modelco
 import { z } from "zod";
 import { AppError } from "../errors.ts";
 import { toToolError } from "./errors.ts";
-import { callerFrom } from "./identity.ts";
+import type { Identity } from "../identity.ts";
+import { callerFrom, identityOf } from "./identity.ts";
 import type { ChannelsContext } from "../channels/index.ts";
 import { registerGuides } from "./resources.ts";
 import type { TranscriptDownloads } from "./transcript-download.ts";
 import { registerTranscriptResource } from "./transcript-resource.ts";
-import { jsonResult, type ToolDef, type ToolExtra } from "./tool.ts";
+import { jsonResult, type ToolDef } from "./tool.ts";
 import type { SessionAuth } from "./transport.ts";
 
 /** Calls longer than this re-check the caller's token before answering. */
@@ -19,11 +20,12 @@ export interface McpServerOptions {
   /** Channels for the transcript resource and its subscriptions. */
   channels: ChannelsContext;
   /**
-   * Re-checks the caller's token after a long call (a sync_messages long poll), so nothing is
-   * delivered to a token revoked or expired while the call waited. Absent in --no-auth mode.
+   * Re-checks a caller verified earlier (auth's one revocation rule): after a long call (a
+   * sync_messages long poll), so nothing is delivered to a token revoked or expired while the call
+   * waited, and before each push. Absent in --no-auth mode.
    */
-  stillAuthorized?: (authInfo: NonNullable<ToolExtra["authInfo"]>) => Promise<boolean>;
-  /** The token of the session's latest request: pushes (resource updates) go out only while it holds. */
+  stillAuthorized?: (identity: Identity) => Promise<boolean>;
+  /** The caller of the session's latest request: pushes (resource updates) go out only while it holds. */
   auth?: SessionAuth;
   /** Download links for whole transcripts (the transcript resource names one). */
   downloads?: TranscriptDownloads;
@@ -79,7 +81,8 @@ export function createMcpServer(options: McpServerOptions & { table: ToolTable }
       const started = Date.now();
       const result = await tool.run(parsed.data, { caller: callerFrom(extra), signal: extra.signal, extra });
       // Checked at the request's start; a call that waited (long poll) is checked again before it answers.
-      if (Date.now() - started > LONG_CALL_MS && extra.authInfo && options.stillAuthorized && !(await options.stillAuthorized(extra.authInfo))) {
+      const identity = Date.now() - started > LONG_CALL_MS && options.stillAuthorized ? identityOf(extra) : null;
+      if (identity && !(await options.stillAuthorized!(identity))) {
         throw new AppError("UNAUTHENTICATED", "Your token was revoked or expired while this call waited; sign in again");
       }
       return tool.raw ? (result as never) : jsonResult(result);

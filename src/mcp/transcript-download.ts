@@ -1,6 +1,6 @@
 import * as channels from "../channels/index.ts";
 import type { Caller, ChannelsContext } from "../channels/index.ts";
-import { AppError, toAppError } from "../errors.ts";
+import { AppError } from "../errors.ts";
 import { sha256Hex } from "../lib/hash.ts";
 import { randomToken } from "../lib/ids.ts";
 import { addressGroup } from "../lib/address.ts";
@@ -72,7 +72,10 @@ export class TranscriptDownloads {
     return `${this.ctx.issuer}/transcripts/${channelId}?key=${link.key}`;
   }
 
-  /** GET /transcripts/:channel_id?key=…: the transcript as application/json, streamed. `address`: the client's. */
+  /**
+   * GET /transcripts/:channel_id?key=…: the transcript as application/json, streamed. `address`:
+   * the client's. A refusal is thrown as an AppError, for the HTTP edge to answer (http/errors.ts).
+   */
   async handle(request: Request, address: string): Promise<Response> {
     let release: (() => void) | undefined;
     try {
@@ -96,8 +99,7 @@ export class TranscriptDownloads {
       });
     } catch (err) {
       release?.();
-      const e = toAppError(err);
-      return Response.json({ error: e.code, message: e.toString() }, { status: e.status });
+      throw err;
     }
   }
 

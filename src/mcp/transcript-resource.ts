@@ -1,18 +1,13 @@
 import { ResourceTemplate, type McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { ErrorCode, McpError, SubscribeRequestSchema, UnsubscribeRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import { SubscribeRequestSchema, UnsubscribeRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import * as channels from "../channels/index.ts";
 import type { ChannelsContext } from "../channels/index.ts";
-import { AppError, toAppError } from "../errors.ts";
+import { AppError } from "../errors.ts";
+import { toResourceError } from "./errors.ts";
 import { callerFrom } from "./identity.ts";
 import type { TranscriptDownloads } from "./transcript-download.ts";
 
 const URI = /^channel:\/\/([^/]+)\/transcript$/;
-
-/** AppError → JSON-RPC error for resource requests (codes there must be integers; the text keeps ours). */
-function toMcpError(err: unknown): McpError {
-  const e = toAppError(err);
-  return new McpError(e.status >= 500 ? ErrorCode.InternalError : ErrorCode.InvalidParams, e.toString());
-}
 
 /**
  * `channel://ID/transcript` (DESIGN.md §4): the signed transcript as a resource for members, listed
@@ -38,7 +33,7 @@ export function registerTranscriptResource(server: McpServer, ctx: ChannelsConte
         const text = JSON.stringify(downloads ? { ...page, download_url: downloads.link(caller, channelId) } : page);
         return { contents: [{ uri: uri.href, mimeType: "application/json", text }] };
       } catch (err) {
-        throw toMcpError(err);
+        throw toResourceError(err);
       }
     },
   );
@@ -54,7 +49,7 @@ export function registerTranscriptResource(server: McpServer, ctx: ChannelsConte
       if (!channelId || !channels.CHANNEL_ID.test(channelId)) throw new AppError("INVALID_REQUEST", `Cannot subscribe to ${uri}; only channel://ID/transcript`);
       await channels.getChannelInfo(ctx, caller, { channel_id: channelId });
     } catch (err) {
-      throw toMcpError(err);
+      throw toResourceError(err);
     }
     if (!subscriptions.has(uri)) {
       const stop = ctx.notifier.listen(channelId, () => void push().catch(() => {}));

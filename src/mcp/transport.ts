@@ -5,6 +5,7 @@ import type { Identity } from "../identity.ts";
 import { EventBudget, SessionEventStore } from "./event-store.ts";
 import { addressGroup } from "../lib/address.ts";
 import { Counts } from "../lib/counts.ts";
+import { VerifiedAuthInfo } from "./identity.ts";
 import { floodVictim } from "./session-eviction.ts";
 
 const MAX_SESSIONS_PER_SUBJECT = 32;
@@ -20,13 +21,13 @@ interface Session {
   subject: string | null;
   /** Where it was opened from (an IPv6 address stands for its /64), for fair eviction. */
   address: string;
-  /** The token of the session's latest request (what its server pushes under). */
+  /** The caller of the session's latest request (what its server pushes under). */
   auth: SessionAuth;
 }
 
-/** The token a session's latest request carried: a client refreshes its token mid-session. */
+/** Who a session's latest request was verified as: a client refreshes its token mid-session. */
 export interface SessionAuth {
-  current: AuthInfo | undefined;
+  current: Identity | undefined;
 }
 
 export interface McpEndpointOptions {
@@ -49,19 +50,6 @@ export interface McpEndpointOptions {
   maxSessionsPerAddress?: number;
   /** Byte caps of the resumption event stores (defaults in event-store.ts; tests set them small). */
   eventBytes?: { perSession?: number; all?: number };
-}
-
-export type AuthInfo = NonNullable<NonNullable<Parameters<WebStandardStreamableHTTPServerTransport["handleRequest"]>[1]>["authInfo"]>;
-
-/** The SDK's AuthInfo, which reaches tool handlers as `extra.authInfo` (see identity.ts). */
-function toAuthInfo(identity: Identity): AuthInfo {
-  return {
-    token: identity.token,
-    clientId: identity.clientId ?? identity.subject,
-    scopes: identity.servers,
-    expiresAt: identity.expiresAt,
-    extra: { subject: identity.subject, grantId: identity.grantId },
-  };
 }
 
 /**
@@ -127,7 +115,7 @@ export class McpEndpoint {
 
   /** `address`: the caller's IP address (as the HTTP layer resolves it), for fair eviction under a flood. */
   async handle(request: Request, identity: Identity | null, address: string): Promise<Response> {
-    const authInfo = identity ? toAuthInfo(identity) : undefined;
+    const authInfo = identity ? new VerifiedAuthInfo(identity) : undefined;
     const sid = request.headers.get("mcp-session-id");
     if (sid) {
       const session = this.sessions.get(sid);
@@ -136,7 +124,7 @@ export class McpEndpoint {
       // presenting the id learns nothing, not even that it exists.
       if (!session || session.subject !== (identity?.subject ?? null)) return jsonRpcError(404, -32001, "Session not found");
       session.lastSeen = Date.now();
-      if (authInfo) session.auth.current = authInfo;
+      if (identity) session.auth.current = identity;
       if (request.method !== "POST") return session.transport.handleRequest(request, { authInfo });
       const read = await readJsonBody(request);
       return afterCallTurns(await session.transport.handleRequest(read.request, { authInfo, parsedBody: read.body }), this.options.answerTurns);
@@ -158,8 +146,8 @@ export class McpEndpoint {
   private async startSession(request: Request, body: unknown, identity: Identity | null, address: string): Promise<Response> {
     const subject = identity?.subject ?? null;
     this.makeRoom(subject, address);
-    const authInfo = identity ? toAuthInfo(identity) : undefined;
-    const auth: SessionAuth = { current: authInfo };
+    const authInfo = identity ? new VerifiedAuthInfo(identity) : undefined;
+    const auth: SessionAuth = { current: identity ?? undefined };
     const server = this.options.createServer(auth);
     const events = new SessionEventStore(this.eventBudget, undefined, this.options.eventBytes?.perSession);
     const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({

@@ -200,15 +200,23 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
   },
 ];
 
+/**
+ * Applies the pending migrations in one transaction; returns their names. What is pending is read
+ * inside that transaction, which takes the write lock at its BEGIN (IMMEDIATE): read before it,
+ * two processes starting on one file both saw a migration pending and the second applied it again
+ * (`table … already exists`).
+ */
 export function migrate(db: Database): string[] {
-  db.run("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)");
-  const done = new Set(db.query<{ name: string }, []>("SELECT name FROM _migrations").all().map((r) => r.name));
-  const pending = MIGRATIONS.filter((m) => !done.has(m.name));
-  db.transaction(() => {
-    for (const m of pending) {
-      db.run(m.sql);
-      db.run("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", [m.name, new Date().toISOString()]);
-    }
-  })();
-  return pending.map((m) => m.name);
+  return db
+    .transaction(() => {
+      db.run("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)");
+      const done = new Set(db.query<{ name: string }, []>("SELECT name FROM _migrations").all().map((r) => r.name));
+      const pending = MIGRATIONS.filter((m) => !done.has(m.name));
+      for (const m of pending) {
+        db.run(m.sql);
+        db.run("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", [m.name, new Date().toISOString()]);
+      }
+      return pending.map((m) => m.name);
+    })
+    .immediate();
 }

@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
 import { ResourceUpdatedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { connect } from "../helpers/mcp-client.ts";
 import { startServer } from "../helpers/start-server.ts";
 
@@ -25,7 +26,18 @@ async function agentAndPoster(agentName: string) {
     agent,
     poster,
     channelId: ch.channel_id as string,
+    mcpUrl: srv.mcpUrl,
     revoke: () => expect(cli("revoke", tokenId).exitCode).toBe(0),
+    /** Edits the agent's grant row in the server's store (for states no command makes). */
+    editGrant(sql: string, ...params: (string | number)[]) {
+      const db = new Database(join(srv.dataDir, "parley.db"));
+      try {
+        db.run("PRAGMA busy_timeout = 5000");
+        db.run(`UPDATE grants SET ${sql} WHERE id = ?`, [...params, tokenId]);
+      } finally {
+        db.close();
+      }
+    },
     async [Symbol.asyncDispose]() {
       await agent[Symbol.asyncDispose]();
       await poster[Symbol.asyncDispose]();
@@ -70,3 +82,41 @@ test("a transcript subscription stops pushing once the session's token is revoke
   await settle();
   expect(updates).toBe(1);
 });
+
+// The request check and the open-stream check (pushes, long polls) apply one rule (auth's
+// tokenRefusal): a grant past its own expiry, or no longer its token's subject's, stops both. The
+// open-stream check once looked only at revocation and the token's expiry, so these states, which
+// no command makes today, stopped new requests while open streams went on.
+for (const [what, sql, params] of [
+  ["has expired", "expires_at = ?", [Date.now() - 1_000]],
+  ["belongs to another subject", "subject = ?", ["agent:someone-else"]],
+] as const) {
+  test(`a grant that ${what} stops a new request, an open stream's next push and a waiting long poll alike`, async () => {
+    await using env = await agentAndPoster("stream");
+    const { agent, poster, channelId } = env;
+    let updates = 0;
+    agent.client.setNotificationHandler(ResourceUpdatedNotificationSchema, () => void updates++);
+    await agent.client.subscribeResource({ uri: `channel://${channelId}/transcript` });
+    await poster.call("post_message", { channel_id: channelId, body: "before" });
+    await Bun.sleep(300);
+    expect(updates).toBe(1);
+    const head = await agent.call("sync_messages", { channel_id: channelId, timeout_ms: 0 });
+    const waiting = agent.raw("sync_messages", { channel_id: channelId, cursor: head.cursor, timeout_ms: 20_000 });
+    await Bun.sleep(1_200); // past the long poll's re-check threshold (1 s)
+
+    env.editGrant(sql, ...params);
+    await poster.call("post_message", { channel_id: channelId, body: "secret news" });
+    const answer = await waiting;
+    expect((answer.content[0] as { text: string }).text).toStartWith("UNAUTHENTICATED:");
+    expect(JSON.stringify(answer)).not.toContain("secret news");
+    await Bun.sleep(300);
+    expect(updates).toBe(1);
+    const fresh = await fetch(env.mcpUrl, {
+      method: "POST",
+      headers: { authorization: `Bearer ${agent.token}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }),
+    });
+    expect(fresh.status).toBe(401);
+    expect(fresh.headers.get("www-authenticate")).toContain('error="invalid_token"');
+  });
+}

@@ -18,6 +18,12 @@ describe("errorResponse()", () => {
     expect(await res.json()).toEqual({ error: "temporarily_unavailable", error_description: `STORAGE_UNAVAILABLE: ${storage.message}` });
   });
 
+  test("at a transcript download it is {error: CODE, message} with the code's status", async () => {
+    const res = errorResponse(new AppError("RATE_LIMITED", "Too many transcript downloads in progress"), "/transcripts/chn_x");
+    expect(res.status).toBe(429);
+    expect(await res.json()).toEqual({ error: "RATE_LIMITED", message: "RATE_LIMITED: Too many transcript downloads in progress" });
+  });
+
   test("an unexpected error is logged and answered 500 server_error without its text", async () => {
     const log = spyOn(console, "error").mockImplementation(() => {});
     try {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import * as channels from "../../../src/channels/index.ts";
+import { errorResponse } from "../../../src/http/errors.ts";
 import { TranscriptDownloads } from "../../../src/mcp/index.ts";
 import { signedChannels } from "../../helpers/signed-channels.ts";
 
@@ -13,12 +14,16 @@ async function bigChannel() {
   return { ...env, alice, id: created.channel_id };
 }
 
+/** A download as the HTTP edge answers it: a refusal is thrown and mapped by http/errors.ts. */
+const answer = (downloads: TranscriptDownloads, request: Request, address: string) =>
+  downloads.handle(request, address).catch((err) => errorResponse(err, new URL(request.url).pathname));
+
 describe("TranscriptDownloads", () => {
   test("a caller holds at most two downloads at once; a reader that stops reading is cut off and frees its place", async () => {
     using env = await bigChannel();
     const downloads = new TranscriptDownloads(env.ctx, 60_000, 300);
     const url = downloads.link(env.alice, env.id);
-    const get = (address = "203.0.113.7") => downloads.handle(new Request(url), address);
+    const get = (address = "203.0.113.7") => answer(downloads, new Request(url), address);
 
     const [a, b, c] = [await get(), await get(), await get()];
     expect([a.status, b.status]).toEqual([200, 200]);
@@ -52,7 +57,7 @@ describe("TranscriptDownloads", () => {
     for (const [i, who] of [alice!, bob!, carol!].entries()) await channels.joinChannel(env.ctx, who, { invite_code: created.invites[i]! });
     for (let i = 0; i < 40; i++) await channels.postMessage(env.ctx, alice!, { channel_id: created.channel_id, body: "w".repeat(60_000) });
     const downloads = new TranscriptDownloads(env.ctx);
-    const get = (who: { principal: string }, address: string) => downloads.handle(new Request(downloads.link(who, created.channel_id)), address);
+    const get = (who: { principal: string }, address: string) => answer(downloads, new Request(downloads.link(who, created.channel_id)), address);
 
     // Six at once for one caller: exactly two get through.
     const burst = await Promise.all(Array.from({ length: 6 }, () => get(alice!, "198.51.100.1")));

@@ -3,7 +3,7 @@ import { describe, expect, spyOn, test } from "bun:test";
 import { closeSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { genesisHash, sealMessage } from "../../../src/channels/index.ts";
-import { AppError } from "../../../src/errors.ts";
+import { AppError, ERROR_CODES } from "../../../src/errors.ts";
 import { checkDatabase } from "../../../src/store/db.ts";
 import { SqliteAuthStore, SqliteStore, type Message, type MessageDraft } from "../../../src/store/index.ts";
 import { tempDir } from "../../helpers/temp-dir.ts";
@@ -88,7 +88,7 @@ describe("storage failures at run time", () => {
       const errors = await Promise.all(failed.map(appError));
       for (const e of errors) {
         expect(e.code).toBe("STORAGE_UNAVAILABLE");
-        expect(e.status).toBe(503);
+        expect(ERROR_CODES[e.code]).toBe(503);
         expect(e.message).toMatch(/disk full/);
       }
       const ids = new Set(errors.map((e) => /err_[0-9a-f]{8}/.exec(e.message)?.[0]));
