@@ -1,8 +1,6 @@
 import { lookup } from "node:dns/promises";
-import { mkdtempSync, rmSync } from "node:fs";
 import { isIP } from "node:net";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { createAuthContext, loadSigningKey, startSweeper, type AuthContext, type AuthSettings, type SigningKey } from "./auth/index.ts";
 import { Notifier, OPERATOR, runBots, updateChannel, type ChannelsContext } from "./channels/index.ts";
 import type { Config } from "./config/index.ts";
@@ -61,10 +59,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   }
   await checkHost(config.host);
   const dataDir = prepareDataDir(config.data);
-  const adminSocket = adminSocketPath(dataDir);
-  const undo: (() => unknown)[] = [adminSocket.remove];
+  // Longer than a Unix socket address holds (108 bytes) is fine: Bun binds and connects such a
+  // path through its directory (measured with 225-byte paths).
+  const adminSocket = resolve(dataDir, "admin.sock");
+  const undo: (() => unknown)[] = [];
   try {
-    const lock = lockDataDir(dataDir, { adminSocket: adminSocket.path });
+    const lock = lockDataDir(dataDir, { adminSocket });
     undo.push(() => lock.release());
     // The key first: a damaged key file stops the start before the database is touched.
     const key = await loadSigningKey(dataDir);
@@ -74,7 +74,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const { app, server } = bind(config, (port) => (built = wire(config, port, { dataDir, key, store, options })));
     undo.push(() => app.stop(true), () => built.dispose());
     const { ctx, auth, endpoint } = built;
-    const admin = serveAdmin(adminSocket.path, { closeChannel: (id) => updateChannel(ctx, OPERATOR, { channel_id: id, ops: [{ type: "close" }] }).then(() => {}) });
+    const admin = serveAdmin(adminSocket, { closeChannel: (id) => updateChannel(ctx, OPERATOR, { channel_id: id, ops: [{ type: "close" }] }).then(() => {}) });
     undo.push(() => admin.stop());
     // Expired codes, clients never signed in, dead refresh families: at start-up, then every few minutes.
     const sweeper = auth ? startSweeper(auth) : null;
@@ -99,7 +99,6 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         await app.stop(true);
         store.close();
         lock.release();
-        adminSocket.remove();
       },
     };
   } catch (err) {
@@ -185,16 +184,4 @@ async function checkHost(host: string): Promise<void> {
     const code = (err as NodeJS.ErrnoException).code ?? "lookup failed";
     throw new AppError("INVALID_REQUEST", `--host ${host} does not resolve to an address (${code}); give an address of this machine (127.0.0.1, 0.0.0.0, ::) or a name that resolves to one`, { cause: err });
   }
-}
-
-/**
- * Where the operator socket goes: `DATA/admin.sock`, unless that path is past what a Unix socket
- * address holds (108 bytes on Linux, 104 on macOS, with its NUL); then a private (0700) directory
- * of its own under the temp dir. The lock names the path either way, so the CLI finds it.
- */
-function adminSocketPath(dataDir: string): { path: string; remove(): void } {
-  const inData = resolve(dataDir, "admin.sock");
-  if (Buffer.byteLength(inData) < 100) return { path: inData, remove() {} };
-  const dir = mkdtempSync(join(tmpdir(), "parley-admin-"));
-  return { path: join(dir, "admin.sock"), remove: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -1,4 +1,4 @@
-import { unlinkSync } from "node:fs";
+import { chmodSync, unlinkSync } from "node:fs";
 import { AppError } from "../errors.ts";
 
 /** What the running server does for an operator command (`parley channels close`). */
@@ -16,8 +16,9 @@ const CLOSE = /^\/channels\/([^/]+)\/close$/;
  * the only process that may change channels (its store keeps channel records, the chain head and
  * the next message id in memory, and wakes the channel's long polls), so `parley channels close`
  * asks it here instead of writing the database itself. Whoever may connect may write the data
- * directory the socket lives in (0700): no token, no TCP port. A stale socket (a server killed
- * with SIGKILL) is replaced: the caller holds the data directory's lock.
+ * directory the socket lives in (made 0700), and the socket itself is 0600 whatever the umask
+ * (connecting needs write permission on it): no token, no TCP port. A stale socket (a server
+ * killed with SIGKILL) is replaced: the caller holds the data directory's lock.
  */
 export function serveAdmin(path: string, handlers: AdminHandlers): { stop(): void } {
   try {
@@ -41,6 +42,7 @@ export function serveAdmin(path: string, handlers: AdminHandlers): { stop(): voi
       }
     },
   });
+  chmodSync(path, 0o600);
   return {
     stop() {
       void server.stop(true);

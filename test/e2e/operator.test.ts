@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect, syncUntil } from "../helpers/mcp-client.ts";
 import { signIn, tokenRequest } from "../helpers/oauth.ts";
@@ -133,6 +133,18 @@ describe("parley channels list|close|export (issue 10 item 6)", () => {
     const file = join(dir.path, "t.json");
     writeFileSync(file, (await parley(["channels", "export", ch.channel_id, "--data", dir.path])).out);
     expect((await parley(["verify", file])).code).toBe(0);
+  });
+  test("a data directory whose path is longer than a Unix socket address holds (108 bytes): close still goes through the server", async () => {
+    using dir = tempDir();
+    const deep = join(dir.path, "d".repeat(100));
+    mkdirSync(deep);
+    await using srv = await startServer({ dataDir: deep });
+    await using alice = await connect(srv.mcpUrl, "alice");
+    const ch = await alice.call("create_channel", { name: "deep", slots: ["invite:a"] });
+    const closed = await parley(["channels", "close", ch.channel_id, "--data", deep]);
+    expect(closed.out).toBe(`Closed ${ch.channel_id} (through the running server, pid ${srv.proc.pid}).\n`);
+    expect((await alice.call("get_channel_info", { channel_id: ch.channel_id })).view.status).toBe("closed");
+    expect(statSync(join(deep, "admin.sock")).mode & 0o777).toBe(0o600);
   });
 });
 
