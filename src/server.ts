@@ -71,7 +71,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const store = new SqliteStore(dataDir);
     undo.push(() => store.close());
     let built!: ReturnType<typeof wire>;
-    const { app, server } = bind(config, (port) => (built = wire(config, port, { dataDir, key, store, options })));
+    const { app, server } = bind(config, (port) => (built = wire(config, port, { dataDir, key, store, options })).app);
     undo.push(() => app.stop(true), () => built.dispose());
     const { ctx, auth, endpoint } = built;
     const admin = serveAdmin(adminSocket, { closeChannel: (id) => updateChannel(ctx, OPERATOR, { channel_id: id, ops: [{ type: "close" }] }).then(() => {}) });
@@ -161,9 +161,9 @@ function wire(base: Config, port: number, { dataDir, key, store, options }: { da
 }
 
 /** listen(), with the OS's refusals as one line naming the host or port and what to do. */
-function bind(config: Config, build: (port: number) => { app: ReturnType<typeof createApp> }) {
+function bind(config: Config, build: (port: number) => ReturnType<typeof createApp>) {
   try {
-    return listen(config, (port) => build(port).app);
+    return listen(config, build);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "EADDRINUSE") throw new AppError("INVALID_REQUEST", `port ${config.port} on ${config.host} is in use (another server?); stop it, or pick another --port`, { cause: err });

@@ -69,7 +69,7 @@ export async function loadSigningKey(dataDir: string, { create = true }: { creat
 /**
  * Writes a new key to a temporary file, flushes it to disk, then links it into place: the key
  * file appears whole or not at all, even if the disk fills up or the machine stops half-way. The
- * link fails if another process (e.g. `parley token issue` beside a running server) won the race:
+ * link fails if another process (a server from before the data directory's lock) won the race:
  * then its key is kept.
  */
 async function createKeyFile(file: string): Promise<void> {

@@ -1,5 +1,4 @@
 import { Database } from "bun:sqlite";
-import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { AppError } from "../errors.ts";
 
@@ -99,24 +98,6 @@ export function lockDataDir(dataDir: string, options: { adminSocket?: string } =
     "STORAGE_UNAVAILABLE",
     `data directory ${dataDir} is in use by another Parley process (pid ${holder.pid}, since ${holder.since}); stop it first, or give this one another --data`,
   );
-}
-
-/** The process holding the data directory's lock, or null when none does (nothing is created). */
-export function dataDirHolder(dataDir: string): DataDirHolder | null {
-  const file = resolve(dataDir, LOCK_FILE);
-  if (!existsSync(file)) return null;
-  const db = new Database(file, { strict: true });
-  try {
-    db.run("PRAGMA busy_timeout = 0");
-    if (begin(db)) return null;
-    for (let attempt = 1; ; attempt++) {
-      const holder = readHolder(db);
-      if (holder || attempt >= ATTEMPTS) return holder;
-      Bun.sleepSync(10);
-    }
-  } finally {
-    db.close();
-  }
 }
 
 /** BEGIN IMMEDIATE; false when another connection holds the write lock. */

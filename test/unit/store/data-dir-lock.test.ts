@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { join, resolve } from "node:path";
 import { AppError } from "../../../src/errors.ts";
-import { dataDirHolder, lockDataDir, tryLockDataDir } from "../../../src/store/index.ts";
+import { lockDataDir, tryLockDataDir } from "../../../src/store/index.ts";
 import { tempDir } from "../../helpers/temp-dir.ts";
 
 const STORE = resolve(import.meta.dir, "../../../src/store/index.ts");
@@ -38,20 +38,20 @@ describe("lockDataDir()", () => {
     lockDataDir(dir.path).release();
   });
 
-  test("tryLockDataDir() reports the holder (pid, admin socket) without throwing; dataDirHolder() is null once released", async () => {
+  test("tryLockDataDir() reports the holder (pid, admin socket) without throwing, and takes the lock once the holder is gone", async () => {
     using dir = tempDir();
-    expect(dataDirHolder(dir.path)).toBeNull();
     const child = await holdInChild(dir.path);
     try {
       const attempt = tryLockDataDir(dir.path);
       expect(attempt.lock).toBeUndefined();
       expect(attempt.holder).toMatchObject({ pid: child.pid, adminSocket: "/x.sock" });
-      expect(dataDirHolder(dir.path)?.pid).toBe(child.pid);
     } finally {
       child.kill("SIGKILL");
       await child.exited;
     }
-    expect(dataDirHolder(dir.path)).toBeNull();
+    const after = tryLockDataDir(dir.path);
+    expect(after.holder).toBeUndefined();
+    after.lock!.release();
   });
 
   test("a holder killed with SIGKILL leaves no stale lock: the next start takes it at once", async () => {
@@ -61,7 +61,7 @@ describe("lockDataDir()", () => {
     child.kill("SIGKILL");
     await child.exited;
     const lock = lockDataDir(dir.path);
-    expect(dataDirHolder(dir.path)?.pid).toBe(process.pid);
+    expect(tryLockDataDir(dir.path).holder?.pid).toBe(process.pid);
     lock.release();
   });
 
