@@ -7,6 +7,9 @@ import { AppError } from "./errors.ts";
 const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
   serve: () => import("./cli/serve.ts"),
   token: () => import("./cli/token.ts"),
+  clients: () => import("./cli/clients.ts"),
+  channels: () => import("./cli/channels.ts"),
+  backup: () => import("./cli/backup.ts"),
   verify: () => import("./cli/verify.ts"),
   version: () => import("./cli/version.ts"),
   help: () => import("./cli/help.ts"),
@@ -23,7 +26,8 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await (await load()).run(rest);
   } catch (err) {
-    // A bad flag or config, or a data dir the server cannot use (disk full, read-only, corrupt): one line, exit 2.
+    // A bad flag or config, a host or port it cannot listen on, or a data dir it cannot use (missing,
+    // in use by another server, disk full, read-only, corrupt): one line, exit 2.
     if (err instanceof AppError && (err.code === "INVALID_REQUEST" || err.code === "STORAGE_UNAVAILABLE")) {
       process.stderr.write(`parley: ${err.message}\n`);
       return 2;

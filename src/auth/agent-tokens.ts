@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AppError } from "../errors.ts";
 import { randomToken } from "../lib/ids.ts";
 import type { GrantRecord } from "../store/index.ts";
 import { signAccessToken } from "./access-tokens.ts";
@@ -26,6 +27,11 @@ export function ttlSeconds(ttl: string): number {
  */
 export async function issueAgentToken(ctx: AuthContext, request: AgentTokenRequest) {
   const req = AgentTokenRequestSchema.parse(request);
+  // A token for a server this one does not serve would only ever get 403 insufficient_scope.
+  const unknown = req.servers.filter((s) => !ctx.settings.knownServers.includes(s));
+  if (unknown.length > 0) {
+    throw new AppError("INVALID_REQUEST", `Cannot issue a token for ${unknown.map((s) => `"${s}"`).join(", ")}: this server serves: ${ctx.settings.knownServers.join(", ")}`);
+  }
   const seconds = ttlSeconds(req.ttl);
   const grant: GrantRecord = {
     id: randomToken("agt"),

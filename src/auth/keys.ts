@@ -18,16 +18,20 @@ export const SIGNING_ALG = "EdDSA";
 const PrivateJwkSchema = z.looseObject({ kty: z.literal("OKP"), crv: z.literal("Ed25519"), x: z.string().min(1), d: z.string().min(1) });
 
 /**
- * Loads `DATA/keys/ed25519.jwk`, creating it (0600, in a 0700 dir) on first start. A file that is
- * there but unreadable or not a working key stops the start with one line naming it: a new key in
- * its place would silently invalidate every token and signed transcript issued so far.
+ * Loads `DATA/keys/ed25519.jwk`, creating it (0600, in a 0700 dir) on the server's first start
+ * (`create`; other commands never make one). A file that is there but unreadable or not a working
+ * key stops the start with one line naming it: a new key in its place would silently invalidate
+ * every token and signed transcript issued so far.
  */
-export async function loadSigningKey(dataDir: string): Promise<SigningKey> {
+export async function loadSigningKey(dataDir: string, { create = true }: { create?: boolean } = {}): Promise<SigningKey> {
   const dir = resolve(dataDir, "keys");
   const file = resolve(dir, "ed25519.jwk");
   let text: string;
+  if (!create && !existsSync(file)) {
+    throw new AppError("STORAGE_UNAVAILABLE", `no key file at ${file} (the server makes it on its first start); restore it from a backup, or pass the server's --data`);
+  }
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (create) mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (!existsSync(file)) await createKeyFile(file);
     // Only when needed: on a read-only file system a chmod fails even if nothing is wrong.
     if ((statSync(file).mode & 0o777) !== 0o600) chmodSync(file, 0o600);
@@ -65,7 +69,7 @@ export async function loadSigningKey(dataDir: string): Promise<SigningKey> {
 /**
  * Writes a new key to a temporary file, flushes it to disk, then links it into place: the key
  * file appears whole or not at all, even if the disk fills up or the machine stops half-way. The
- * link fails if another process (e.g. `parley token issue` beside a running server) won the race:
+ * link fails if another process (a server from before the data directory's lock) won the race:
  * then its key is kept.
  */
 async function createKeyFile(file: string): Promise<void> {

@@ -4,7 +4,7 @@ export { joinChannel, type JoinChannelResult } from "./invites.ts";
 export { postMessage, syncMessages, type SyncResult } from "./messages.ts";
 export { DEFAULT_MAX_ANSWER_BYTES } from "./pages.ts";
 export { Notifier } from "./notifier.ts";
-export { sealMessage, genesisHash, type Caller, type ChannelsContext } from "./context.ts";
+export { sealMessage, genesisHash, OPERATOR, type Caller, type ChannelsContext } from "./context.ts";
 export type { ChannelView } from "./views.ts";
 export * from "./schemas.ts";
 export { exportTranscript, getTranscript, type TranscriptPage } from "./transcripts.ts";

@@ -5,13 +5,21 @@ export const HELP = `Parley ${VERSION} — shared MCP channels for AI sessions
 Usage:
   parley serve [--host 127.0.0.1] [--port 8201] [--data ./parley_data] [--config parley.toml] [--public-url URL]
                [--passcode CODE] [--no-auth]
-  parley token issue --agent NAME --servers channels[,a,b] [--ttl 30d] [--data DIR]
-  parley token list [--data DIR]
-  parley token revoke ID [--data DIR]
+  parley token issue --agent NAME --servers channels[,a,b] [--ttl 30d]
+  parley token list
+  parley token revoke ID
+  parley clients list                     signed-in OAuth clients and their sign-ins (grants)
+  parley clients revoke CLIENT_ID|GRANT_ID   their tokens stop working on the next request
+  parley channels list
+  parley channels close CHANNEL_ID        as an admin's close; through the server while one runs
+  parley channels export CHANNEL_ID       the signed transcript, to stdout
+  parley backup NEW_DIR                   a consistent copy of the data (database and key), online
   parley verify FILE|URL [--jwks URL]     check an exported transcript (exit 0 valid, 1 invalid)
   parley version
   parley help
 
+Commands other than serve and verify take the server's --data, --config, --port and --public-url
+(what the server runs with), work beside a running server, and never create a data directory.
 Every flag also reads from PARLEY_<NAME> (e.g. PARLEY_PORT) and from the TOML file (port = 8201).
 Precedence: flags > env > TOML > defaults.
 `;

@@ -1,117 +1,10 @@
-import { resolve } from "node:path";
-import { createAuthContext, loadSigningKey, startSweeper, stillAuthorized, type AuthContext, type AuthSettings } from "../auth/index.ts";
-import { Notifier, runBots, type ChannelsContext } from "../channels/index.ts";
-import { allowListFetcher, BotPool, PRESETS, SandboxEngine } from "../sandbox/index.ts";
-import { ed25519Signer } from "../transcript/index.ts";
-import { loadConfig, type Config } from "../config/index.ts";
-import { createApp, listen } from "../http/index.ts";
-import { channelTools, createMcpServer, McpEndpoint, ToolTable, TranscriptDownloads, type McpServerOptions, type ToolDef } from "../mcp/index.ts";
-import { AppError } from "../errors.ts";
+import { loadConfig } from "../config/index.ts";
 import { isLoopbackHost } from "../lib/address.ts";
-import { COMMIT_TURNS, SqliteAuthStore, SqliteStore } from "../store/index.ts";
+import { startServer, type RunningServer } from "../server.ts";
 import { VERSION } from "../version.ts";
 import { parseFlags } from "./args.ts";
 
-export interface RunningServer {
-  url: string;
-  port: number;
-  config: Config;
-  auth: AuthContext | null;
-  /** The open store (test fixtures reach its connection; the product does not). */
-  store: SqliteStore;
-  stop(): Promise<void>;
-}
-
-export interface StartOptions {
-  /** Test-only additions (the conformance fixture entry point); the product passes none. */
-  extraTools?: ToolDef[];
-  configure?: McpServerOptions["configure"];
-}
-
-/** Auth settings from config; `issuer`/`resource` are final once the port is known. */
-export function authSettings(config: Config, publicUrl = config.public_url): AuthSettings {
-  return {
-    issuer: publicUrl,
-    resource: `${publicUrl}/mcp`,
-    passcode: config.passcode,
-    accessTokenTtlSeconds: config.access_token_ttl_seconds,
-    refreshTokenTtlSeconds: config.refresh_token_ttl_seconds,
-    defaultServers: config.default_servers,
-    knownServers: ["channels"],
-  };
-}
-
-/** Opens the store, wires channels → MCP → HTTP, and listens. */
-export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
-  if (!config.auth && !isLoopbackHost(config.host)) {
-    throw new AppError("INVALID_REQUEST", `--no-auth is only for local testing; refusing to serve ${config.host} without sign-in`);
-  }
-  const dataDir = resolve(config.data);
-  // The key first: a damaged key file stops the start before the database is touched.
-  const key = await loadSigningKey(dataDir);
-  const store = new SqliteStore(dataDir);
-  const settings = authSettings(config);
-  const botPool = new BotPool({
-    ...(config.bot_workers > 0 ? { workers: config.bot_workers } : {}),
-    warmMemoryBytes: config.bot_warm_memory_mb * 1024 * 1024,
-  });
-  const engine = new SandboxEngine(botPool, allowListFetcher(config.bot_fetch_hosts), config.bot_warm_instances);
-  const auth = config.auth ? createAuthContext(new SqliteAuthStore(store.db), key, settings) : null;
-  // Expired codes, clients never signed in, dead refresh families: at start-up, then every few minutes.
-  const sweeper = auth ? startSweeper(auth) : null;
-  const ctx: ChannelsContext = {
-    store,
-    notifier: new Notifier(),
-    limits: { maxMessageBytes: config.max_message_bytes, maxAnswerBytes: config.max_answer_bytes },
-    signer: ed25519Signer(key.privateKey, key.kid, key.publicJwk as { kty: "OKP"; crv: "Ed25519"; x: string }),
-    issuer: settings.issuer,
-    bots: { engine, presets: new Map(PRESETS), manifestOf: (code) => engine.manifestOf(code) },
-  };
-  const downloads = new TranscriptDownloads(ctx);
-  const table = new ToolTable([...channelTools(ctx, VERSION, downloads), ...(options.extraTools ?? [])]);
-  const endpoint = new McpEndpoint({
-    createServer: (session) =>
-      createMcpServer({ version: VERSION, channels: ctx, table, configure: options.configure, stillAuthorized: auth ? (identity) => stillAuthorized(auth, identity) : undefined, auth: session, downloads }),
-    idleMs: config.session_idle_seconds * 1000,
-    maxBodyBytes: config.max_body_bytes,
-    answerTurns: COMMIT_TURNS + 1,
-    maxSessions: config.max_sessions,
-    maxSessionsPerAddress: config.max_sessions_per_address,
-  });
-  const app = createApp({
-    config,
-    version: VERSION,
-    auth: auth ?? undefined,
-    handleMcp: (r, identity, address) => endpoint.handle(r, identity, address),
-    downloadTranscript: (r, address) => downloads.handle(r, address),
-  });
-  const port = listen(app, config).port!;
-  const shownHost = config.host.includes(":") ? `[${config.host}]` : config.host;
-  const publicUrl = config.public_url.endsWith(":0") ? `http://localhost:${port}` : config.public_url;
-  // With --port 0 the issuer and resource are known only now, before the first request is served.
-  Object.assign(settings, authSettings(config, publicUrl));
-  ctx.issuer = settings.issuer;
-  // Bots answer every message they have not processed yet, e.g. those that arrived just before a crash.
-  for (const channelId of await store.openBotChannels()) {
-    runBots(ctx, channelId).catch((err) => console.error(`[parley] bots of ${channelId} failed to catch up:`, err));
-  }
-  return {
-    auth,
-    store,
-    url: `http://${shownHost}:${port}`,
-    port,
-    config: { ...config, public_url: publicUrl },
-    async stop() {
-      await sweeper?.stop();
-      await endpoint.close();
-      engine.dispose();
-      botPool.dispose();
-      await app.stop(true);
-      store.close();
-    },
-  };
-}
-
+/** The start banner: an interface (tests parse `serving at http://HOST:PORT`), so its format stays. */
 export function banner(server: RunningServer): string {
   const { config } = server;
   const lines = [`Parley ${VERSION} serving at ${server.url}`, `├─ MCP:    ${config.public_url}/mcp`];
@@ -121,14 +14,25 @@ export function banner(server: RunningServer): string {
   } else {
     lines.push("├─ Auth:   OFF (--no-auth, loopback only; for the MCP conformance suite)");
   }
-  lines.push(`└─ Data:   ${resolve(config.data)}  (SQLite, WAL)`, "");
-  const warning =
-    server.auth && !config.passcode && !isLoopbackHost(config.host)
-      ? `WARNING: serving ${config.host} without --passcode: anyone who can reach this port can sign in. Set --passcode or PARLEY_PASSCODE.\n`
-      : "";
-  return lines.join("\n") + warning;
+  lines.push(`└─ Data:   ${server.dataDir}  (SQLite, WAL)`, "");
+  return lines.join("\n") + openSignInWarnings(server).join("");
 }
 
+/** Without a passcode, whoever reaches the server signs in: say so when that may be more than this machine. */
+function openSignInWarnings({ auth, config }: RunningServer): string[] {
+  if (!auth || config.passcode) return [];
+  const warnings: string[] = [];
+  if (!isLoopbackHost(config.host)) {
+    warnings.push(`WARNING: serving ${config.host} without --passcode: anyone who can reach this port can sign in. Set --passcode or PARLEY_PASSCODE.\n`);
+  }
+  // A public URL that is not loopback is how clients elsewhere reach it (a reverse proxy in front).
+  if (!isLoopbackHost(new URL(config.public_url).hostname)) {
+    warnings.push(`WARNING: ${config.public_url} is served without --passcode: anyone who can reach it can sign in. Set --passcode or PARLEY_PASSCODE.\n`);
+  }
+  return warnings;
+}
+
+/** `parley serve`: flags → config → the server (src/server.ts); prints the banner, stops on SIGINT/SIGTERM. */
 export async function run(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
   const { values } = parseFlags(argv, {
     host: { type: "string" },

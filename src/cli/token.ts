@@ -1,10 +1,6 @@
-import { resolve } from "node:path";
-import { createAuthContext, issueAgentToken, listAgentTokens, loadSigningKey, revokeAgentToken } from "../auth/index.ts";
-import { loadConfig } from "../config/index.ts";
+import { issueAgentToken, listAgentTokens, revokeAgentToken } from "../auth/index.ts";
 import { AppError } from "../errors.ts";
-import { SqliteAuthStore, SqliteStore } from "../store/index.ts";
-import { parseFlags } from "./args.ts";
-import { authSettings } from "./serve.ts";
+import { openSigned, parseDataFlags } from "./data.ts";
 
 const USAGE = "usage: parley token issue --agent NAME --servers a,b [--ttl 30d] | token list | token revoke ID";
 
@@ -15,21 +11,20 @@ const USAGE = "usage: parley token issue --agent NAME --servers a,b [--ttl 30d] 
 export async function run(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
   const [action, ...rest] = argv;
   if (action !== "issue" && action !== "list" && action !== "revoke") throw new AppError("INVALID_REQUEST", USAGE);
-  const { values, positionals } = parseFlagsWithId(action, rest);
-  const config = loadConfig({
-    flags: { data: values.data, config: values.config, public_url: values["public-url"], port: values.port },
-    env,
-  });
-  const store = new SqliteStore(resolve(config.data));
+  const extra: Record<string, { type: "string" }> = action === "issue" ? { agent: { type: "string" }, servers: { type: "string" }, ttl: { type: "string" } } : {};
+  const { values, args, config } = parseDataFlags(rest, env, extra, action === "revoke");
+  const id = args[0];
+  if (action === "revoke" && (!id || args.length > 1)) throw new AppError("INVALID_REQUEST", USAGE);
+  if (action === "issue" && (typeof values.agent !== "string" || typeof values.servers !== "string")) throw new AppError("INVALID_REQUEST", USAGE);
+  const { auth, close } = await openSigned(config);
   try {
-    const auth = createAuthContext(new SqliteAuthStore(store.db), await loadSigningKey(resolve(config.data)), authSettings(config));
     if (action === "issue") {
-      if (!values.agent || !values.servers) throw new AppError("INVALID_REQUEST", USAGE);
       const parsed = await issueAgentToken(auth, {
-        agent: values.agent,
-        servers: values.servers.split(",").map((s) => s.trim()).filter(Boolean),
-        ttl: values.ttl ?? "30d",
+        agent: values.agent as string,
+        servers: (values.servers as string).split(",").map((s) => s.trim()).filter(Boolean),
+        ttl: (values.ttl as string | undefined) ?? "30d",
       }).catch((err) => {
+        if (err instanceof AppError) throw err;
         throw new AppError("INVALID_REQUEST", `Cannot issue token: ${err instanceof Error && "issues" in err ? (err as any).issues[0].message : String(err)}`);
       });
       process.stderr.write(`Agent token ${parsed.id} for "${parsed.agent}" (servers: ${parsed.servers.join(", ")}; expires ${parsed.expires_at}).\n`);
@@ -45,26 +40,13 @@ export async function run(argv: string[], env: Record<string, string | undefined
       }
       return 0;
     }
-    const id = positionals[0];
-    if (!id) throw new AppError("INVALID_REQUEST", USAGE);
-    if (!(await revokeAgentToken(auth, id))) {
+    if (!(await revokeAgentToken(auth, id!))) {
       process.stderr.write(`parley: no active agent token "${id}"\n`);
       return 1;
     }
     process.stdout.write(`Revoked ${id}.\n`);
     return 0;
   } finally {
-    store.close();
+    close();
   }
-}
-
-function parseFlagsWithId(action: string, argv: string[]) {
-  const common = { data: { type: "string" }, config: { type: "string" }, "public-url": { type: "string" }, port: { type: "string" } } as const;
-  if (action === "revoke") {
-    const [id, ...flags] = argv;
-    if (!id || id.startsWith("-")) throw new AppError("INVALID_REQUEST", USAGE);
-    return { values: parseFlags(flags, common).values as Record<string, string | undefined>, positionals: [id] };
-  }
-  const options = action === "issue" ? { ...common, agent: { type: "string" }, servers: { type: "string" }, ttl: { type: "string" } } : common;
-  return { values: parseFlags(argv, options as typeof common).values as Record<string, string | undefined>, positionals: [] as string[] };
 }

@@ -14,11 +14,14 @@ import { corrupt } from "./storage-errors.ts";
  */
 export const FULL_CHECK_MAX_BYTES = 64 * 1024 * 1024;
 
-/** Opens (creating if needed) the SQLite file in the data dir with Parley's pragmas, and checks it. */
-export function openDatabase(dataDir: string): Database {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+/**
+ * Opens the SQLite file in the data dir with Parley's pragmas, and checks it. Only the server
+ * creates it (`create`); other commands open what is there.
+ */
+export function openDatabase(dataDir: string, { create = true }: { create?: boolean } = {}): Database {
+  if (create) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = resolve(dataDir, "parley.db");
-  const db = new Database(file, { create: true, strict: true });
+  const db = new Database(file, { create, strict: true });
   try {
     // busy_timeout first: the other pragmas may already need the lock.
     db.run("PRAGMA busy_timeout = 5000");

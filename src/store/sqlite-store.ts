@@ -56,10 +56,10 @@ export class SqliteStore implements Store {
   private readonly dirtyInBatch = new Set<string>();
 
   /** Opens and checks the database; a storage problem throws STORAGE_UNAVAILABLE with one line naming the file. */
-  constructor(dataDir: string) {
+  constructor(dataDir: string, options: { create?: boolean } = {}) {
     let db: Database | undefined;
     try {
-      db = openDatabase(dataDir);
+      db = openDatabase(dataDir, options);
       migrate(db);
       this.lastMessageId = db.query<{ m: number | null }, []>("SELECT MAX(id) AS m FROM messages").get()?.m ?? 0;
     } catch (err) {

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
-import { startServer } from "../../src/cli/serve.ts";
+import { startServer } from "../../src/server.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import { defineTool } from "../../src/mcp/tool.ts";
 

@@ -10,7 +10,9 @@ const SRC = resolve(import.meta.dir, "../../src");
 
 const ALLOWED: Record<string, string[]> = {
   main: ["cli", "errors"],
-  cli: ["config", "http", "store", "mcp", "channels", "auth", "transcript", "sandbox", "errors", "version", "lib"],
+  cli: ["server", "config", "http", "store", "mcp", "channels", "auth", "transcript", "sandbox", "errors", "version", "lib"],
+  // Builds the whole server from a config (cli/serve.ts only parses flags, prints and waits).
+  server: ["config", "http", "store", "mcp", "channels", "auth", "transcript", "sandbox", "errors", "version"],
   http: ["auth", "config", "errors", "lib"],
   auth: ["store", "lib", "errors", "identity"],
   mcp: ["channels", "errors", "identity", "lib"],

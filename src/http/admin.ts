@@ -1,0 +1,62 @@
+import { chmodSync, unlinkSync } from "node:fs";
+import { AppError } from "../errors.ts";
+
+/** What the running server does for an operator command (`parley channels close`). */
+export interface AdminHandlers {
+  closeChannel(channelId: string): Promise<void>;
+}
+
+/** The answer on the admin socket: the command's outcome, with its stable code on failure. */
+export type AdminAnswer = { ok: true } | { ok: false; code: string; message: string };
+
+const CLOSE = /^\/channels\/([^/]+)\/close$/;
+
+/**
+ * Operator commands that must run inside the server, on a Unix socket: while a server runs it is
+ * the only process that may change channels (its store keeps channel records, the chain head and
+ * the next message id in memory, and wakes the channel's long polls), so `parley channels close`
+ * asks it here instead of writing the database itself. Whoever may connect may write the data
+ * directory the socket lives in (made 0700), and the socket itself is 0600 whatever the umask
+ * (connecting needs write permission on it): no token, no TCP port. A stale socket (a server
+ * killed with SIGKILL) is replaced: the caller holds the data directory's lock.
+ */
+export function serveAdmin(path: string, handlers: AdminHandlers): { stop(): void } {
+  try {
+    unlinkSync(path);
+  } catch {
+    // None left over.
+  }
+  const server = Bun.serve({
+    unix: path,
+    development: false,
+    async fetch(request) {
+      const close = request.method === "POST" ? CLOSE.exec(new URL(request.url).pathname) : null;
+      if (!close) return Response.json({ ok: false, code: "INVALID_REQUEST", message: "Unknown admin command" } satisfies AdminAnswer, { status: 404 });
+      try {
+        await handlers.closeChannel(decodeURIComponent(close[1]!));
+        return Response.json({ ok: true } satisfies AdminAnswer);
+      } catch (err) {
+        if (err instanceof AppError) return Response.json({ ok: false, code: err.code, message: err.message } satisfies AdminAnswer, { status: 400 });
+        console.error("[parley] admin command failed:", err);
+        return Response.json({ ok: false, code: "INTERNAL_ERROR", message: "Unexpected server error (see the server's log)" } satisfies AdminAnswer, { status: 500 });
+      }
+    },
+  });
+  chmodSync(path, 0o600);
+  return {
+    stop() {
+      void server.stop(true);
+      try {
+        unlinkSync(path);
+      } catch {
+        // Already gone.
+      }
+    },
+  };
+}
+
+/** Sends an operator command to the running server's admin socket; its answer, or a connection error. */
+export async function askAdmin(socket: string, command: { closeChannel: string }): Promise<AdminAnswer> {
+  const res = await fetch(`http://parley/channels/${encodeURIComponent(command.closeChannel)}/close`, { method: "POST", unix: socket });
+  return (await res.json()) as AdminAnswer;
+}

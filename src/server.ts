@@ -1,0 +1,182 @@
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
+import { resolve } from "node:path";
+import { createAuthContext, loadSigningKey, startSweeper, stillAuthorized, type AuthContext, type AuthSettings, type SigningKey } from "./auth/index.ts";
+import { Notifier, OPERATOR, runBots, updateChannel, type ChannelsContext } from "./channels/index.ts";
+import type { Config } from "./config/index.ts";
+import { AppError } from "./errors.ts";
+import { isLoopbackHost } from "./lib/address.ts";
+import { createApp, listen, serveAdmin } from "./http/index.ts";
+import { channelTools, createMcpServer, McpEndpoint, ToolTable, TranscriptDownloads, type McpServerOptions, type ToolDef } from "./mcp/index.ts";
+import { allowListFetcher, BotPool, PRESETS, SandboxEngine } from "./sandbox/index.ts";
+import { COMMIT_TURNS, lockDataDir, prepareDataDir, SqliteAuthStore, SqliteStore } from "./store/index.ts";
+import { ed25519Signer } from "./transcript/index.ts";
+import { VERSION } from "./version.ts";
+
+export interface RunningServer {
+  /** Where it listens (`http://HOST:PORT`, the host as bound). */
+  url: string;
+  port: number;
+  /** The config it serves, `public_url` final (with --port 0: the port it got). */
+  config: Config;
+  /** The absolute data directory it holds the lock of. */
+  dataDir: string;
+  auth: AuthContext | null;
+  /** The open store (test fixtures reach its connection; the product does not). */
+  store: SqliteStore;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Test-only additions (the conformance fixture entry point); the product passes none. */
+  extraTools?: ToolDef[];
+  configure?: McpServerOptions["configure"];
+}
+
+/** Auth settings for the server's public URL: the OAuth issuer, and `…/mcp` the resource. */
+export function authSettings(config: Config): AuthSettings {
+  return {
+    issuer: config.public_url,
+    resource: `${config.public_url}/mcp`,
+    passcode: config.passcode,
+    accessTokenTtlSeconds: config.access_token_ttl_seconds,
+    refreshTokenTtlSeconds: config.refresh_token_ttl_seconds,
+    defaultServers: config.default_servers,
+    knownServers: ["channels"],
+  };
+}
+
+/**
+ * Builds and starts the whole server from a config: takes the data directory's lock, loads the
+ * key and opens the store, binds the port, wires channels → MCP → HTTP for the public URL that
+ * port gives (nothing is changed after), opens the operator socket and lets bots catch up. What it
+ * cannot serve from (a host, a port, a data directory) throws one line: main prints it, exit 2.
+ */
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  if (!config.auth && !isLoopbackHost(config.host)) {
+    throw new AppError("INVALID_REQUEST", `--no-auth is only for local testing; refusing to serve ${config.host} without sign-in`);
+  }
+  await checkHost(config.host);
+  const dataDir = prepareDataDir(config.data);
+  // Longer than a Unix socket address holds (108 bytes) is fine: Bun binds and connects such a
+  // path through its directory (measured with 225-byte paths).
+  const adminSocket = resolve(dataDir, "admin.sock");
+  const undo: (() => unknown)[] = [];
+  try {
+    const lock = lockDataDir(dataDir, { adminSocket });
+    undo.push(() => lock.release());
+    // The key first: a damaged key file stops the start before the database is touched.
+    const key = await loadSigningKey(dataDir);
+    const store = new SqliteStore(dataDir);
+    undo.push(() => store.close());
+    let built!: ReturnType<typeof wire>;
+    const { app, server } = bind(config, (port) => (built = wire(config, port, { dataDir, key, store, options })).app);
+    undo.push(() => app.stop(true), () => built.dispose());
+    const { ctx, auth, endpoint } = built;
+    const admin = serveAdmin(adminSocket, { closeChannel: (id) => updateChannel(ctx, OPERATOR, { channel_id: id, ops: [{ type: "close" }] }).then(() => {}) });
+    undo.push(() => admin.stop());
+    // Expired codes, clients never signed in, dead refresh families: at start-up, then every few minutes.
+    const sweeper = auth ? startSweeper(auth) : null;
+    undo.push(() => sweeper?.stop());
+    // Bots answer every message they have not processed yet, e.g. those that arrived just before a crash.
+    for (const channelId of await store.openBotChannels()) {
+      runBots(ctx, channelId).catch((err) => console.error(`[parley] bots of ${channelId} failed to catch up:`, err));
+    }
+    const shownHost = config.host.includes(":") ? `[${config.host}]` : config.host;
+    return {
+      url: `http://${shownHost}:${server.port}`,
+      port: server.port!,
+      config: built.config,
+      dataDir,
+      auth,
+      store,
+      async stop() {
+        admin.stop();
+        await sweeper?.stop();
+        await endpoint.close();
+        built.dispose();
+        await app.stop(true);
+        store.close();
+        lock.release();
+      },
+    };
+  } catch (err) {
+    for (const step of undo.reverse()) await Promise.resolve().then(step).catch(() => {});
+    throw err;
+  }
+}
+
+/** Everything behind the port, for the public URL it gives; synchronous, so it runs before the first request. */
+function wire(base: Config, port: number, { dataDir, key, store, options }: { dataDir: string; key: SigningKey; store: SqliteStore; options: StartOptions }) {
+  const config: Config = Object.freeze({ ...base, data: dataDir, public_url: base.public_url.endsWith(":0") ? `http://localhost:${port}` : base.public_url });
+  const settings = authSettings(config);
+  const botPool = new BotPool({
+    ...(config.bot_workers > 0 ? { workers: config.bot_workers } : {}),
+    warmMemoryBytes: config.bot_warm_memory_mb * 1024 * 1024,
+  });
+  const engine = new SandboxEngine(botPool, allowListFetcher(config.bot_fetch_hosts), config.bot_warm_instances);
+  const auth = config.auth ? createAuthContext(new SqliteAuthStore(store.db), key, settings) : null;
+  const ctx: ChannelsContext = {
+    store,
+    notifier: new Notifier(),
+    limits: { maxMessageBytes: config.max_message_bytes, maxAnswerBytes: config.max_answer_bytes },
+    signer: ed25519Signer(key.privateKey, key.kid, key.publicJwk as { kty: "OKP"; crv: "Ed25519"; x: string }),
+    issuer: settings.issuer,
+    bots: { engine, presets: new Map(PRESETS), manifestOf: (code) => engine.manifestOf(code) },
+  };
+  const downloads = new TranscriptDownloads(ctx);
+  const table = new ToolTable([...channelTools(ctx, VERSION, downloads), ...(options.extraTools ?? [])]);
+  const endpoint = new McpEndpoint({
+    createServer: (session) =>
+      createMcpServer({ version: VERSION, channels: ctx, table, configure: options.configure, stillAuthorized: auth ? (identity) => stillAuthorized(auth, identity) : undefined, auth: session, downloads }),
+    idleMs: config.session_idle_seconds * 1000,
+    maxBodyBytes: config.max_body_bytes,
+    answerTurns: COMMIT_TURNS + 1,
+    maxSessions: config.max_sessions,
+    maxSessionsPerAddress: config.max_sessions_per_address,
+  });
+  const app = createApp({
+    config,
+    version: VERSION,
+    auth: auth ?? undefined,
+    handleMcp: (r, identity, address) => endpoint.handle(r, identity, address),
+    downloadTranscript: (r, address) => downloads.handle(r, address),
+  });
+  return {
+    app,
+    config,
+    ctx,
+    auth,
+    endpoint,
+    dispose() {
+      engine.dispose();
+      botPool.dispose();
+    },
+  };
+}
+
+/** listen(), with the OS's refusals as one line naming the host or port and what to do. */
+function bind(config: Config, build: (port: number) => ReturnType<typeof createApp>) {
+  try {
+    return listen(config, build);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE") throw new AppError("INVALID_REQUEST", `port ${config.port} on ${config.host} is in use (another server?); stop it, or pick another --port`, { cause: err });
+    if (code === "EADDRNOTAVAIL") {
+      throw new AppError("INVALID_REQUEST", `--host ${config.host} is not an address of this machine; use 127.0.0.1 (this machine only), 0.0.0.0 (all its addresses) or one of its own`, { cause: err });
+    }
+    if (code === "EACCES") throw new AppError("INVALID_REQUEST", `port ${config.port} on ${config.host} needs privileges this user does not have; pick a port above 1023`, { cause: err });
+    throw err;
+  }
+}
+
+/** A name must resolve before binding: Bun reports an unresolvable one as a port in use. */
+async function checkHost(host: string): Promise<void> {
+  if (isIP(host.replace(/^\[(.*)\]$/, "$1")) !== 0) return;
+  try {
+    await lookup(host);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "lookup failed";
+    throw new AppError("INVALID_REQUEST", `--host ${host} does not resolve to an address (${code}); give an address of this machine (127.0.0.1, 0.0.0.0, ::) or a name that resolves to one`, { cause: err });
+  }
+}
