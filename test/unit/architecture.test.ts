@@ -12,7 +12,7 @@ const ALLOWED: Record<string, string[]> = {
   main: ["cli", "errors"],
   cli: ["server", "config", "http", "store", "mcp", "channels", "auth", "transcript", "sandbox", "errors", "version", "lib"],
   // Builds the whole server from a config (cli/serve.ts only parses flags, prints and waits).
-  server: ["config", "http", "store", "mcp", "channels", "auth", "transcript", "sandbox", "errors", "version"],
+  server: ["config", "http", "store", "mcp", "channels", "auth", "transcript", "sandbox", "errors", "version", "lib"],
   http: ["auth", "config", "errors", "lib"],
   auth: ["store", "lib", "errors", "identity"],
   mcp: ["channels", "errors", "identity", "lib"],
