@@ -3,7 +3,7 @@
  * legacy package in v2, so this file is the one place that imports it (STYLE.md §11).
  */
 import { CustomOAuthError, OAuthError, ServerError, TemporarilyUnavailableError, TooManyRequestsError } from "@modelcontextprotocol/sdk/server/auth/errors.js";
-import { AppError, RETRY_AFTER_SECONDS } from "../errors.ts";
+import { AppError, RETRY_AFTER_SECONDS, toAppError } from "../errors.ts";
 
 export {
   AccessDeniedError,
@@ -46,11 +46,13 @@ export function rateLimitedResponse(what: string, retryAfter: number): Response 
  * Any failure of a JSON OAuth endpoint as its RFC 6749 answer: an OAuthError as itself; a storage
  * failure (STORAGE_UNAVAILABLE, logged by the store) as 503 `temporarily_unavailable` with
  * Retry-After (the code of RFC 6749 §4.1.2.1, used alike at /token and /register); anything else
- * logged and answered 500 `server_error`.
+ * logged under an error id and answered 500 `server_error` naming the id.
  */
 export function oauthFailure(err: unknown, endpoint: string): Response {
   if (err instanceof OAuthError) return oauthErrorResponse(err);
   if (err instanceof AppError && err.status === 503) return oauthErrorResponse(new TemporarilyUnavailableError(err.toString()), 503, { "retry-after": String(RETRY_AFTER_SECONDS) });
-  console.error(`[parley] ${endpoint} endpoint error:`, err);
-  return oauthErrorResponse(new ServerError(`${endpoint} failed`));
+  // Any other AppError reaching here is a bug too: it gets an id like an unexpected error.
+  const unexpected = err instanceof AppError && err.code !== "INTERNAL_ERROR" ? new AppError("INTERNAL_ERROR", err.toString(), { cause: err }) : err;
+  const { detail } = toAppError(unexpected, `${endpoint} endpoint`);
+  return oauthErrorResponse(new ServerError(`${endpoint} failed (error ${String(detail?.error_id)})`));
 }

@@ -1,6 +1,7 @@
 import { AppError } from "../errors.ts";
 import { sha256Hex } from "../lib/hash.ts";
 import { newChannelId, newInviteCode } from "../lib/ids.ts";
+import { log, shortId } from "../lib/log.ts";
 import type { Change, SlotRecord } from "../store/index.ts";
 import {
   commit,
@@ -52,6 +53,7 @@ export async function createChannel(ctx: ChannelsContext, caller: Caller, input:
   );
   // The bot is attached (and announced with its code hash and seed commitment) before the invites
   // leave this call, so no player can join a channel whose referee is not yet fixed.
+  log.info("channel created", { channel: id, caller: shortId(caller.principal), slots: slots.length, bot: input.bot_preset ?? (input.bot_code !== undefined ? "inline" : undefined) });
   const bots = loaded ? [await attachBotTo(ctx, id, loaded, slots.find((s) => s.kind === "bot")?.slot_id ?? null)] : [];
   const stored = await ctx.store.getSlots(id);
   return { channel_id: id, invites, view: buildView(channel, stored, caller.principal), bots };
@@ -136,6 +138,7 @@ export async function updateChannel(ctx: ChannelsContext, caller: Caller, input:
     }
   }
   await commit(ctx, input.channel_id, changes, messages);
+  if (input.ops.some((op) => op.type === "close")) log.info("channel closed", { channel: input.channel_id, caller: shortId(caller.principal) });
   const after = await loadMembership(ctx, caller, input.channel_id).catch(() => null);
   const view = after ? buildView(after.channel, after.slots, caller.principal) : buildView(m.channel, [...slots.values()], caller.principal);
   return { ok: true, view, invites };

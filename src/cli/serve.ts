@@ -7,6 +7,7 @@ import { loadConfig, type Config } from "../config/index.ts";
 import { createApp, listen } from "../http/index.ts";
 import { channelTools, createMcpServer, McpEndpoint, ToolTable, TranscriptDownloads, type McpServerOptions, type ToolDef } from "../mcp/index.ts";
 import { AppError } from "../errors.ts";
+import { log } from "../lib/log.ts";
 import { COMMIT_TURNS, SqliteAuthStore, SqliteStore } from "../store/index.ts";
 import { VERSION } from "../version.ts";
 import { parseFlags } from "./args.ts";
@@ -47,6 +48,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   if (!config.auth && !LOOPBACK.has(config.host)) {
     throw new AppError("INVALID_REQUEST", `--no-auth is only for local testing; refusing to serve ${config.host} without sign-in`);
   }
+  log.configure({ level: config.log_level, format: config.log_format });
   const dataDir = resolve(config.data);
   // The key first: a damaged key file stops the start before the database is touched.
   const key = await loadSigningKey(dataDir);
@@ -89,6 +91,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     auth: auth ?? undefined,
     handleMcp: (r, identity, address) => endpoint.handle(r, identity, address),
     downloadTranscript: (r, address) => downloads.handle(r, address),
+    probeStore: () => store.probeWrite(),
   });
   const port = listen(app, config).port!;
   const shownHost = config.host.includes(":") ? `[${config.host}]` : config.host;
@@ -98,8 +101,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   ctx.issuer = settings.issuer;
   // Bots answer every message they have not processed yet, e.g. those that arrived just before a crash.
   for (const channelId of await store.openBotChannels()) {
-    runBots(ctx, channelId).catch((err) => console.error(`[parley] bots of ${channelId} failed to catch up:`, err));
+    runBots(ctx, channelId).catch((err) => log.error("bots failed to catch up", { channel: channelId, err }));
   }
+  log.info("started", { version: VERSION, url: settings.issuer, data: dataDir, pid: process.pid });
   return {
     auth,
     store,
@@ -113,6 +117,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       botPool.dispose();
       await app.stop(true);
       store.close();
+      log.info("stopped");
+      log.flush();
     },
   };
 }
@@ -143,6 +149,8 @@ export async function run(argv: string[], env: Record<string, string | undefined
     "public-url": { type: "string" },
     passcode: { type: "string" },
     "no-auth": { type: "boolean" },
+    "log-level": { type: "string" },
+    "log-format": { type: "string" },
   });
   const config = loadConfig({
     flags: {
@@ -153,13 +161,17 @@ export async function run(argv: string[], env: Record<string, string | undefined
       public_url: values["public-url"],
       passcode: values.passcode,
       auth: values["no-auth"] ? false : undefined,
+      log_level: values["log-level"],
+      log_format: values["log-format"],
     },
     env,
   });
-  const server = await startServer(config);
+  // A line logged while starting goes out before main's one-line error, if starting fails.
+  const server = await startServer(config).finally(() => log.flush());
   process.stdout.write(banner(server));
   await new Promise<void>((done) => {
-    const shutdown = () => {
+    const shutdown = (signal: NodeJS.Signals) => {
+      log.info("stopping", { signal });
       process.off("SIGINT", shutdown);
       process.off("SIGTERM", shutdown);
       void server.stop().finally(done);

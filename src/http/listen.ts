@@ -3,6 +3,7 @@ import type { Config } from "../config/index.ts";
 import type { App } from "./app.ts";
 import { createClientAddress } from "./client-address.ts";
 import { limitRequests } from "./request-limits.ts";
+import { logRequests } from "./request-log.ts";
 
 export type ListenConfig = Pick<
   Config,
@@ -10,8 +11,9 @@ export type ListenConfig = Pick<
 >;
 
 /**
- * Serves the app with Bun.serve through limitRequests. Not Elysia's listen: it routes each path to
- * its handler natively, which would leave no one place that sees every request first.
+ * Serves the app with Bun.serve through limitRequests, inside logRequests (so a 429 is logged too).
+ * Not Elysia's listen: it routes each path to its handler natively, which would leave no one place
+ * that sees every request first.
  */
 export function listen(app: App, config: ListenConfig): Server<undefined> {
   let server: Server<undefined> | undefined;
@@ -19,7 +21,7 @@ export function listen(app: App, config: ListenConfig): Server<undefined> {
   server = Bun.serve({
     hostname: config.host,
     port: config.port,
-    fetch: limitRequests(app.fetch, { maxPerAddress: config.max_requests_per_address, clientAddress, idleSeconds: config.request_timeout_seconds }),
+    fetch: logRequests(limitRequests(app.fetch, { maxPerAddress: config.max_requests_per_address, clientAddress, idleSeconds: config.request_timeout_seconds })),
     idleTimeout: config.request_timeout_seconds,
     // A little above our own cap, so a declared oversized body gets our JSON-RPC 413 (http/guards.ts)
     // rather than Bun's bare one; the SDK transport enforces the exact cap on streamed bodies.

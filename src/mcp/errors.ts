@@ -3,11 +3,11 @@ import { toAppError } from "../errors.ts";
 
 /**
  * AppError → MCP tool error (DESIGN.md §4): `isError: true`, text starting with the stable code,
- * and the code in structuredContent for programs. Unknown errors are logged, never leaked.
+ * and the code in structuredContent for programs. Unknown errors are logged under an error id the
+ * text carries, never leaked.
  */
-export function toToolError(err: unknown): CallToolResult {
-  const e = toAppError(err);
-  if (e.code === "INTERNAL_ERROR") console.error("[parley] internal error in tool call:", e.cause ?? e);
+export function toToolError(err: unknown, tool?: string): CallToolResult {
+  const e = toAppError(err, tool && `tool ${tool}`);
   return {
     isError: true,
     content: [{ type: "text", text: `${e.code}: ${e.message}` }],

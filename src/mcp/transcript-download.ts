@@ -96,7 +96,7 @@ export class TranscriptDownloads {
       });
     } catch (err) {
       release?.();
-      const e = toAppError(err);
+      const e = toAppError(err, "transcript download");
       return Response.json({ error: e.code, message: e.toString() }, { status: e.status });
     }
   }

@@ -10,7 +10,7 @@ const URI = /^channel:\/\/(chn_[A-Za-z0-9_-]{8,64})\/transcript$/;
 
 /** AppError → JSON-RPC error for resource requests (codes there must be integers; the text keeps ours). */
 function toMcpError(err: unknown): McpError {
-  const e = toAppError(err);
+  const e = toAppError(err, "transcript resource");
   return new McpError(e.status >= 500 ? ErrorCode.InternalError : ErrorCode.InvalidParams, e.toString());
 }
 
