@@ -34,6 +34,9 @@ export class Logger {
   private sink: (text: string) => void = writeStderr;
   private pending = "";
   private scheduled = false;
+  /** The last line's time: lines of the same millisecond (many, under load) share one ISO string. */
+  private lastMs = 0;
+  private lastTime = "";
 
   configure(options: LogOptions): void {
     this.flush();
@@ -76,7 +79,12 @@ export class Logger {
 
   private emit(rank: number, msg: string, fields?: LogFields): void {
     if (rank > this.rank) return;
-    const time = new Date().toISOString();
+    const now = Date.now();
+    if (now !== this.lastMs) {
+      this.lastMs = now;
+      this.lastTime = new Date(now).toISOString();
+    }
+    const time = this.lastTime;
     const stack = this.rank === RANK.debug && fields && "err" in fields ? stackOf(fields.err) : undefined;
     this.pending += this.format === "json" ? jsonLine(time, LOG_LEVELS[rank]!, msg, fields, stack) : textLine(time, LABEL[rank]!, msg, fields, stack);
     // Errors go out at once (the process may be about to die); the rest once per turn, in one write.
