@@ -53,6 +53,8 @@ describe("/healthz", () => {
     for (let i = 0; i < 3; i++) expect((await healthBecomes(server.url, 503)).status).toBe(503);
     await disk(server, "room");
     await healthBecomes(server.url, 200);
+    // The log reaches us through a pipe, a moment after the answers.
+    for (let i = 0; i < 500 && !server.stderr().includes("storage works again"); i++) await Bun.sleep(10);
     const logged = [...server.stderr().matchAll(/storage error error_id=(err_[0-9a-f]{8}) kind="disk full"/g)];
     expect(logged).toHaveLength(1);
     expect(server.stderr()).toContain(`storage works again error_id=${logged[0]![1]}`);

@@ -132,6 +132,8 @@ describe("a full disk", () => {
       prev = hash;
     }
 
+    // The log reaches us through a pipe, a moment after the answers.
+    for (let i = 0; i < 500 && !server.stderr().includes("storage works again"); i++) await Bun.sleep(10);
     const log = server.stderr();
     expect(log).not.toContain("internal error");
     const logged = [...log.matchAll(/ERROR storage error error_id=(err_[0-9a-f]{8}) kind="disk full" file=(\S+) code=SQLITE_FULL/g)];
