@@ -21,7 +21,7 @@ export interface AppDeps {
   probeStore?: () => void | Promise<void>;
 }
 
-/** The HTTP surface: /mcp, the OAuth endpoints and a landing page. Elysia is imported only in src/http. */
+/** The HTTP surface: /mcp, the OAuth endpoints, /healthz and a landing page. Elysia is imported only in src/http. */
 export function createApp({ config, version, auth, handleMcp, downloadTranscript, probeStore }: AppDeps) {
   const guard = createOriginGuard(config);
   // Before any route (Elysia applies hooks to routes added after them): a thrown error (e.g. the
