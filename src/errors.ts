@@ -1,3 +1,5 @@
+import { errorId, log } from "./lib/log.ts";
+
 /**
  * The one shared error kernel. Every failure a user can see carries a stable code from
  * DESIGN.md §4; adapters map it once (mcp/errors.ts → tool error text, http/errors.ts → an HTTP
@@ -49,8 +51,16 @@ export function isServerFailure(code: ErrorCode): boolean {
   return ERROR_CODES[code] >= 500;
 }
 
-/** Any thrown value as an AppError; unknown errors become INTERNAL_ERROR with nothing leaked. */
-export function toAppError(err: unknown): AppError {
-  if (err instanceof AppError) return err;
-  return new AppError("INTERNAL_ERROR", "Unexpected server error", { cause: err });
+/**
+ * Any thrown value as the AppError a client is given (each edge calls this once per failure).
+ * An unexpected error becomes INTERNAL_ERROR with nothing of it leaked, and is logged here, once,
+ * under a new error id that its message carries: the client quotes the id, the operator finds the
+ * line (the stack only at --log-level debug). `where` says what failed (a tool, an endpoint).
+ */
+export function toAppError(err: unknown, where?: string): AppError {
+  if (err instanceof AppError && (err.code !== "INTERNAL_ERROR" || err.detail?.error_id)) return err;
+  const id = errorId();
+  log.error("internal error", { error_id: id, where, err });
+  const message = err instanceof AppError ? err.message : "Unexpected server error";
+  return new AppError("INTERNAL_ERROR", `${message} (error ${id})`, { cause: err, detail: { error_id: id } });
 }

@@ -6,6 +6,7 @@ import { Notifier, OPERATOR, runBots, updateChannel, type ChannelsContext } from
 import type { Config } from "./config/index.ts";
 import { AppError } from "./errors.ts";
 import { isLoopbackHost } from "./lib/address.ts";
+import { log } from "./lib/log.ts";
 import { createApp, listen, serveAdmin } from "./http/index.ts";
 import { channelTools, createMcpServer, McpEndpoint, ToolTable, TranscriptDownloads, type McpServerOptions, type ToolDef } from "./mcp/index.ts";
 import { allowListFetcher, BotPool, PRESETS, SandboxEngine } from "./sandbox/index.ts";
@@ -56,6 +57,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   if (!config.auth && !isLoopbackHost(config.host)) {
     throw new AppError("INVALID_REQUEST", `--no-auth is only for local testing; refusing to serve ${config.host} without sign-in`);
   }
+  log.configure({ level: config.log_level, format: config.log_format });
   await checkHost(config.host);
   const dataDir = prepareDataDir(config.data);
   // Longer than a Unix socket address holds (108 bytes) is fine: Bun binds and connects such a
@@ -80,8 +82,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     undo.push(() => sweeper?.stop());
     // Bots answer every message they have not processed yet, e.g. those that arrived just before a crash.
     for (const channelId of await store.openBotChannels()) {
-      runBots(ctx, channelId).catch((err) => console.error(`[parley] bots of ${channelId} failed to catch up:`, err));
+      runBots(ctx, channelId).catch((err) => log.error("bots failed to catch up", { channel: channelId, err }));
     }
+    log.info("started", { version: VERSION, url: built.config.public_url, data: dataDir, pid: process.pid });
     const shownHost = config.host.includes(":") ? `[${config.host}]` : config.host;
     return {
       url: `http://${shownHost}:${server.port}`,
@@ -98,6 +101,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         await app.stop(true);
         store.close();
         lock.release();
+        log.info("stopped");
+        log.flush();
       },
     };
   } catch (err) {
@@ -141,6 +146,7 @@ function wire(base: Config, port: number, { dataDir, key, store, options }: { da
     auth: auth ?? undefined,
     handleMcp: (r, identity, address) => endpoint.handle(r, identity, address),
     downloadTranscript: (r, address) => downloads.handle(r, address),
+    probeStore: () => store.probeWrite(),
   });
   return {
     app,

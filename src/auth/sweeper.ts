@@ -1,3 +1,4 @@
+import { log } from "../lib/log.ts";
 import type { AuthStore, SweepCounts, SweepCutoffs } from "../store/index.ts";
 import type { AuthSettings } from "./context.ts";
 
@@ -63,7 +64,7 @@ export function startSweeper(ctx: Parameters<typeof sweepAuth>[0], intervalMs = 
   const run = () => {
     running = running
       .then(() => (stopped ? null : sweepAuth(ctx, Date.now(), BATCH, () => stopped)))
-      .catch((err) => console.error("[parley] OAuth sweep failed:", err));
+      .catch((err) => log.error("OAuth sweep failed", { err }));
   };
   const first = setTimeout(run, 0);
   const timer = setInterval(run, intervalMs);

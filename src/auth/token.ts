@@ -1,6 +1,7 @@
 import { addressGroup } from "../lib/address.ts";
 import { constantTimeEqual, sha256Hex } from "../lib/hash.ts";
 import { randomToken } from "../lib/ids.ts";
+import { log, shortId } from "../lib/log.ts";
 import type { ClientRecord, GrantRecord } from "../store/index.ts";
 import { signAccessToken } from "./access-tokens.ts";
 import { authenticateClient } from "./clients.ts";
@@ -65,6 +66,7 @@ async function exchangeCode(ctx: AuthContext, client: ClientRecord, form: URLSea
   if (record.grant_id) {
     // RFC 6749 §4.1.2: a code used twice revokes the tokens issued from it.
     await ctx.store.revokeGrant(record.grant_id);
+    log.warn("authorization code replayed: its tokens are revoked", { client: client.client_id, grant: record.grant_id });
     throw new InvalidGrantError("Authorization code already used; its tokens are revoked");
   }
   if (record.expires_at < Date.now()) throw new InvalidGrantError("Authorization code expired");
@@ -96,6 +98,7 @@ async function exchangeCode(ctx: AuthContext, client: ClientRecord, form: URLSea
     await ctx.store.revokeGrant(grant.id);
     throw new InvalidGrantError("Authorization code already used");
   }
+  log.info("sign-in", { caller: shortId(subject), client: client.client_id, client_name: client.metadata.client_name });
   return tokens;
 }
 
@@ -117,6 +120,7 @@ async function refresh(ctx: AuthContext, client: ClientRecord, form: URLSearchPa
     // OAuth 2.1 §4.3.1: a rotated refresh token presented again means it leaked; revoke the family
     // (the tokens just issued belong to it too).
     await ctx.store.revokeGrant(grant.id);
+    log.warn("refresh token reused: its sign-in is revoked", { caller: shortId(grant.subject), client: client.client_id, grant: grant.id });
     throw new InvalidGrantError("Refresh token reused; every token of this sign-in is revoked");
   }
   return tokens;

@@ -2,6 +2,7 @@ import { AppError } from "../errors.ts";
 import { canonicalJson } from "../lib/canonical-json.ts";
 import { sha256Hex } from "../lib/hash.ts";
 import { randomToken } from "../lib/ids.ts";
+import { log } from "../lib/log.ts";
 import type { BotRecord, Change, MessageDraft, SlotRecord } from "../store/index.ts";
 import { botErrorBody, botFetchBody, botReloadBody, botSender, hookFor, type BotEngine, type BotProgram, type HookResult } from "../transcript/index.ts";
 import { channelClosed, commit, loadMembership, sealMessage, setBotScheduler, systemMessage, timestamp, type Caller, type ChannelsContext } from "./context.ts";
@@ -162,7 +163,7 @@ async function attachLoaded(ctx: ChannelsContext, channelId: string, { code, man
   // A catch-up that read the bot list before this commit may have marked the channel botless.
   botless.delete(channelId);
   // Its onInit answers now; a failure of the machinery (not of the bot) is logged, the attach stands.
-  await runBots(ctx, channelId).catch((err) => console.error(`[parley] bots of ${channelId} failed:`, err));
+  await runBots(ctx, channelId).catch((err) => log.error("bots failed", { channel: channelId, err }));
   const failure = await initFailure(ctx, channelId, bot_id, announced!.id);
   return { view: botView(bot), ...(failure ? { failure } : {}) };
 }
@@ -263,6 +264,7 @@ async function catchUp(ctx: ChannelsContext, channelId: string): Promise<void> {
           continue;
         }
         const result = checkOutputs(await rt.engine.run(program, { ...plan, state }), slots);
+        if (!result.ok) log.warn("bot error", { channel: channelId, bot: bot.bot_id, hook: plan.hook, reason: result.reason, error: result.message });
         const drafts: MessageDraft[] = result.ok
           ? result.outputs.map((o) => ({ sender: botSender(bot.bot_id), kind: o.kind, body: o.body, ts: timestamp(ctx), to_slot: o.to_slot, reply_to: m.id }))
           : [{ ...systemMessage(ctx, botErrorBody(bot.bot_id, result)), reply_to: m.id }];

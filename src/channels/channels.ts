@@ -1,6 +1,7 @@
 import { AppError } from "../errors.ts";
 import { sha256Hex } from "../lib/hash.ts";
 import { newChannelId, newInviteCode } from "../lib/ids.ts";
+import { log, shortId } from "../lib/log.ts";
 import type { Change, SlotRecord } from "../store/index.ts";
 import {
   channelClosed,
@@ -61,6 +62,7 @@ export async function createChannel(ctx: ChannelsContext, caller: Caller, input:
   // The bot is attached (and announced with its code hash and seed commitment) before the invites
   // leave this call, so no player can join a channel whose referee is not yet fixed.
   const bots = loaded ? [await attachOrDiscard(ctx, id, loaded, `s${botSeat}`)] : [];
+  log.info("channel created", { channel: id, caller: shortId(caller.principal), slots: slots.length, bot: input.bot_preset ?? (input.bot_code !== undefined ? "inline" : undefined) });
   const stored = await ctx.store.getSlots(id);
   return { channel_id: id, invites, view: buildView(channel, stored, caller.principal, bots), bots };
 }
@@ -76,7 +78,7 @@ async function attachOrDiscard(ctx: ChannelsContext, channelId: string, loaded: 
     attached = await attachBotTo(ctx, channelId, loaded, slotId);
   } catch (err) {
     // The attach's own error is what the caller needs; a channel left behind never had its id shown.
-    await ctx.store.discardChannel(channelId).catch((e) => console.error(`[parley] could not discard ${channelId}:`, e));
+    await ctx.store.discardChannel(channelId).catch((e) => log.error("could not discard a channel whose bot failed", { channel: channelId, err: e }));
     throw err;
   }
   const { view, failure } = attached;
@@ -175,6 +177,7 @@ export async function updateChannel(ctx: ChannelsContext, caller: Caller, input:
     }
   }
   await commit(ctx, input.channel_id, changes, messages);
+  if (input.ops.some((op) => op.type === "close")) log.info("channel closed", { channel: input.channel_id, caller: shortId(caller.principal) });
   const after = await loadMembership(ctx, caller, input.channel_id).catch(() => null);
   const view = after ? buildView(after.channel, after.slots, caller.principal, bots) : buildView(m.channel, [...slots.values()], caller.principal, bots);
   return { ok: true, view, invites };

@@ -1,5 +1,6 @@
 import { AppError } from "../errors.ts";
 import { sha256Hex } from "../lib/hash.ts";
+import { log } from "../lib/log.ts";
 import { StoreConflict, type ChannelRecord, type Message, type MessageDraft, type Sealer, type SlotRecord, type Store } from "../store/index.ts";
 import { chainInput, genesisInput, type TranscriptSigner } from "../transcript/index.ts";
 import type { BotsRuntime } from "./bots.ts";
@@ -132,5 +133,5 @@ export function setBotScheduler(fn: (ctx: ChannelsContext, channelId: string) =>
   botScheduler = fn;
 }
 function scheduleBots(ctx: ChannelsContext, channelId: string): Promise<void> {
-  return (botScheduler?.(ctx, channelId) ?? Promise.resolve()).catch((err) => console.error(`[parley] bots of ${channelId} failed:`, err));
+  return (botScheduler?.(ctx, channelId) ?? Promise.resolve()).catch((err) => log.error("bots failed", { channel: channelId, err }));
 }

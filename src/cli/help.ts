@@ -4,7 +4,7 @@ export const HELP = `Parley ${VERSION} — shared MCP channels for AI sessions
 
 Usage:
   parley serve [--host 127.0.0.1] [--port 8201] [--data ./parley_data] [--config parley.toml] [--public-url URL]
-               [--passcode CODE] [--no-auth]
+               [--passcode CODE] [--no-auth] [--log-level error|warn|info|debug] [--log-format text|json]
   parley token issue --agent NAME --servers channels[,a,b] [--ttl 30d]
   parley token list
   parley token revoke ID

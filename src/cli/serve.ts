@@ -1,5 +1,6 @@
 import { loadConfig } from "../config/index.ts";
 import { isLoopbackHost } from "../lib/address.ts";
+import { log } from "../lib/log.ts";
 import { startServer, type RunningServer } from "../server.ts";
 import { VERSION } from "../version.ts";
 import { parseFlags } from "./args.ts";
@@ -42,6 +43,8 @@ export async function run(argv: string[], env: Record<string, string | undefined
     "public-url": { type: "string" },
     passcode: { type: "string" },
     "no-auth": { type: "boolean" },
+    "log-level": { type: "string" },
+    "log-format": { type: "string" },
   });
   const config = loadConfig({
     flags: {
@@ -52,13 +55,17 @@ export async function run(argv: string[], env: Record<string, string | undefined
       public_url: values["public-url"],
       passcode: values.passcode,
       auth: values["no-auth"] ? false : undefined,
+      log_level: values["log-level"],
+      log_format: values["log-format"],
     },
     env,
   });
-  const server = await startServer(config);
+  // A line logged while starting goes out before main's one-line error, if starting fails.
+  const server = await startServer(config).finally(() => log.flush());
   process.stdout.write(banner(server));
   await new Promise<void>((done) => {
-    const shutdown = () => {
+    const shutdown = (signal: NodeJS.Signals) => {
+      log.info("stopping", { signal });
       process.off("SIGINT", shutdown);
       process.off("SIGTERM", shutdown);
       void server.stop().finally(done);

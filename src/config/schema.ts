@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import { z } from "zod";
+import { LOG_FORMATS, LOG_LEVELS } from "../lib/log.ts";
 
 /**
  * The one configuration object. Every key has a flag (`--public-url`), an env var
@@ -86,6 +87,10 @@ export const ConfigSchema = z
      * out); a page stops before the message that would pass it, always holding at least one.
      */
     max_answer_bytes: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+    /** Lines on stderr at this level and above: error, warn (bot errors, revoked sign-ins), info (a line per request, sign-ins, channels, start and stop), debug (stacks, /healthz). */
+    log_level: z.enum(LOG_LEVELS).default("info"),
+    /** text: `TIME LEVEL msg key=value …`; json: one object per line. */
+    log_format: z.enum(LOG_FORMATS).default("text"),
   })
   .strict();
 

@@ -1,5 +1,6 @@
 import { chmodSync, unlinkSync } from "node:fs";
 import { AppError } from "../errors.ts";
+import { log } from "../lib/log.ts";
 
 /** What the running server does for an operator command (`parley channels close`). */
 export interface AdminHandlers {
@@ -37,7 +38,7 @@ export function serveAdmin(path: string, handlers: AdminHandlers): { stop(): voi
         return Response.json({ ok: true } satisfies AdminAnswer);
       } catch (err) {
         if (err instanceof AppError) return Response.json({ ok: false, code: err.code, message: err.message } satisfies AdminAnswer, { status: 400 });
-        console.error("[parley] admin command failed:", err);
+        log.error("admin command failed", { err });
         return Response.json({ ok: false, code: "INTERNAL_ERROR", message: "Unexpected server error (see the server's log)" } satisfies AdminAnswer, { status: 500 });
       }
     },

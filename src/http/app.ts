@@ -6,6 +6,8 @@ import { errorResponse } from "./errors.ts";
 import { createClientAddress } from "./client-address.ts";
 import { cors } from "./cors.ts";
 import { checkBodySize, createOriginGuard } from "./guards.ts";
+import { healthEndpoint } from "./health.ts";
+import { noteCaller } from "./request-log.ts";
 
 export interface AppDeps {
   config: Config;
@@ -16,10 +18,12 @@ export interface AppDeps {
   handleMcp: (request: Request, identity: Identity | null, address: string) => Promise<Response>;
   /** GET /transcripts/:channel_id?key=…: a whole transcript, streamed (the key is its credential); throws an AppError to refuse. */
   downloadTranscript?: (request: Request, address: string) => Promise<Response>;
+  /** A write the store must take for GET /healthz to answer 200; throws when it cannot. */
+  probeStore?: () => void | Promise<void>;
 }
 
-/** The HTTP surface: /mcp, the OAuth endpoints and a landing page. Elysia is imported only in src/http. */
-export function createApp({ config, version, auth, handleMcp, downloadTranscript }: AppDeps) {
+/** The HTTP surface: /mcp, the OAuth endpoints, /healthz and a landing page. Elysia is imported only in src/http. */
+export function createApp({ config, version, auth, handleMcp, downloadTranscript, probeStore }: AppDeps) {
   const guard = createOriginGuard(config);
   // Before any route (Elysia applies hooks to routes added after them): a thrown error (e.g. the
   // store's STORAGE_UNAVAILABLE) answers JSON with its status; Elysia's own client errors stay.
@@ -28,6 +32,8 @@ export function createApp({ config, version, auth, handleMcp, downloadTranscript
   /** The one answer to "who is this request from" (behind trusted_proxies, the forwarded client). */
   const clientAddress = createClientAddress(config.trusted_proxies, (request) => app.server?.requestIP(request)?.address);
   if (auth) app.use(authRoutes(auth, clientAddress));
+  // For load balancers and systemd: no Host or Origin check, no token, nothing secret in the answer.
+  if (probeStore) app.get("/healthz", healthEndpoint(probeStore));
   if (downloadTranscript) {
     app.get("/transcripts/:channel_id", async ({ request }) => guard(request) ?? downloadTranscript(request, clientAddress(request)).catch((err) => errorResponse(err, new URL(request.url).pathname)));
   }
@@ -48,6 +54,7 @@ export function createApp({ config, version, auth, handleMcp, downloadTranscript
       const result = await authenticate(auth, request);
       if (!result.ok) return result.response;
       identity = result.identity;
+      noteCaller(request, identity.subject);
     }
     return checkBodySize(request, config.max_body_bytes) ?? handleMcp(request, identity, clientAddress(request));
   }

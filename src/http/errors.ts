@@ -7,11 +7,11 @@ import { ERROR_CODES, RETRY_AFTER_SECONDS, toAppError } from "../errors.ts";
  * - /transcripts/…: `{error: CODE, message}`;
  * - elsewhere (the OAuth endpoints): RFC 6749's `{error, error_description}`, where a 503 is
  *   `temporarily_unavailable` (§4.1.2.1).
- * The text keeps our stable code; a 503 carries Retry-After. Unexpected errors are logged and not leaked.
+ * The text keeps our stable code; a 503 carries Retry-After. Unexpected errors are logged under an
+ * error id the answer carries (toAppError), and not leaked.
  */
 export function errorResponse(err: unknown, path: string): Response {
-  const e = toAppError(err);
-  if (e.code === "INTERNAL_ERROR") console.error(`[parley] internal error at ${path}:`, e.cause ?? e);
+  const e = toAppError(err, path);
   const status = ERROR_CODES[e.code];
   const headers: Record<string, string> = { "cache-control": "no-store" };
   if (status === 503) headers["retry-after"] = String(RETRY_AFTER_SECONDS);

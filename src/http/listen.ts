@@ -3,6 +3,7 @@ import type { Config } from "../config/index.ts";
 import type { App } from "./app.ts";
 import { createClientAddress } from "./client-address.ts";
 import { limitRequests } from "./request-limits.ts";
+import { logRequests } from "./request-log.ts";
 
 export type ListenConfig = Pick<
   Config,
@@ -15,7 +16,7 @@ export type ListenConfig = Pick<
  * patched after. `build` runs synchronously right after the bind, so no request reaches the server
  * before its app exists. Serves with Bun.serve through limitRequests, not Elysia's listen: that
  * routes each path to its handler natively, which would leave no one place that sees every
- * request first.
+ * request first; inside logRequests, so a 429 is logged too.
  */
 export function listen(config: ListenConfig, build: (port: number) => App): { server: Server<undefined>; app: App } {
   let server: Server<undefined> | undefined;
@@ -24,7 +25,7 @@ export function listen(config: ListenConfig, build: (port: number) => App): { se
   server = Bun.serve({
     hostname: config.host,
     port: config.port,
-    fetch: limitRequests((request) => app!.fetch(request), { maxPerAddress: config.max_requests_per_address, clientAddress, idleSeconds: config.request_timeout_seconds }),
+    fetch: logRequests(limitRequests((request) => app!.fetch(request), { maxPerAddress: config.max_requests_per_address, clientAddress, idleSeconds: config.request_timeout_seconds })),
     idleTimeout: config.request_timeout_seconds,
     // A little above our own cap, so a declared oversized body gets our JSON-RPC 413 (http/guards.ts)
     // rather than Bun's bare one; the SDK transport enforces the exact cap on streamed bodies.

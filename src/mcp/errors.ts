@@ -3,11 +3,11 @@ import { isServerFailure, toAppError } from "../errors.ts";
 
 /**
  * AppError → MCP tool error (DESIGN.md §4): `isError: true`, text starting with the stable code,
- * and the code in structuredContent for programs. Unknown errors are logged, never leaked.
+ * and the code in structuredContent for programs. Unknown errors are logged under an error id the
+ * text carries, never leaked.
  */
-export function toToolError(err: unknown): CallToolResult {
-  const e = toAppError(err);
-  if (e.code === "INTERNAL_ERROR") console.error("[parley] internal error in tool call:", e.cause ?? e);
+export function toToolError(err: unknown, tool?: string): CallToolResult {
+  const e = toAppError(err, tool && `tool ${tool}`);
   return {
     isError: true,
     content: [{ type: "text", text: `${e.code}: ${e.message}` }],
@@ -16,7 +16,7 @@ export function toToolError(err: unknown): CallToolResult {
 }
 
 /** AppError → JSON-RPC error, for resource requests (codes there must be integers; the text keeps ours). */
-export function toResourceError(err: unknown): McpError {
-  const e = toAppError(err);
+export function toResourceError(err: unknown, where = "transcript resource"): McpError {
+  const e = toAppError(err, where);
   return new McpError(isServerFailure(e.code) ? ErrorCode.InternalError : ErrorCode.InvalidParams, e.toString());
 }

@@ -87,7 +87,7 @@ export function createMcpServer(options: McpServerOptions & { table: ToolTable }
       }
       return tool.raw ? (result as never) : jsonResult(result);
     } catch (err) {
-      return toToolError(err);
+      return toToolError(err, tool.name);
     }
   });
   return server;

@@ -1,6 +1,7 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
+import { log } from "../lib/log.ts";
 import { corrupt } from "./storage-errors.ts";
 
 /**
@@ -54,7 +55,7 @@ export function checkDatabase(db: Database, file: string, fullCheckMaxBytes = FU
     if (first?.quick_check !== "ok") throw corrupt(file, `PRAGMA quick_check: ${(first?.quick_check ?? "no answer").replace(/\s*\n\s*/g, " ").slice(0, 200)}`);
   }
   if (tables[0] !== null) {
-    console.error(`[parley] ${file} is over ${Math.round(fullCheckMaxBytes / 2 ** 20)} MiB: the start-up check covered every table but messages`);
+    log.warn("database over the start-up check size: every table checked but messages", { file, limit_mib: Math.round(fullCheckMaxBytes / 2 ** 20) });
   }
   // Writes user_version back unchanged: the cheapest write there is, and it fails on a read-only file.
   const { user_version } = db.query<{ user_version: number }, []>("PRAGMA user_version").get()!;

@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { openDatabase } from "./db.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { migrate } from "./migrations.ts";
-import { openFailure, storageFailure } from "./storage-errors.ts";
+import { openFailure, storageFailure, storageRecovered } from "./storage-errors.ts";
 import {
   StoreConflict,
   type Change,
@@ -236,6 +236,27 @@ export class SqliteStore implements Store {
 
   async listChannelsOf(principal: string): Promise<ChannelRecord[]> {
     return this.read(() => this.q.channelsOf.all(principal, principal));
+  }
+
+  /**
+   * The write /healthz asks of the store, answered between batches on the writers' connection: the
+   * database header written back unchanged (`PRAGMA user_version`: one WAL frame and a COMMIT, the
+   * cheapest write there is), and room for one more page (a free one, or below SQLite's page limit:
+   * the header fits in its own page, a message may not). Throws STORAGE_UNAVAILABLE, logged once
+   * per episode like any write's, when either fails.
+   */
+  probeWrite(): void {
+    try {
+      // As in GroupCommit.flush: inside a transaction left open, this write would not commit.
+      if (this.db.inTransaction) this.db.run("ROLLBACK");
+      const { user_version } = this.db.query<{ user_version: number }, []>("PRAGMA user_version").get()!;
+      this.db.run(`PRAGMA user_version = ${user_version}`);
+      const { room } = this.db.query<{ room: number }, []>("SELECT page_count < max_page_count OR freelist_count > 0 AS room FROM pragma_page_count, pragma_max_page_count, pragma_freelist_count").get()!;
+      if (!room) throw Object.assign(new Error("database or disk is full: no free page and none more allowed (max_page_count)"), { code: "SQLITE_FULL" });
+    } catch (err) {
+      throw storageFailure(err, this.db.filename);
+    }
+    storageRecovered();
   }
 
   close(): void {

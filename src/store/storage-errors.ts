@@ -1,5 +1,5 @@
-import { randomBytes } from "node:crypto";
 import { AppError } from "../errors.ts";
+import { errorId, log } from "../lib/log.ts";
 
 /**
  * SQLite result codes that mean the storage failed, not the request (https://sqlite.org/rescode.html),
@@ -51,8 +51,8 @@ export function storageFailure(err: unknown, file: string): unknown {
     episode.repeats++;
   } else {
     endEpisode("then");
-    episode = { code, id: `err_${randomBytes(4).toString("hex")}`, since: now, repeats: 0 };
-    console.error(`[parley] storage error ${episode.id} (${kind}) on ${file}: ${code}: ${(err as Error).message}`);
+    episode = { code, id: errorId(), since: now, repeats: 0 };
+    log.error("storage error", { error_id: episode.id, kind, file, code, error: (err as Error).message });
   }
   return new AppError("STORAGE_UNAVAILABLE", `Storage unavailable (${kind}); nothing was changed, try again later (error ${episode.id})`, {
     cause: err,
@@ -65,11 +65,12 @@ export function storageRecovered(): void {
   if (episode) endEpisode("now");
 }
 
+/** Warn, not info: whoever watches for the error line sees its end at the same level. */
 function endEpisode(when: "then" | "now"): void {
   if (!episode) return;
-  const more = episode.repeats > 0 ? ` (${episode.repeats} more failures like it)` : "";
-  if (when === "now") console.error(`[parley] storage works again after ${episode.id}${more}`);
-  else if (more) console.error(`[parley] storage error ${episode.id}: ${episode.repeats} more failures like it`);
+  const { id: error_id, repeats } = episode;
+  if (when === "now") log.warn("storage works again", { error_id, repeats });
+  else if (repeats > 0) log.warn("storage error repeated", { error_id, repeats });
   episode = null;
 }
 

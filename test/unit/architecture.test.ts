@@ -22,9 +22,11 @@ const ALLOWED: Record<string, string[]> = {
   // A pure engine: no store, no http.
   sandbox: ["lib", "errors"],
   store: ["lib", "errors"],
-  config: ["errors"],
+  // The log levels and formats it accepts are the logger's own (lib/log.ts).
+  config: ["errors", "lib"],
   lib: [],
-  errors: [],
+  // toAppError logs an unexpected error once, under the id its message carries (lib/log.ts).
+  errors: ["lib"],
   // Shared kernel types (like errors.ts): who a verified request speaks for.
   identity: [],
   version: [],

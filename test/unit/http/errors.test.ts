@@ -1,6 +1,7 @@
-import { describe, expect, spyOn, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { AppError } from "../../../src/errors.ts";
 import { errorResponse } from "../../../src/http/errors.ts";
+import { captureLog } from "../../helpers/log-capture.ts";
 
 describe("errorResponse()", () => {
   const storage = new AppError("STORAGE_UNAVAILABLE", "Storage unavailable (disk full); nothing was changed, try again later (error err_0123abcd)");
@@ -24,17 +25,16 @@ describe("errorResponse()", () => {
     expect(await res.json()).toEqual({ error: "RATE_LIMITED", message: "RATE_LIMITED: Too many transcript downloads in progress" });
   });
 
-  test("an unexpected error is logged and answered 500 server_error without its text", async () => {
-    const log = spyOn(console, "error").mockImplementation(() => {});
-    try {
-      const res = errorResponse(new Error("secret internals"), "/register");
-      expect(res.status).toBe(500);
-      const body = await res.text();
-      expect(JSON.parse(body)).toEqual({ error: "server_error", error_description: "INTERNAL_ERROR: Unexpected server error" });
-      expect(body).not.toContain("secret");
-      expect(log).toHaveBeenCalledTimes(1);
-    } finally {
-      log.mockRestore();
-    }
+  test("an unexpected error is logged under an error id and answered 500 server_error with the id, without its text", async () => {
+    using log = captureLog("info");
+    const res = errorResponse(new Error("secret internals"), "/register");
+    expect(res.status).toBe(500);
+    const body = await res.text();
+    const { error, error_description } = JSON.parse(body);
+    expect(error).toBe("server_error");
+    const id = /^INTERNAL_ERROR: Unexpected server error \(error (err_[0-9a-f]{8})\)$/.exec(error_description)?.[1];
+    expect(id).toBeDefined();
+    expect(body).not.toContain("secret");
+    expect(log.entries()).toEqual([{ time: expect.any(String), level: "error", msg: "internal error", error_id: id, where: "/register", error: "Error: secret internals" }]);
   });
 });

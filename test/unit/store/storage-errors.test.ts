@@ -1,11 +1,12 @@
 import { Database } from "bun:sqlite";
-import { describe, expect, spyOn, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { closeSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { genesisHash, sealMessage } from "../../../src/channels/index.ts";
 import { AppError, ERROR_CODES } from "../../../src/errors.ts";
 import { checkDatabase } from "../../../src/store/db.ts";
 import { SqliteAuthStore, SqliteStore, type Message, type MessageDraft } from "../../../src/store/index.ts";
+import { captureLog } from "../../helpers/log-capture.ts";
 import { tempDir } from "../../helpers/temp-dir.ts";
 
 const ID = "chn_test_channel_1";
@@ -74,7 +75,7 @@ describe("storage failures at run time", () => {
   test("a full disk fails every write of the batch with STORAGE_UNAVAILABLE and one logged error id; nothing of it is stored or cached; writes work again once there is room", async () => {
     using dir = tempDir();
     const store = new SqliteStore(dir.path);
-    const log = spyOn(console, "error").mockImplementation(() => {});
+    using log = captureLog();
     try {
       await seed(store);
       await store.apply(ID, [], [draft("kept")], sealMessage);
@@ -94,10 +95,8 @@ describe("storage failures at run time", () => {
       const ids = new Set(errors.map((e) => /err_[0-9a-f]{8}/.exec(e.message)?.[0]));
       expect(ids.size).toBe(1);
       const [errorId] = ids;
-      const lines = log.mock.calls.map((c) => c.join(" ")).filter((l) => l.includes(errorId!));
-      expect(lines).toHaveLength(1);
-      expect(lines[0]).toContain("SQLITE_FULL");
-      expect(lines[0]).toContain(resolve(dir.path, "parley.db"));
+      const lines = log.entries().filter((e) => e.error_id === errorId);
+      expect(lines).toEqual([expect.objectContaining({ level: "error", msg: "storage error", kind: "disk full", code: "SQLITE_FULL", file: resolve(dir.path, "parley.db") })]);
 
       // Nothing of the failed batch is cached: the seat is still free, the head still the last kept message.
       expect((await store.getSlots(ID))[0]!.holder).toBeNull();
@@ -106,9 +105,8 @@ describe("storage failures at run time", () => {
       const all = await store.listMessages(ID, { after: 0, slotId: "*", limit: 100 });
       expect(all.map((m) => m.body.text)).toEqual(["kept", "after"]);
       expectChain(ID, all);
-      expect(log.mock.calls.map((c) => c.join(" ")).some((l) => l.includes(`storage works again after ${errorId}`))).toBe(true);
+      expect(log.entries()).toContainEqual(expect.objectContaining({ level: "warn", msg: "storage works again", error_id: errorId }));
     } finally {
-      log.mockRestore();
       store.close();
     }
   });
@@ -123,7 +121,7 @@ describe("storage failures at run time", () => {
     // The whole batch failed at its COMMIT, each caller with the storage error, not INTERNAL_ERROR.
     expect(report.outcomes).toHaveLength(6);
     for (const o of report.outcomes) expect(o).toMatch(/^STORAGE_UNAVAILABLE: Storage unavailable \((I\/O error|disk full)\)/);
-    expect(stderr).toMatch(/storage error err_[0-9a-f]{8} \((I\/O error|disk full)\) .*SQLITE_(IOERR_WRITE|FULL)/);
+    expect(stderr).toMatch(/ERROR storage error error_id=err_[0-9a-f]{8} kind="(I\/O error|disk full)" .*code=SQLITE_(IOERR_WRITE|FULL)/);
     // Reopened from the file: exactly the acknowledged messages, chain intact.
     const store = new SqliteStore(dir.path);
     try {
@@ -152,7 +150,7 @@ describe("storage failures at run time", () => {
     using dir = tempDir();
     const file = await databaseWith(dir.path, 1000);
     const store = new SqliteStore(dir.path);
-    const log = spyOn(console, "error").mockImplementation(() => {});
+    using log = captureLog();
     try {
       // Pages are read from the file again (the page cache keeps at most a few), as in a large database.
       store.db.run("PRAGMA cache_size = 0");
@@ -160,9 +158,8 @@ describe("storage failures at run time", () => {
       const e = await appError(store.listMessages(ID, { after: 0, slotId: "*", limit: 1000 }));
       expect(e.code).toBe("STORAGE_UNAVAILABLE");
       expect(e.message).toMatch(/database corrupt/);
-      expect(log.mock.calls.map((c) => c.join(" ")).some((l) => /SQLITE_CORRUPT/.test(l))).toBe(true);
+      expect(log.entries().some((l) => l.msg === "storage error" && /SQLITE_CORRUPT/.test(String(l.code)) && e.message.includes(String(l.error_id)))).toBe(true);
     } finally {
-      log.mockRestore();
       store.close();
     }
   });
@@ -171,7 +168,7 @@ describe("storage failures at run time", () => {
     using dir = tempDir();
     const store = new SqliteStore(dir.path);
     const auth = new SqliteAuthStore(store.db);
-    const log = spyOn(console, "error").mockImplementation(() => {});
+    using _log = captureLog();
     try {
       fillDisk(store.db);
       const metadata = { redirect_uris: ["http://localhost/cb"], client_name: "x".repeat(6000) };
@@ -181,7 +178,6 @@ describe("storage failures at run time", () => {
       await auth.createClient({ client_id: "c1", secret_hash: null, metadata, legacy_subject: null, created_at: new Date().toISOString(), first_grant_at: null });
       expect((await auth.getClient("c1"))?.client_id).toBe("c1");
     } finally {
-      log.mockRestore();
       store.close();
     }
   });
@@ -223,14 +219,13 @@ describe("start-up checks", () => {
     // The last pages: the messages table and its index fill the file after the small tables' roots.
     scribble(file, statSync(file).size / 4096 - 8, 4);
     const db = new Database(file, { strict: true });
-    const log = spyOn(console, "error").mockImplementation(() => {});
+    using log = captureLog();
     try {
       expect(() => checkDatabase(db, file)).toThrow("is corrupt");
       checkDatabase(db, file, 0);
-      expect(log.mock.calls.map((c) => c.join(" "))).toContain(`[parley] ${file} is over 0 MiB: the start-up check covered every table but messages`);
+      expect(log.entries()).toContainEqual(expect.objectContaining({ level: "warn", msg: "database over the start-up check size: every table checked but messages", file }));
       expect(() => db.query("SELECT * FROM messages").all()).toThrow("malformed");
     } finally {
-      log.mockRestore();
       db.close();
     }
   });
