@@ -3,15 +3,30 @@ import { canonicalJson } from "../lib/canonical-json.ts";
 import { sha256Hex } from "../lib/hash.ts";
 import { randomToken } from "../lib/ids.ts";
 import type { BotRecord, Change, MessageDraft } from "../store/index.ts";
-import { botErrorBody, botFetchBody, botReloadBody, botSender, hookFor, type BotEngine, type BotProgram, type HookResult } from "../transcript/index.ts";
-import { commit, loadMembership, sealMessage, setBotScheduler, systemMessage, timestamp, type Caller, type ChannelsContext } from "./context.ts";
+import { botErrorBody, botFetchBody, botReloadBody, botSender, hookFor, INITIAL_STATE, type BotEngine, type BotProgram, type HookResult } from "../transcript/index.ts";
+import { commit, loadMembership, sealMessage, systemMessage, timestamp, type Caller, type ChannelsContext } from "./context.ts";
 
-/** Bots' runtime: the sandbox engine and the built-in presets (DESIGN.md §5). */
+/**
+ * Bots' runtime: the sandbox engine and the built-in presets (DESIGN.md §5), and what this server's
+ * bots are doing, per channel. Each server makes its own (createBotsRuntime): two servers in one
+ * process (tests start several) share nothing.
+ */
 export interface BotsRuntime {
   engine: BotEngine;
   presets: Map<string, string>;
   /** The module's exported `manifest` (name, version, rules…), read by the engine. */
   manifestOf(code: string): Promise<Record<string, unknown>>;
+  /** Per channel: its catch-up in progress (one at a time; a commit during one asks for another pass). */
+  readonly catchUps: Map<string, { again: boolean; done: Promise<void> }>;
+  /** Per channel: its attach in progress (one at a time, so concurrent attach_bot calls cannot all pass the caps). */
+  readonly attaching: Map<string, Promise<void>>;
+  /** Runs the channel's bots after a commit (context.ts calls it; it cannot import this file, which imports it). */
+  readonly runBots: (ctx: ChannelsContext, channelId: string) => Promise<void>;
+}
+
+/** A server's bots runtime, with nothing in progress. */
+export function createBotsRuntime(sandbox: Pick<BotsRuntime, "engine" | "presets" | "manifestOf">): BotsRuntime {
+  return { ...sandbox, catchUps: new Map(), attaching: new Map(), runBots };
 }
 
 export interface BotSource {
@@ -85,6 +100,7 @@ export async function loadBot(ctx: ChannelsContext, source: BotSource): Promise<
 export async function attachBotTo(ctx: ChannelsContext, channelId: string, source: BotSource | LoadedBot, slotId: string | null): Promise<BotView> {
   const loaded = "manifest" in source ? source : await loadBot(ctx, source);
   // One attach at a time per channel, so concurrent attach_bot calls cannot all pass the caps.
+  const { attaching } = runtime(ctx);
   const previous = attaching.get(channelId) ?? Promise.resolve();
   const done = previous.then(() => attachLoaded(ctx, channelId, loaded, slotId));
   const settled = done.then(
@@ -95,9 +111,6 @@ export async function attachBotTo(ctx: ChannelsContext, channelId: string, sourc
   void settled.then(() => attaching.get(channelId) === settled && attaching.delete(channelId));
   return done;
 }
-
-/** Attaches in progress, per channel (see attachBotTo). */
-const attaching = new Map<string, Promise<void>>();
 
 async function attachLoaded(ctx: ChannelsContext, channelId: string, { code, manifest, params }: LoadedBot, slotId: string | null): Promise<BotView> {
   const existing = await ctx.store.getBots(channelId);
@@ -122,7 +135,7 @@ async function attachLoaded(ctx: ChannelsContext, channelId: string, { code, man
     seed,
     seed_commit: `sha256:${sha256Hex(seed)}`,
     engine: runtime(ctx).engine.id,
-    state: null,
+    state: INITIAL_STATE,
     last_seen: 0,
     created_at: timestamp(ctx),
   };
@@ -130,21 +143,15 @@ async function attachLoaded(ctx: ChannelsContext, channelId: string, { code, man
   await commit(ctx, channelId, [{ type: "require", open: true }, { type: "bot", insert: bot }], [
     systemMessage(ctx, { type: "bot:attach", bot_id, name, version, slot_id: slotId, code_hash, manifest_hash, seed_commit, engine, params: bot.params }),
   ]);
-  // A catch-up that read the bot list before this commit may have marked the channel botless.
-  botless.delete(channelId);
   // Its onInit answers now; a failure of the machinery (not of the bot) is logged, the attach stands.
   await runBots(ctx, channelId).catch((err) => console.error(`[parley] bots of ${channelId} failed:`, err));
   return botView(bot);
 }
 
-/** Channels known to have no bot, so a post there skips the bots query. Cleared on attach. */
-const botless = new Set<string>();
-
-/** Per channel: one catch-up at a time; a commit during one asks for another pass. */
-const running = new Map<string, { again: boolean; done: Promise<void> }>();
-
 /** Runs every bot of the channel over the messages it has not processed yet, in id order. */
 export function runBots(ctx: ChannelsContext, channelId: string): Promise<void> {
+  if (!ctx.bots) return Promise.resolve();
+  const running = ctx.bots.catchUps;
   const current = running.get(channelId);
   if (current) {
     current.again = true;
@@ -166,13 +173,10 @@ export function runBots(ctx: ChannelsContext, channelId: string): Promise<void> 
 }
 
 async function catchUp(ctx: ChannelsContext, channelId: string): Promise<void> {
-  const rt = ctx.bots;
-  if (!rt || botless.has(channelId)) return;
+  const rt = runtime(ctx);
+  // The store keeps the bots of the channels it caches (every post reads its channel first).
   const bots = await ctx.store.getBots(channelId);
-  if (bots.length === 0) {
-    botless.add(channelId);
-    return;
-  }
+  if (bots.length === 0) return;
   const slots = (await ctx.store.getSlots(channelId)).map(({ slot_id, label, kind }) => ({ slot_id, label, kind }));
   for (const bot of bots) {
     const program: BotProgram = { botId: bot.bot_id, code: bot.code, params: bot.params, seed: bot.seed, slots };
@@ -254,8 +258,6 @@ export async function dmBot(ctx: ChannelsContext, caller: Caller, input: { chann
   ]);
   return { ok: true, delivered_to: botSender(input.bot_id), msg_id: msg!.id };
 }
-
-setBotScheduler(runBots);
 
 /** attach_bot: an admin adds a bot to an open channel, optionally seating it in a bot:LABEL slot. */
 export async function attachBot(ctx: ChannelsContext, caller: Caller, input: BotSource & { channel_id: string; slot_id?: string }) {

@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { createAuthContext, loadSigningKey, startSweeper, type AuthContext, type AuthSettings } from "../auth/index.ts";
-import { Notifier, runBots, type ChannelsContext } from "../channels/index.ts";
+import { createBotsRuntime, Notifier, runBots, type ChannelsContext } from "../channels/index.ts";
 import { allowListFetcher, BotPool, PRESETS, SandboxEngine } from "../sandbox/index.ts";
 import { ed25519Signer } from "../transcript/index.ts";
 import { loadConfig, type Config } from "../config/index.ts";
@@ -66,7 +66,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     limits: { maxMessageBytes: config.max_message_bytes, maxAnswerBytes: config.max_answer_bytes },
     signer: ed25519Signer(key.privateKey, key.kid, key.publicJwk as { kty: "OKP"; crv: "Ed25519"; x: string }),
     issuer: settings.issuer,
-    bots: { engine, presets: new Map(PRESETS), manifestOf: (code) => engine.manifestOf(code) },
+    bots: createBotsRuntime({ engine, presets: new Map(PRESETS), manifestOf: (code) => engine.manifestOf(code) }),
   };
   const downloads = new TranscriptDownloads(ctx);
   const table = new ToolTable([...channelTools(ctx, VERSION, downloads), ...(options.extraTools ?? [])]);
