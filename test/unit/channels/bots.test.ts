@@ -61,4 +61,17 @@ describe("bots' catch-up state belongs to one server", () => {
     first.store.close(); // its hook never returns: the gate stays shut
     void stuck;
   }, 15_000);
+
+  test("a server keeps nothing per channel once its channels are at rest, with bots or without", async () => {
+    using dir = tempDir();
+    const srv = server(dir.path, engine);
+    for (const bot_preset of [undefined, "EchoBot", undefined, "DiceBot"]) {
+      const ch = await channels.createChannel(srv, alice, { name: "rest", slots: ["invite:a"], ...(bot_preset ? { bot_preset } : {}) });
+      await channels.joinChannel(srv, alice, { invite_code: ch.invites[0]! });
+      await channels.postMessage(srv, alice, { channel_id: ch.channel_id, body: "hello" });
+      await channels.runBots(srv, ch.channel_id);
+    }
+    expect([srv.bots!.catchUps.size, srv.bots!.attaching.size]).toEqual([0, 0]);
+    srv.store.close();
+  });
 });
