@@ -2,7 +2,7 @@ import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { resolve } from "node:path";
 import { createAuthContext, loadSigningKey, startSweeper, stillAuthorized, type AuthContext, type AuthSettings, type SigningKey } from "./auth/index.ts";
-import { Notifier, OPERATOR, runBots, updateChannel, type ChannelsContext } from "./channels/index.ts";
+import { createBotsRuntime, Notifier, OPERATOR, runBots, updateChannel, type ChannelsContext } from "./channels/index.ts";
 import type { Config } from "./config/index.ts";
 import { AppError } from "./errors.ts";
 import { isLoopbackHost } from "./lib/address.ts";
@@ -127,7 +127,7 @@ function wire(base: Config, port: number, { dataDir, key, store, options }: { da
     limits: { maxMessageBytes: config.max_message_bytes, maxAnswerBytes: config.max_answer_bytes },
     signer: ed25519Signer(key.privateKey, key.kid, key.publicJwk as { kty: "OKP"; crv: "Ed25519"; x: string }),
     issuer: settings.issuer,
-    bots: { engine, presets: new Map(PRESETS), manifestOf: (code) => engine.manifestOf(code) },
+    bots: createBotsRuntime({ engine, presets: new Map(PRESETS), manifestOf: (code) => engine.manifestOf(code) }),
   };
   const downloads = new TranscriptDownloads(ctx);
   const table = new ToolTable([...channelTools(ctx, VERSION, downloads), ...(options.extraTools ?? [])]);

@@ -4,15 +4,30 @@ import { sha256Hex } from "../lib/hash.ts";
 import { randomToken } from "../lib/ids.ts";
 import { log } from "../lib/log.ts";
 import type { BotRecord, Change, MessageDraft, SlotRecord } from "../store/index.ts";
-import { botErrorBody, botFetchBody, botReloadBody, botSender, hookFor, type BotEngine, type BotProgram, type HookResult } from "../transcript/index.ts";
-import { channelClosed, commit, loadMembership, sealMessage, setBotScheduler, systemMessage, timestamp, type Caller, type ChannelsContext } from "./context.ts";
+import { botErrorBody, botFetchBody, botReloadBody, botSender, hookFor, INITIAL_STATE, type BotEngine, type BotProgram, type HookResult } from "../transcript/index.ts";
+import { channelClosed, commit, loadMembership, sealMessage, systemMessage, timestamp, type Caller, type ChannelsContext } from "./context.ts";
 
-/** Bots' runtime: the sandbox engine and the built-in presets (DESIGN.md §5). */
+/**
+ * Bots' runtime: the sandbox engine and the built-in presets (DESIGN.md §5), and what this server's
+ * bots are doing, per channel. Each server makes its own (createBotsRuntime): two servers in one
+ * process (tests start several) share nothing.
+ */
 export interface BotsRuntime {
   engine: BotEngine;
   presets: Map<string, string>;
   /** The module's exported `manifest` (name, version, rules…), read by the engine. */
   manifestOf(code: string): Promise<Record<string, unknown>>;
+  /** Per channel: its catch-up in progress (one at a time; a commit during one asks for another pass). */
+  readonly catchUps: Map<string, { again: boolean; done: Promise<void> }>;
+  /** Per channel: its attach in progress (one at a time, so concurrent attach_bot calls cannot all pass the caps). */
+  readonly attaching: Map<string, Promise<void>>;
+  /** Runs the channel's bots after a commit (context.ts calls it; it cannot import this file, which imports it). */
+  readonly runBots: (ctx: ChannelsContext, channelId: string) => Promise<void>;
+}
+
+/** A server's bots runtime, with nothing in progress. */
+export function createBotsRuntime(sandbox: Pick<BotsRuntime, "engine" | "presets" | "manifestOf">): BotsRuntime {
+  return { ...sandbox, catchUps: new Map(), attaching: new Map(), runBots };
 }
 
 export interface BotSource {
@@ -115,6 +130,7 @@ export interface Attached {
 export async function attachBotTo(ctx: ChannelsContext, channelId: string, source: BotSource | LoadedBot, slotId?: string): Promise<Attached> {
   const loaded = "manifest" in source ? source : await loadBot(ctx, source);
   // One attach at a time per channel, so concurrent attach_bot calls cannot all pass the caps.
+  const { attaching } = runtime(ctx);
   const previous = attaching.get(channelId) ?? Promise.resolve();
   const done = previous.then(() => attachLoaded(ctx, channelId, loaded, slotId));
   const settled = done.then(
@@ -125,9 +141,6 @@ export async function attachBotTo(ctx: ChannelsContext, channelId: string, sourc
   void settled.then(() => attaching.get(channelId) === settled && attaching.delete(channelId));
   return done;
 }
-
-/** Attaches in progress, per channel (see attachBotTo). */
-const attaching = new Map<string, Promise<void>>();
 
 async function attachLoaded(ctx: ChannelsContext, channelId: string, { code, manifest, params }: LoadedBot, requested: string | undefined): Promise<Attached> {
   const existing = await ctx.store.getBots(channelId);
@@ -152,7 +165,7 @@ async function attachLoaded(ctx: ChannelsContext, channelId: string, { code, man
     seed,
     seed_commit: `sha256:${sha256Hex(seed)}`,
     engine: runtime(ctx).engine.id,
-    state: null,
+    state: INITIAL_STATE,
     last_seen: 0,
     created_at: timestamp(ctx),
   };
@@ -160,8 +173,6 @@ async function attachLoaded(ctx: ChannelsContext, channelId: string, { code, man
   const [announced] = await commit(ctx, channelId, [{ type: "require", open: true }, { type: "bot", insert: bot }], [
     systemMessage(ctx, { type: "bot:attach", bot_id, name, version, slot_id: slotId, code_hash, manifest_hash, seed_commit, engine, params: bot.params }),
   ]);
-  // A catch-up that read the bot list before this commit may have marked the channel botless.
-  botless.delete(channelId);
   // Its onInit answers now; a failure of the machinery (not of the bot) is logged, the attach stands.
   await runBots(ctx, channelId).catch((err) => log.error("bots failed", { channel: channelId, err }));
   const failure = await initFailure(ctx, channelId, bot_id, announced!.id);
@@ -210,14 +221,10 @@ async function initFailure(ctx: ChannelsContext, channelId: string, botId: strin
   }
 }
 
-/** Channels known to have no bot, so a post there skips the bots query. Cleared on attach. */
-const botless = new Set<string>();
-
-/** Per channel: one catch-up at a time; a commit during one asks for another pass. */
-const running = new Map<string, { again: boolean; done: Promise<void> }>();
-
 /** Runs every bot of the channel over the messages it has not processed yet, in id order. */
 export function runBots(ctx: ChannelsContext, channelId: string): Promise<void> {
+  if (!ctx.bots) return Promise.resolve();
+  const running = ctx.bots.catchUps;
   const current = running.get(channelId);
   if (current) {
     current.again = true;
@@ -239,13 +246,10 @@ export function runBots(ctx: ChannelsContext, channelId: string): Promise<void> 
 }
 
 async function catchUp(ctx: ChannelsContext, channelId: string): Promise<void> {
-  const rt = ctx.bots;
-  if (!rt || botless.has(channelId)) return;
+  const rt = runtime(ctx);
+  // The store keeps the bots of the channels it caches (every post reads its channel first).
   const bots = await ctx.store.getBots(channelId);
-  if (bots.length === 0) {
-    botless.add(channelId);
-    return;
-  }
+  if (bots.length === 0) return;
   const slots = (await ctx.store.getSlots(channelId)).map(({ slot_id, label, kind }) => ({ slot_id, label, kind }));
   for (const bot of bots) {
     const program: BotProgram = { botId: bot.bot_id, code: bot.code, params: bot.params, seed: bot.seed, slots };
@@ -325,8 +329,6 @@ export async function dmBot(ctx: ChannelsContext, caller: Caller, input: { chann
   // `id` as messages carry it; `msg_id` is the same number, the name this answer had first.
   return { ok: true, delivered_to: botSender(input.bot_id), id: msg!.id, msg_id: msg!.id };
 }
-
-setBotScheduler(runBots);
 
 /**
  * attach_bot: an admin adds a bot to an open channel, in the bot:LABEL seat asked for or the first

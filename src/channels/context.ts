@@ -104,7 +104,7 @@ export async function commit(
   if (written.length) {
     ctx.notifier.notify(channelId);
     // Bots answer after the commit, off the caller's path; their catch-up is ordered per channel.
-    if (ctx.bots && !options.fromBots) void scheduleBots(ctx, channelId);
+    if (ctx.bots && !options.fromBots) void ctx.bots.runBots(ctx, channelId).catch((err) => log.error("bots failed", { channel: channelId, err }));
   }
   return written;
 }
@@ -125,13 +125,4 @@ function conflictError(channelId: string, err: StoreConflict): AppError {
     case "slot_changed":
       return new AppError("SLOT_ALREADY_FILLED", `Slot ${err.slotId} of "${channelId}" was taken a moment ago`);
   }
-}
-
-/** Set by bots.ts (the two modules would otherwise import each other at load time). */
-let botScheduler: ((ctx: ChannelsContext, channelId: string) => Promise<void>) | null = null;
-export function setBotScheduler(fn: (ctx: ChannelsContext, channelId: string) => Promise<void>): void {
-  botScheduler = fn;
-}
-function scheduleBots(ctx: ChannelsContext, channelId: string): Promise<void> {
-  return (botScheduler?.(ctx, channelId) ?? Promise.resolve()).catch((err) => log.error("bots failed", { channel: channelId, err }));
 }

@@ -8,4 +8,4 @@ export { sealMessage, genesisHash, OPERATOR, type Caller, type ChannelsContext }
 export type { ChannelView } from "./views.ts";
 export * from "./schemas.ts";
 export { exportTranscript, getTranscript, type TranscriptPage } from "./transcripts.ts";
-export { attachBot, dmBot, getBotCode, runBots, type BotsRuntime, type BotView } from "./bots.ts";
+export { attachBot, createBotsRuntime, dmBot, getBotCode, runBots, type BotsRuntime, type BotView } from "./bots.ts";

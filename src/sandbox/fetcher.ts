@@ -1,4 +1,5 @@
-import type { EngineFetch, Fetcher } from "./bot-engine.ts";
+import type { FetchRecord } from "../transcript/index.ts";
+import type { Fetcher } from "./bot-engine.ts";
 
 const MAX_BODY_BYTES = 64 * 1024;
 const TIMEOUT_MS = 5_000;
@@ -11,7 +12,7 @@ const TIMEOUT_MS = 5_000;
  */
 export function allowListFetcher(hosts: readonly string[]): Fetcher {
   const allowed = new Set(hosts.map((h) => h.toLowerCase()));
-  return async (url): Promise<EngineFetch> => {
+  return async (url): Promise<FetchRecord> => {
     let parsed: URL;
     try {
       parsed = new URL(url);

@@ -7,29 +7,23 @@
  */
 import type { QuickJSContext, QuickJSHandle } from "quickjs-emscripten-core";
 import { sha256Hex } from "../lib/hash.ts";
+import type { BotOutput, FetchRecord } from "../transcript/index.ts";
 import type { HookMeter, SandboxLimits } from "./limits.ts";
 import type { Rng } from "./rng.ts";
 
 /** Kinds a bot may post (DESIGN.md §4 message kinds; `user` and `system` are not a bot's to speak). */
 export const BOT_POST_KINDS: readonly string[] = ["bot", "control"];
 
-export interface BotOutput {
-  kind: string;
-  body: Record<string, unknown>;
-  /** Slot id for a private message, null for a public one. */
-  to_slot: string | null;
-}
-
 /** What one hook may read and write through ctx. */
 export interface HookSession {
   meter: HookMeter;
   rng: Rng;
   outputs: BotOutput[];
-  /** The bot's state as JSON text. */
+  /** The bot's state as JSON text: given with the hook, replaced by setState, never parsed here. */
   state: string;
   slotIds: ReadonlySet<string>;
   /** ctx.fetch responses given with the hook (recorded in the transcript), by URL. */
-  fetches: Record<string, unknown>;
+  fetches: ReadonlyMap<string, FetchRecord>;
 }
 
 /**
@@ -91,7 +85,7 @@ export function newHostFunction(vm: QuickJSContext, limits: SandboxLimits, sessi
         if (to !== "" && !s.slotIds.has(to)) throw new TypeError(`postTo: no slot ${JSON.stringify(to.slice(0, 40))} in this channel`);
         const body: unknown = JSON.parse(json);
         if (typeof body !== "object" || body === null || Array.isArray(body)) throw new TypeError("A post body is an object");
-        s.outputs.push({ kind, body: body as Record<string, unknown>, to_slot: to === "" ? null : to });
+        s.outputs.push({ kind: kind as BotOutput["kind"], body: body as Record<string, unknown>, to_slot: to === "" ? null : to });
         return vm.undefined;
       }
       case "fetch": {
@@ -99,12 +93,13 @@ export function newHostFunction(vm: QuickJSContext, limits: SandboxLimits, sessi
         // other URL it ends with reason "fetch", and the host (which applies the operator's allow-list
         // and records the response) runs it again with that response. A replay gives the recorded ones.
         const url = str(args[0], "url");
-        const record = Object.hasOwn(s.fetches, url) ? s.fetches[url] : undefined;
+        const record = s.fetches.get(url);
         if (record === undefined) {
           s.meter.fail("fetch", url);
           throw new Error("BOT_ERROR: fetch pending");
         }
-        const json = JSON.stringify(record);
+        // The bot reads {status, body} or {error}, in this key order whatever the record's (the charge counts its length).
+        const json = JSON.stringify("error" in record ? { error: record.error } : { status: record.status, body: record.body });
         s.meter.charge(copyTicks(json.length));
         return vm.newString(json);
       }

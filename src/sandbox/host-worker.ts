@@ -14,7 +14,8 @@
 import { readdirSync } from "node:fs";
 import { AppError } from "../errors.ts";
 import { compiledEngine } from "./engine.ts";
-import type { HookInput, InstanceOptions } from "./instance.ts";
+import type { HookCall } from "../transcript/index.ts";
+import type { InstanceOptions } from "./instance.ts";
 import { WASM_PAGE_BYTES, type BotErrorReason } from "./limits.ts";
 import { WORKER_BYTES, type WarmMember, type WarmSet } from "./warm-set.ts";
 import type { WorkerReply, WorkerRequest } from "./worker.ts";
@@ -83,9 +84,9 @@ export class BotSlot implements WarmMember {
     return this.host.submit(this, timeoutMs, (id) => ({ type: "load", id, bot: this.key, options: this.options }));
   }
 
-  /** `fresh`: evaluate the module anew before this hook. */
-  hook(input: HookInput, timeoutMs: number, fresh = false): Promise<PoolReply> {
-    return this.host.submit(this, timeoutMs, (id, unknownHere) => ({ type: "hook", id, bot: this.key, ...input, fresh, ...(unknownHere ? { options: this.options } : {}) }));
+  /** Runs one attempt of a hook (`call.fresh`: evaluate the module anew first). */
+  hook(call: HookCall, timeoutMs: number): Promise<PoolReply> {
+    return this.host.submit(this, timeoutMs, (id, unknownHere) => ({ type: "hook", id, bot: this.key, call, ...(unknownHere ? { options: this.options } : {}) }));
   }
 
   /** Lets its own worker go (the warm set is over its bound); the next hook reloads the bot on a new one. */
@@ -141,7 +142,7 @@ export class HostWorker {
     if (!job) return;
     this.running = { id: 0, done: () => {} };
     try {
-      if (job.slot.released) job.reject(new AppError("INTERNAL_ERROR", "The bot runner is disposed"));
+      if (job.slot.released) job.reject(new AppError("INTERNAL_ERROR", "The bot was let go"));
       else job.resolve(await this.run(job));
     } catch (err) {
       job.reject(err);
@@ -161,7 +162,7 @@ export class HostWorker {
         this.own.warm.remove(slot);
       }
     }
-    if (slot.released) throw new AppError("INTERNAL_ERROR", "The bot runner is disposed");
+    if (slot.released) throw new AppError("INTERNAL_ERROR", "The bot was let go");
     slot.running = true;
     try {
       const worker = await this.spawn();

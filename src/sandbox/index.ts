@@ -1,14 +1,14 @@
 /**
  * The bot sandbox (DESIGN.md §5): QuickJS off the main thread (presets in a few shared workers,
  * inline code on a thread of its own), one capped wasm instance per bot, a deterministic budget,
- * seeded randomness and a fixed clock, so a replay reproduces every bot message.
+ * seeded randomness and a fixed clock, so a replay reproduces every bot message. It runs the hook
+ * protocol of src/transcript/bot-protocol.ts with that protocol's own types.
  */
-export { createBotRunner, type BotRunner, type BotRunnerOptions, type HookCall, type HookResult, type SlotView } from "./runner.ts";
-export { BOT_POST_KINDS, type BotOutput } from "./host-api.ts";
+export { SandboxEngine, type EngineTuning, type Fetcher, type HookUsage } from "./bot-engine.ts";
+export { BOT_POST_KINDS } from "./host-api.ts";
 export { DEFAULT_LIMITS, type BotErrorReason, type SandboxLimits } from "./limits.ts";
 export { ENGINE_ID } from "./engine.ts";
 export { BotManifestSchema, type BotManifest } from "./manifest.ts";
-export { SandboxEngine, type EngineCall, type EngineFetch, type EngineProgram, type EngineResult } from "./bot-engine.ts";
 export { BotPool, defaultPool, type BotPoolOptions } from "./pool.ts";
 export { PRESETS } from "./presets.ts";
 export { allowListFetcher } from "./fetcher.ts";

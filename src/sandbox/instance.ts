@@ -10,8 +10,9 @@
  * same hooks and loses the same.
  */
 import type { QuickJSContext, QuickJSHandle, QuickJSRuntime } from "quickjs-emscripten-core";
+import type { BotOutput, FetchRecord, HookCall } from "../transcript/index.ts";
 import { newEngineInstance } from "./engine.ts";
-import { newHostFunction, type BotOutput, type HookSession } from "./host-api.ts";
+import { newHostFunction, type HookSession } from "./host-api.ts";
 import { HookMeter, WASM_PAGE_BYTES, type BotErrorReason, type SandboxLimits } from "./limits.ts";
 import { PRELUDE } from "./prelude.ts";
 import { createRng } from "./rng.ts";
@@ -21,42 +22,28 @@ export interface InstanceOptions {
   botId: string;
   /** The params as JSON text. */
   params: string;
+  /** The slot view (BotProgram.slots) as JSON text: the same for every hook of the bot. */
+  slots: string;
   seed: Uint8Array;
   limits: SandboxLimits;
 }
 
-export interface HookInput {
-  hook: string;
-  /** The hook's arguments after ctx, as JSON text of an array. */
-  args: string;
-  /** The slot view as JSON text. */
-  slots: string;
-  slotIds: string[];
-  /** Milliseconds since the epoch of the triggering message: ctx.now(), Date.now(), new Date(). */
-  now: number;
-  /** The hook's sequence number: its random stream (rng.ts). */
-  seq: number;
-  /** The bot's state before the hook, as JSON text. */
-  state: string;
-  /** ctx.fetch responses this hook may read, JSON text of {url: {status, body} | {error}}. */
-  fetches?: string;
-}
-
+/** Why an evaluation failed, in the sandbox's words; the engine (bot-engine.ts) words it for the transcript. */
 export interface BotFailure {
   reason: BotErrorReason;
   message: string;
 }
 
-export interface HookOutcome {
-  outputs: BotOutput[];
-  /** The state after the hook (unchanged when it failed: a hook is all or nothing). */
-  state: string;
-  error?: BotFailure;
+/**
+ * What one run of a hook did: what the bot posted and its state (JSON text), or why it failed (a
+ * hook is all or nothing: a failed one posts nothing and leaves the state as it was).
+ */
+export type Attempt = ({ ok: true; outputs: BotOutput[]; state: string } | { ok: false; failure: BotFailure }) & {
   /** Budget used, in polls. */
   polls: number;
   /** The instance's wasm memory after the hook (never above the cap). */
   memoryBytes: number;
-}
+};
 
 /** Module top-level code runs at time 0 (the prelude's start) with random stream 0: the same on every (re)load. */
 const LOAD_STREAM = 0;
@@ -71,6 +58,8 @@ export class BotInstance {
   /** JSON of the module's `manifest` export, or null when it exports none (manifest.ts checks it). */
   manifest: string | null = null;
   private session: HookSession;
+  /** The slots a bot may postTo (ctx.slots' ids), fixed for its life. */
+  private readonly slotIds: ReadonlySet<string>;
 
   private constructor(
     private readonly runtime: QuickJSRuntime,
@@ -79,7 +68,8 @@ export class BotInstance {
     private readonly options: InstanceOptions,
     private readonly api: { install: QuickJSHandle; dispatch: QuickJSHandle },
   ) {
-    this.session = this.newSession(LOAD_STREAM, "null", []);
+    this.slotIds = new Set((JSON.parse(options.slots) as { slot_id: string }[]).map((s) => s.slot_id));
+    this.session = this.newSession(LOAD_STREAM, "null");
   }
 
   /** Builds the instance and evaluates the bot module; a failure is returned, not thrown. */
@@ -124,8 +114,8 @@ export class BotInstance {
     return { instance };
   }
 
-  private newSession(stream: number, state: string, slotIds: string[], fetches = "{}"): HookSession {
-    return { meter: this.meter, rng: createRng(this.options.seed, stream), outputs: [], state, slotIds: new Set(slotIds), fetches: JSON.parse(fetches) };
+  private newSession(stream: number, state: string, fetches: FetchRecord[] = []): HookSession {
+    return { meter: this.meter, rng: createRng(this.options.seed, stream), outputs: [], state, slotIds: this.slotIds, fetches: new Map(fetches.map((f) => [f.url, f])) };
   }
 
   private evaluateModule(): BotFailure | undefined {
@@ -143,23 +133,28 @@ export class BotInstance {
     return this.afterRun();
   }
 
-  run(input: HookInput): HookOutcome {
+  /**
+   * Runs one hook. The call was checked by the engine: `now` parses, `entropy` (the random stream,
+   * rng.ts) is a hook number. Its arguments and the slot view reach the bot as JSON text it parses
+   * under its own meter, and its state as the text it was given.
+   */
+  run(call: HookCall): Attempt {
     const { vm } = this;
-    this.session = this.newSession(input.seq, input.state, input.slotIds, input.fetches);
+    this.session = this.newSession(Number(call.entropy), call.state, call.fetches);
     this.meter.start();
-    const args = [vm.newString(input.hook), vm.newString(input.args), vm.newString(input.slots), vm.newNumber(input.now)];
+    const args = [vm.newString(call.hook), vm.newString(JSON.stringify(call.args)), vm.newString(this.options.slots), vm.newNumber(Date.parse(call.now))];
     const result = vm.callFunction(this.api.dispatch, vm.undefined, ...args);
     for (const h of args) h.dispose();
     const settled = this.settle(result);
-    let error: BotFailure | undefined;
-    if ("error" in settled) error = this.fail(settled.error, "exception");
+    let failure: BotFailure | undefined;
+    if ("error" in settled) failure = this.fail(settled.error, "exception");
     else {
       settled.value.dispose();
-      error = this.afterRun();
+      failure = this.afterRun();
     }
     const usage = { polls: this.meter.used, memoryBytes: this.meter.memoryBytes() };
-    if (error) return { outputs: [], state: input.state, error, ...usage };
-    return { outputs: this.session.outputs, state: this.session.state, ...usage };
+    if (failure) return { ok: false, failure, ...usage };
+    return { ok: true, outputs: this.session.outputs, state: this.session.state, ...usage };
   }
 
   /** Runs queued jobs and unwraps a returned promise; the handle in `value` is the caller's. */

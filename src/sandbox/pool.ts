@@ -97,7 +97,7 @@ export class BotPool {
 
 let shared: BotPool | undefined;
 
-/** The process-wide pool every runner uses unless given its own. */
+/** The process-wide pool every engine uses unless given its own. */
 export function defaultPool(): BotPool {
   return (shared ??= new BotPool());
 }

@@ -48,7 +48,7 @@ export const PRELUDE = String.raw`(function prelude(host, botId, paramsJson) {
 
   // --- Lockdown: freeze every object reachable from the intrinsics.
   // A frozen object is a visited one (no intrinsic starts out frozen with children reachable only
-  // through it: test/unit/sandbox/runner.test.ts walks the realm to check). Plain built-in methods,
+  // through it: test/unit/sandbox/hooks.test.ts walks the realm to check). Plain built-in methods,
   // functions with nothing of their own but "length" and "name" (both read-only already), stay
   // extensible: freezing them would only forbid adding properties to them, yet would give each of
   // the ~500 its own shape (~40 KiB of every bot's heap). They have nothing to walk but their

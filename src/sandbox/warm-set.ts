@@ -73,7 +73,7 @@ export class WarmSet {
     m.running = true;
   }
 
-  /** Forgets a member (its runner is gone). */
+  /** Forgets a member (its bot was let go). */
   remove(m: WarmMember): void {
     this.account(m, 0);
     this.wake();

@@ -13,7 +13,8 @@
  */
 import { readlinkSync } from "node:fs";
 import { setPriority } from "node:os";
-import { BotInstance, type BotFailure, type HookInput, type HookOutcome, type InstanceOptions } from "./instance.ts";
+import type { HookCall } from "../transcript/index.ts";
+import { BotInstance, type Attempt, type BotFailure, type InstanceOptions } from "./instance.ts";
 import { DEFAULT_LIMITS } from "./limits.ts";
 
 /** Nice value of a thread running untrusted code: Linux then gives it ~1/9 of what a nice-0 thread gets. */
@@ -36,17 +37,18 @@ export type WorkerRequest =
   /** Registers a bot (options) and evaluates its module now. */
   | { type: "load"; id: number; bot: number; options: InstanceOptions }
   /**
-   * `options` is sent when this worker may not know the bot yet (a fresh worker after a kill);
-   * `fresh` evaluates the module anew before the hook (module-level variables back to their start).
+   * The hook call as the engine got it (its `fetches`: the responses this attempt may read; its
+   * `fresh`: evaluate the module anew first). `options` is sent when this worker may not know the
+   * bot yet (a fresh worker after a kill).
    */
-  | ({ type: "hook"; id: number; bot: number; options?: InstanceOptions; fresh?: boolean } & HookInput)
+  | { type: "hook"; id: number; bot: number; options?: InstanceOptions; call: HookCall }
   | { type: "drop"; bot: number };
 
 /** `live`: the bot's instance is still loaded after the request (the pool counts its memory). */
 export type WorkerReply =
   | { type: "up" }
-  | { type: "ready"; id: number; error?: BotFailure; manifest: string | null; memoryBytes: number; live: boolean }
-  | ({ type: "result"; id: number; reloaded: boolean; live: boolean } & HookOutcome);
+  | { type: "ready"; id: number; failure?: BotFailure; manifest: string | null; memoryBytes: number; live: boolean }
+  | ({ type: "result"; id: number; reloaded: boolean; live: boolean } & Attempt);
 
 declare const self: Worker;
 
@@ -117,7 +119,7 @@ function lowerThreadPriority(): void {
  */
 async function warmUp(): Promise<void> {
   try {
-    const warm = await BotInstance.load(wasm!, { code: "export default {}", botId: "warm-up", params: "{}", seed: new Uint8Array(32), limits: DEFAULT_LIMITS });
+    const warm = await BotInstance.load(wasm!, { code: "export default {}", botId: "warm-up", params: "{}", slots: "[]", seed: new Uint8Array(32), limits: DEFAULT_LIMITS });
     if ("instance" in warm) warm.instance.dispose();
   } catch {
     // a starved thread can run past the deadline even here; the bot's own load says what it must
@@ -127,27 +129,27 @@ async function warmUp(): Promise<void> {
 async function hook(request: Extract<WorkerRequest, { type: "hook" }>): Promise<void> {
   if (request.options && !bots.has(request.bot)) bots.set(request.bot, { options: request.options });
   const entry = bots.get(request.bot);
-  const base = { type: "result" as const, id: request.id, outputs: [], state: request.state, polls: 0, memoryBytes: 0, live: false };
-  if (!entry) return reply({ ...base, reloaded: false, error: { reason: "exception", message: "its worker does not host it" } });
+  const base = { type: "result" as const, id: request.id, ok: false as const, polls: 0, memoryBytes: 0, live: false };
+  if (!entry) return reply({ ...base, reloaded: false, failure: { reason: "exception", message: "its worker does not host it" } });
   touch(request.bot);
   // Every hook starts from a clean budget: an instance left past its memory mark is never reused.
   if (entry.instance?.overHighWater) dropInstance(entry, true);
-  else if (request.fresh && entry.instance) dropInstance(entry);
+  else if (request.call.fresh && entry.instance) dropInstance(entry);
   const reloaded = entry.instance === undefined;
   if (reloaded) {
-    const error = await load(request.bot);
-    if (error) return reply({ ...base, reloaded, error });
+    const failure = await load(request.bot);
+    if (failure) return reply({ ...base, reloaded, failure });
   }
   const instance = entry.instance!;
-  let outcome: HookOutcome;
+  let attempt: Attempt;
   try {
-    outcome = instance.run(request);
+    attempt = instance.run(request.call);
   } catch (err) {
     // The engine itself failed (a wasm trap or abort): this instance is unusable whatever the cause.
-    outcome = { outputs: [], state: request.state, error: instance.engineFault(err), polls: 0, memoryBytes: 0 };
+    attempt = { ok: false, failure: instance.engineFault(err), polls: 0, memoryBytes: 0 };
   }
   if (instance.blown) dropInstance(entry, true);
-  reply({ type: "result", id: request.id, reloaded, ...outcome, live: entry.instance !== undefined });
+  reply({ type: "result", id: request.id, reloaded, ...attempt, live: entry.instance !== undefined });
 }
 
 async function handle(request: WorkerRequest): Promise<void> {
@@ -165,10 +167,10 @@ async function handle(request: WorkerRequest): Promise<void> {
       const old = bots.get(request.bot);
       if (old?.instance) dropInstance(old);
       bots.set(request.bot, { options: request.options });
-      const error = await load(request.bot);
+      const failure = await load(request.bot);
       const instance = bots.get(request.bot)!.instance;
-      if (error) bots.delete(request.bot);
-      return reply({ type: "ready", id: request.id, error, manifest: instance?.manifest ?? null, memoryBytes: instance?.memoryBytes ?? 0, live: instance !== undefined });
+      if (failure) bots.delete(request.bot);
+      return reply({ type: "ready", id: request.id, failure, manifest: instance?.manifest ?? null, memoryBytes: instance?.memoryBytes ?? 0, live: instance !== undefined });
     }
     case "hook":
       return hook(request);

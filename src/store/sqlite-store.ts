@@ -21,7 +21,7 @@ import {
 
 type SlotRow = Omit<SlotRecord, "admin"> & { admin: number };
 type MessageRow = Omit<Message, "body" | "reply_to"> & { body: string; reply_to: number | null };
-type BotRow = Omit<BotRecord, "manifest" | "params" | "state"> & { manifest: string; params: string; state: string };
+type BotRow = Omit<BotRecord, "manifest" | "params"> & { manifest: string; params: string };
 
 const SLOT_COLUMNS = ["invite_hash", "holder", "rejoin_hash", "prev_rejoin_hash", "admin", "joined_at", "lost_by", "lost_reason"] as const;
 
@@ -150,15 +150,15 @@ export class SqliteStore implements Store {
           const b = change.insert;
           // A bot starts at its own bot:attach (appended after this): what came before is not its to answer.
           const lastSeen = Math.max(b.last_seen, this.lastMessageId);
-          this.q.insertBot.run(b.bot_id, channelId, b.slot_id, b.name, b.version, b.code, JSON.stringify(b.manifest), JSON.stringify(b.params), b.code_hash, b.manifest_hash, b.seed, b.seed_commit, b.engine, JSON.stringify(b.state ?? null), lastSeen, b.created_at);
+          this.q.insertBot.run(b.bot_id, channelId, b.slot_id, b.name, b.version, b.code, JSON.stringify(b.manifest), JSON.stringify(b.params), b.code_hash, b.manifest_hash, b.seed, b.seed_commit, b.engine, b.state, lastSeen, b.created_at);
           continue;
         }
         if (change.type === "bot_state") {
-          this.q.setBotState.run(JSON.stringify(change.state ?? null), change.last_seen, change.bot_id);
+          this.q.setBotState.run(change.state, change.last_seen, change.bot_id);
           // Like the head: moved inside the transaction; a failed write drops the entry, a failed COMMIT all.
           const entry = this.cache.get(channelId);
           if (entry?.bots) {
-            const moved = { state: change.state ?? null, last_seen: change.last_seen };
+            const moved = { state: change.state, last_seen: change.last_seen };
             entry.bots = entry.bots.map((b) => (b.bot_id === change.bot_id ? Object.freeze({ ...b, ...moved }) : b));
           }
           continue;
@@ -226,7 +226,7 @@ export class SqliteStore implements Store {
   async getBots(channelId: string): Promise<BotRecord[]> {
     const entry = this.cached(channelId);
     if (!entry) return [];
-    entry.bots ??= this.read(() => this.q.getBots.all(channelId)).map((r) => Object.freeze({ ...r, manifest: JSON.parse(r.manifest), params: JSON.parse(r.params), state: JSON.parse(r.state) }));
+    entry.bots ??= this.read(() => this.q.getBots.all(channelId)).map((r) => Object.freeze({ ...r, manifest: JSON.parse(r.manifest), params: JSON.parse(r.params) }));
     return entry.bots;
   }
 

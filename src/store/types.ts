@@ -69,7 +69,8 @@ export interface BotRecord {
   seed: string;
   seed_commit: string;
   engine: string;
-  state: unknown;
+  /** The bot's state as JSON text, stored and handed back as the sandbox made it (never parsed here). */
+  state: string;
   /** The last message id this bot's hooks have processed. */
   last_seen: number;
   created_at: string;
@@ -93,7 +94,7 @@ export type Change =
     }
   | { type: "channel"; set: Partial<Pick<ChannelRecord, "name" | "status">> }
   | { type: "bot"; insert: BotRecord }
-  | { type: "bot_state"; bot_id: string; state: unknown; last_seen: number }
+  | { type: "bot_state"; bot_id: string; state: string; last_seen: number }
   /**
    * Conditions checked inside the write transaction, so they hold at commit time even when other
    * calls interleave (an async store can run other requests between a read and its write).

@@ -1,8 +1,10 @@
 /**
- * How a bot is driven, shared by the server (src/channels) and every verifier (parley verify, the
- * web page): which message triggers which hook, with which inputs. Replay is exact only because
- * both sides use these functions. A hook is a pure function of (program, call): the state goes
- * in and comes out as JSON, and the randomness is derived from the seed and the trigger's id.
+ * How a bot is driven: the one hook protocol, shared by the server (src/channels), every verifier
+ * (parley verify, the web page) and the sandbox that runs the hooks (src/sandbox implements
+ * BotEngine with these very types). Which message triggers which hook, with which inputs: replay is
+ * exact only because both sides use these functions. A hook is a pure function of (program, call):
+ * the state goes in and comes out as JSON text, and the randomness is derived from the seed and the
+ * trigger's id.
  *
  * The one thing a bot keeps between hooks besides its state is its module's own variables. They
  * start over whenever the module is evaluated anew: at attach, and whenever the server reloads the
@@ -24,15 +26,22 @@ export interface BotProgram {
 /** A ctx.fetch outcome, recorded in the transcript (a `bot:fetch` system message) so a replay reads the same bytes. */
 export type FetchRecord = { url: string; status: number; body: string } | { url: string; error: string };
 
+/** A bot's state before any hook set one. */
+export const INITIAL_STATE = "null";
+
 export interface HookCall {
   /** Recorded ctx.fetch responses this hook may read (replay); the server fetches what is missing. */
   fetches?: FetchRecord[];
   hook: HookName;
+  /** The hook's arguments after ctx, as hookFor gives them; they reach the bot as they are. */
   args: unknown[];
   /** ctx.now(): the triggering message's ts, never the wall clock. */
   now: string;
-  /** The bot's state before the hook (null at first). */
-  state: unknown;
+  /**
+   * The bot's state before the hook, as JSON text (INITIAL_STATE at first). Only the bot reads it
+   * (ctx.getState parses it in the sandbox); the server stores it and hands it back as it came.
+   */
+  state: string;
   /** Per-hook randomness input: the triggering message id. */
   entropy: string;
   /** Evaluate the bot's module anew before this hook (a replay of a recorded `bot:reload`). */
@@ -46,7 +55,8 @@ export interface BotOutput {
 }
 
 export type HookResult = (
-  | { ok: true; outputs: BotOutput[]; state: unknown }
+  /** `state`: the JSON text the bot's last setState made (the call's own when it set none). */
+  | { ok: true; outputs: BotOutput[]; state: string }
   /** replayable=false for wall-clock kills, which a replay cannot reproduce (the hook's effects are discarded). */
   | { ok: false; reason: string; message: string; replayable: boolean }
 ) & {

@@ -1,5 +1,5 @@
 import { canonicalJson } from "../lib/canonical-json.ts";
-import { botErrorBody, botSender, hookFor, type BotEngine, type FetchRecord, type HookMessage } from "./bot-protocol.ts";
+import { botErrorBody, botSender, hookFor, INITIAL_STATE, type BotEngine, type FetchRecord, type HookMessage } from "./bot-protocol.ts";
 import type { Transcript } from "./types.ts";
 
 /**
@@ -28,7 +28,7 @@ export async function replayTranscript(t: Transcript, engine: BotEngine): Promis
       const mine = m.sender === botSender(bot.bot_id) || (m.kind === "system" && m.body.type === "bot:error" && m.body.bot_id === bot.bot_id);
       if (mine && m.reply_to !== undefined) outputsOf.set(m.reply_to, [...(outputsOf.get(m.reply_to) ?? []), m]);
     }
-    let state: unknown = null;
+    let state = INITIAL_STATE;
     let attached = false;
     for (const m of full) {
       // A bot answers nothing before its own bot:attach (the server starts it there too).

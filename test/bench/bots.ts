@@ -27,7 +27,7 @@ const ctx: channels.ChannelsContext = {
   limits: { maxMessageBytes: 65536 },
   signer: ed25519Signer(pair.privateKey, "bench", { kty: "OKP", crv: "Ed25519", x }),
   issuer: "http://localhost:8201",
-  bots: { engine, presets: new Map(PRESETS), manifestOf: (code) => engine.manifestOf(code) },
+  bots: channels.createBotsRuntime({ engine, presets: new Map(PRESETS), manifestOf: (code) => engine.manifestOf(code) }),
 };
 const rows: string[][] = [];
 const ms = (v: number) => `${v.toFixed(3)} ms`;
@@ -62,7 +62,7 @@ const WARMUP = 20;
 const N = 200;
 const jPool = new BotPool();
 const jEngine = new SandboxEngine(jPool, undefined, WARMUP + N);
-const jCtx = { ...ctx, bots: { ...ctx.bots!, engine: jEngine } };
+const jCtx = { ...ctx, bots: channels.createBotsRuntime({ ...ctx.bots!, engine: jEngine }) };
 const rssStart = rss();
 for (let i = 0; i < WARMUP; i++) await channel("EchoBot", jCtx);
 const rssBefore = rss();

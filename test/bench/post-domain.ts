@@ -22,7 +22,7 @@ const ctx: channels.ChannelsContext = {
   store,
   notifier: new channels.Notifier(),
   limits: { maxMessageBytes: 65536 },
-  bots: { engine, presets: new Map(PRESETS), manifestOf: (code) => engine.manifestOf(code) },
+  bots: channels.createBotsRuntime({ engine, presets: new Map(PRESETS), manifestOf: (code) => engine.manifestOf(code) }),
 };
 
 const admin = { principal: "usr_admin" };

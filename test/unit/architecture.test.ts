@@ -19,8 +19,8 @@ const ALLOWED: Record<string, string[]> = {
   channels: ["store", "transcript", "lib", "errors"],
   // Browser-safe: also bundled into the verify page; no Bun APIs, no store.
   transcript: ["lib"],
-  // A pure engine: no store, no http.
-  sandbox: ["lib", "errors"],
+  // A pure engine: no store, no http; it implements the hook protocol of transcript (types only).
+  sandbox: ["lib", "errors", "transcript"],
   store: ["lib", "errors"],
   // The log levels and formats it accepts are the logger's own (lib/log.ts).
   config: ["errors", "lib"],
@@ -107,6 +107,23 @@ describe("architecture (STYLE.md §8.2)", () => {
       }
     }
     expect(violations).toEqual([]);
+  });
+
+  // Issue 10: a hook crossed four sets of types (the transcript's, the engine's, the runner's, the
+  // instance's), its arguments unpacked and repacked and its state parsed and re-serialized on the way.
+  test("the bot hook protocol is declared once, in src/transcript/bot-protocol.ts, and the sandbox uses it", () => {
+    const declarations = files.flatMap((file) =>
+      [...readFileSync(file, "utf8").matchAll(/^export (?:interface|type) (HookCall|HookResult|BotOutput|BotProgram|FetchRecord|EngineCall|EngineResult|EngineProgram|EngineFetch|HookInput|HookOutcome)\b/gm)].map(
+        (m) => `${relative(SRC, file)}: ${m[1]}`,
+      ),
+    );
+    expect(declarations.sort()).toEqual(["BotOutput", "BotProgram", "FetchRecord", "HookCall", "HookResult"].map((t) => `transcript/bot-protocol.ts: ${t}`));
+    expect(localEdges.some(({ file, to }) => file === "sandbox/bot-engine.ts" && to === "transcript")).toBe(true);
+    // Types only: the worker threads load nothing of the verifier.
+    const valueImports = files
+      .filter((f) => featureOf(f) === "sandbox")
+      .flatMap((f) => [...readFileSync(f, "utf8").matchAll(/^import (?!type )[^;]*from "\.\.\/transcript\/[^"]+";/gm)].map((m) => `${relative(SRC, f)}: ${m[0]}`));
+    expect(valueImports).toEqual([]);
   });
 
   test("the feature graph has no cycles", () => {

@@ -109,7 +109,7 @@ describe("getTranscript() pages", () => {
     env.ctx.limits.maxAnswerBytes = 1 << 20;
     const bot = (n: number) => ({
       bot_id: `bot_big_${n}`, channel_id: env.id, slot_id: null, name: "Big", version: "1", code: `// ${"c".repeat(120_000)}\nexport default {}`,
-      manifest: {}, params: {}, code_hash: "sha256:x", manifest_hash: "sha256:y", seed: "00", seed_commit: "sha256:z", engine: "quickjs-test", state: null, last_seen: 0, created_at: new Date().toISOString(),
+      manifest: {}, params: {}, code_hash: "sha256:x", manifest_hash: "sha256:y", seed: "00", seed_commit: "sha256:z", engine: "quickjs-test", state: "null", last_seen: 0, created_at: new Date().toISOString(),
     });
     await env.store.apply(env.id, [{ type: "bot", insert: bot(1) }, { type: "bot", insert: bot(2) }], [], channels.sealMessage);
     const { pages } = await pagesFrom(env, env.alice);

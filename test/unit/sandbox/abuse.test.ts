@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { createBotRunner, DEFAULT_LIMITS, type BotErrorReason, type BotRunner, type SandboxLimits } from "../../../src/sandbox/index.ts";
+import { DEFAULT_LIMITS, SandboxEngine, type BotErrorReason, type SandboxLimits } from "../../../src/sandbox/index.ts";
+import { INITIAL_STATE, type BotProgram, type HookCall } from "../../../src/transcript/index.ts";
 import { tempDir } from "../../helpers/temp-dir.ts";
 
 /**
  * The abuse list of issue 4, against the sandbox alone (channels wiring comes later). Each hostile
  * hook must end in BOT_ERROR with a stable reason, reach nothing of the host, leave the main thread
- * answering (a 10 ms timer never waits 100 ms), and leave the runner usable for the next hook.
+ * answering (a 10 ms timer never waits 100 ms), and leave the bot usable for the next hook.
  *
  * Memory bound: a bot's wasm memory never exceeds its cap (32 MiB by default; every result reports
  * it); a bot that blew up is dropped, so the next hook runs on a fresh instance of 16 MiB (the
@@ -31,12 +32,25 @@ beforeAll(() => {
   canaryUrl = `http://127.0.0.1:${server.port}/escaped`;
 });
 afterAll(() => {
+  engine.dispose();
   server.stop(true);
   dir[Symbol.dispose]();
   console.log(`\nabuse table (time to BOT_ERROR, budget used, worst main-thread timer gap):\n${table.join("\n")}`);
 });
 
 const table: string[] = [];
+const engine = new SandboxEngine();
+let bots = 0;
+
+/** A bot of its own on `on` (an engine with other limits, or the shared one). */
+const program = (code: string, params: Record<string, unknown> = {}, botId = `abuser${++bots}`): BotProgram => ({ botId, code, params, seed: SEED, slots: [] });
+/** A hook whose trigger is message `id`, with the state it would have: none was ever set. */
+const message = (id: number, msg: unknown, now = T0): HookCall => ({ hook: "onMessage", args: [msg], now, state: INITIAL_STATE, entropy: String(id) });
+/** An engine with these limits for one test, disposed at its end (`using`). */
+function limited(limits?: Partial<SandboxLimits>): SandboxEngine & Disposable {
+  const e = limits ? new SandboxEngine(undefined, undefined, undefined, { limits }) : engine;
+  return Object.assign(e, { [Symbol.dispose]: () => e !== engine && e.dispose() });
+}
 
 /** The hook after an abuse: posts only if the realm is still pristine. */
 const OK_HOOK = `if (msg.ok) {
@@ -64,34 +78,35 @@ function watchMainThread(): { stop(): number } {
 }
 
 async function abuse(name: string, body: string, reasons: BotErrorReason[], limits?: Partial<SandboxLimits>) {
-  using runner = await createBotRunner({ code: bot(body), botId: "abuser", seed: SEED, limits });
+  using e = limited(limits);
+  const abuser = program(bot(body));
+  // Loaded first (a hook that only checks the realm), so the watch below times the abuse alone.
+  expect((await e.run(abuser, message(1, { ok: true }))).ok).toBe(true);
   const watch = watchMainThread();
   const started = performance.now();
-  const result = await runner.runHook({ hook: "onMessage", now: T0, msg: {} });
+  const result = await e.run(abuser, message(2, {}));
   const ms = performance.now() - started;
   const gap = watch.stop();
 
-  expect(result.error?.code).toBe("BOT_ERROR");
-  expect(reasons).toContain(result.error?.detail?.reason as BotErrorReason);
-  expect(result.outputs).toEqual([]);
-  expect(result.state).toBeNull();
+  if (result.ok) throw new Error(`${name}: the hook passed`);
+  expect(reasons).toContain(result.reason as BotErrorReason);
+  // (A fetch the hook was not given stops it; the engine says which: the host would fetch and re-run it.)
+  expect(result.message).toStartWith(result.reason === "fetch" ? "ctx.fetch " : `Bot "${abuser.botId}" failed in onMessage (${result.reason}): `);
   expect(result.memoryBytes).toBeLessThanOrEqual(CAP);
   expect(gap).toBeLessThan(100);
 
-  const next = await runner.runHook({ hook: "onMessage", now: T0, msg: { ok: true } });
-  expect(next.error).toBeUndefined();
-  expect(next.outputs).toEqual([{ kind: "bot", body: { ok: true, pristine: true }, to_slot: null }]);
-  if (next.reloaded) expect(next.memoryBytes).toBeLessThanOrEqual(FRESH_INSTANCE_MAX);
+  const next = await e.run(abuser, message(3, { ok: true }));
+  expect(next.ok && next.outputs).toEqual([{ kind: "bot", body: { ok: true, pristine: true }, to_slot: null }]);
+  if (next.fresh) expect(next.memoryBytes).toBeLessThanOrEqual(FRESH_INSTANCE_MAX);
   expect(process.memoryUsage().rss).toBeLessThan(RSS_BOUND);
 
-  const reason = result.error!.detail!.reason as string;
   table.push(
-    `| ${name} | ${reason} | ${ms.toFixed(0)} ms | ${result.polls.toFixed(1)} polls | ${gap.toFixed(0)} ms | ${next.reloaded ? "dropped, fresh instance" : "kept"} |`,
+    `| ${name} | ${result.reason} | ${ms.toFixed(0)} ms | ${result.polls.toFixed(1)} polls | ${gap.toFixed(0)} ms | ${next.fresh ? "dropped, fresh instance" : "kept"} |`,
   );
-  return { result, runner: runner as BotRunner };
+  return result;
 }
 
-describe("abuse: each ends in BOT_ERROR, the main thread keeps answering, the runner recovers", () => {
+describe("abuse: each ends in BOT_ERROR, the main thread keeps answering, the bot recovers", () => {
   test("while (true) {} → budget", () => abuse("while(true){}", "while (true) {}", ["budget"]));
 
   test("a loop that catches its own interruption → budget (interrupts are uncatchable)", () =>
@@ -160,9 +175,9 @@ describe("abuse: params", () => {
   // The prelude parses and freezes the params under the bot's meter: a limit broken there is the
   // bot's failure, with its reason (a replay reaches the same), not "the engine failed to start".
   test("600 KB of params in 200k arrays fail the load with memory", async () => {
-    const err = await createBotRunner({ code: bot(""), botId: "params", seed: SEED, params: { junk: Array.from({ length: 200_000 }, () => []) } }).catch((e) => e);
-    expect(err.code).toBe("BOT_ERROR");
-    expect(err.detail?.reason).toBe("memory");
+    const result = await engine.run(program(bot(""), { junk: Array.from({ length: 200_000 }, () => []) }, "params"), message(1, {}));
+    expect(result).toMatchObject({ ok: false, reason: "memory" });
+    expect(!result.ok && result.message).toStartWith('Bot "params" failed in load (memory): ');
   });
 });
 
@@ -195,20 +210,17 @@ describe("abuse: nothing of the host is reachable", () => {
   }
 
   test("timing via Date: every clock reads the triggering message's time", async () => {
-    using runner = await createBotRunner({
-      code: `export default { onMessage(ctx) {
+    const clock = program(`export default { onMessage(ctx) {
         const a = Date.now(), d = new Date();
         for (let i = 0; i < 3e5; i++) {}
         ctx.post("bot", { a, b: Date.now(), d: d.getTime(), e: new Date().getTime(), f: Date(), now: ctx.now(),
           viaProto: new (Object.getPrototypeOf(new Date(0)).constructor)().getTime(),
           perf: typeof performance, timers: typeof setTimeout, weakref: typeof WeakRef, fr: typeof FinalizationRegistry, sab: typeof SharedArrayBuffer });
-      } }`,
-      botId: "clock",
-      seed: SEED,
-    });
+      } }`);
     const later = "2031-07-04T09:15:00.250Z";
-    for (const now of [T0, later]) {
-      const { f, ...body } = (await runner.runHook({ hook: "onMessage", now, msg: {} })).outputs[0]!.body;
+    for (const [i, now] of [T0, later].entries()) {
+      const r = await engine.run(clock, message(i + 1, {}, now));
+      const { f, ...body } = r.ok ? r.outputs[0]!.body : {};
       const ms = Date.parse(now);
       expect(body).toEqual({
         a: ms, b: ms, d: ms, e: ms, now: ms, viaProto: ms,
@@ -227,10 +239,15 @@ describe("abuse: verdicts replay", () => {
     ["outputs", "for (let i = 0; i < 10000; i++) ctx.post('bot', { i })"],
   ] as const) {
     test(`${name}: the same bot and input give the same verdict and the same budget used`, async () => {
+      // The same bot on engines of its own each time: nothing shared but the code, seed and input.
       const runOnce = async () => {
-        using runner = await createBotRunner({ code: bot(body), botId: "replay", seed: SEED });
-        const r = await runner.runHook({ hook: "onMessage", now: T0, msg: {} });
-        return { reason: r.error?.detail?.reason, message: r.error?.message, polls: r.polls, memory: r.memoryBytes };
+        const e = new SandboxEngine();
+        try {
+          const r = await e.run(program(bot(body), {}, "replay"), message(1, {}));
+          return r.ok ? { reason: "none" } : { reason: r.reason, message: r.message, polls: r.polls, memory: r.memoryBytes };
+        } finally {
+          e.dispose();
+        }
       };
       const first = await runOnce();
       expect(first.reason).toBe(name);

@@ -1,23 +1,24 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { SandboxEngine, type EngineCall, type EngineFetch, type EngineProgram } from "../../../src/sandbox/index.ts";
+import { SandboxEngine } from "../../../src/sandbox/index.ts";
+import { INITIAL_STATE, type BotProgram, type FetchRecord, type HookCall } from "../../../src/transcript/index.ts";
 
 const T0 = "2025-03-01T12:00:00.000Z";
 const engines: SandboxEngine[] = [];
 afterAll(() => {
   for (const e of engines) e.dispose();
 });
-function engine(fetcher?: (url: string) => Promise<EngineFetch>): SandboxEngine {
+function engine(fetcher?: (url: string) => Promise<FetchRecord>): SandboxEngine {
   const e = new SandboxEngine(undefined, fetcher);
   engines.push(e);
   return e;
 }
-const program = (code: string, botId = `b${engines.length}`): EngineProgram => ({ botId, code, params: {}, seed: "c3".repeat(32), slots: [] });
-const message = (id: number): EngineCall => ({ hook: "onMessage", args: [{ id, kind: "user", sender: "s0", body: { text: "hi" }, ts: T0, to_slot: null }], now: T0, state: null, entropy: String(id) });
+const program = (code: string, botId = `b${engines.length}`): BotProgram => ({ botId, code, params: {}, seed: "c3".repeat(32), slots: [] });
+const message = (id: number): HookCall => ({ hook: "onMessage", args: [{ id, kind: "user", sender: "s0", body: { text: "hi" }, ts: T0, to_slot: null }], now: T0, state: INITIAL_STATE, entropy: String(id) });
 
 describe("SandboxEngine: what a bot keeps between hooks is reproducible", () => {
   const COUNTER = "let seen = 0; export default { onMessage(ctx) { seen++; ctx.post('bot', { seen }); } };";
 
-  test("a new runner and `fresh: true` evaluate the module anew (reported as fresh); a warm hook keeps module variables", async () => {
+  test("a new bot and `fresh: true` evaluate the module anew (reported as fresh); a warm hook keeps module variables", async () => {
     const e = engine();
     const p = program(COUNTER);
     const runs = [];
@@ -77,5 +78,28 @@ describe("SandboxEngine: a module that does not load says where, in the bot's ow
     const err = await loadFailure(code);
     expect(err.detail.cause).toMatch(/^RangeError at line 2, column \d+: too many: 3$/);
     expect(err.detail.cause).not.toContain("bot.js");
+  });
+});
+
+describe("SandboxEngine: the state is JSON text end to end", () => {
+  const PEEK = `export default { onMessage(ctx, msg) {
+    const s = ctx.getState();
+    if (msg.body.text === "set") ctx.setState({ n: s.n + 1, word: "é😀" });
+    ctx.post("bot", { type: typeof s, n: s?.n ?? null });
+  } };`;
+
+  test("the bot reads the text it is given as its state; a hook that sets none hands the same text back, byte for byte", async () => {
+    const e = engine();
+    const given = '{ "n" : 41 }';
+    const r = await e.run(program(PEEK), { ...message(1), state: given });
+    expect(r.ok && r.outputs[0]!.body).toEqual({ type: "object", n: 41 });
+    expect(r.ok && r.state).toBe(given);
+  });
+
+  test("setState comes back as the JSON text the bot's JSON.stringify made, never parsed on the way", async () => {
+    const e = engine();
+    const hi = { ...message(1), args: [{ id: 1, kind: "user", sender: "s0", body: { text: "set" }, ts: T0, to_slot: null }] };
+    const r = await e.run(program(PEEK), { ...hi, state: '{"n":1}' });
+    expect(r.ok && r.state).toBe('{"n":2,"word":"é😀"}');
   });
 });

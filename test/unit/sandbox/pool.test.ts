@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { BotPool, createBotRunner, type BotRunner, type BotRunnerOptions, type HookResult } from "../../../src/sandbox/index.ts";
+import { BotPool, SandboxEngine, type EngineTuning, type HookUsage } from "../../../src/sandbox/index.ts";
+import { INITIAL_STATE, type HookResult } from "../../../src/transcript/index.ts";
 
 /**
  * Built-in presets share a few workers (pool.ts); any other code runs on a worker of its own. Each bot
@@ -13,7 +14,7 @@ import { BotPool, createBotRunner, type BotRunner, type BotRunnerOptions, type H
  */
 const ECHO = readFileSync(resolve(import.meta.dir, "../../../bots/echo.js"), "utf8");
 const T0 = "2025-03-01T12:00:00.000Z";
-const SLOTS = [{ slot_id: "s0", label: "invite:a" }];
+const SLOTS = [{ slot_id: "s0", label: "a", kind: "invite" }];
 const user = (text: string, id = 1) => ({ id, kind: "user", sender: "s0", body: { text }, ts: T0, to_slot: null });
 
 /** A bot whose answer depends on its state, its seed and its module variables (lost on reload). */
@@ -35,9 +36,9 @@ const rss = () => {
 };
 
 const pools: BotPool[] = [];
-const open: BotRunner[] = [];
+const engines: SandboxEngine[] = [];
 afterEach(() => {
-  for (const r of open.splice(0)) r.dispose();
+  for (const e of engines.splice(0)) e.dispose();
   for (const p of pools.splice(0)) p.dispose();
 });
 function pool(options: ConstructorParameters<typeof BotPool>[0]): BotPool {
@@ -45,25 +46,44 @@ function pool(options: ConstructorParameters<typeof BotPool>[0]): BotPool {
   pools.push(p);
   return p;
 }
-async function start(options: Partial<BotRunnerOptions>): Promise<BotRunner> {
-  const runner = await createBotRunner({ code: COUNTER, botId: "b", seed: "ab".repeat(32), slots: SLOTS, ...options });
-  open.push(runner);
-  return runner;
+/** An engine on the pool: the bots it runs, with these limits and placement. */
+function engineOn(p: BotPool, tuning: EngineTuning = {}): SandboxEngine {
+  const e = new SandboxEngine(p, undefined, undefined, tuning);
+  engines.push(e);
+  return e;
 }
-const say = (r: BotRunner, text: string, seq?: number, state?: unknown) => r.runHook({ hook: "onMessage", now: T0, msg: user(text), seq, state });
-const body = (r: HookResult) => r.outputs[0]?.body;
+
+type Result = HookResult & HookUsage;
+/** A bot as channels drive one: each hook gets the next trigger id and the state of the last good hook. */
+function bot(e: SandboxEngine, botId: string, options: { code?: string; seed?: string } = {}) {
+  const program = { botId, code: options.code ?? COUNTER, params: {}, seed: options.seed ?? "ab".repeat(32), slots: SLOTS };
+  let state = INITIAL_STATE;
+  let seq = 0;
+  return {
+    async say(text: string): Promise<Result> {
+      const r = await e.run(program, { hook: "onMessage", args: [user(text, ++seq)], now: T0, state, entropy: String(seq) });
+      if (r.ok) state = r.state;
+      return r;
+    },
+  };
+}
+type Bot = ReturnType<typeof bot>;
+const body = (r: Result) => (r.ok ? r.outputs[0]?.body : undefined);
+const reason = (r: Result) => (r.ok ? undefined : r.reason);
+/** The module was evaluated anew for this hook (first hook, reload, replaced worker). */
+const reloaded = (r: Result) => r.fresh === true;
 const seedOf = (i: number) => i.toString(16).padStart(2, "0").repeat(32);
 
 describe("shared workers hosting many bots", () => {
   test("200 bots live at once on 2 workers: bounded RSS, every bot answers for itself", async () => {
     const p = pool({ workers: 2 });
-    const bots: BotRunner[] = [];
-    const first = await start({ code: ECHO, pool: p }); // the workers and the engine, before the baseline
-    await say(first, "warm");
+    const e = engineOn(p);
+    await bot(e, "first", { code: ECHO }).say("warm"); // the workers and the engine, before the baseline
     Bun.gc(true);
     const before = process.memoryUsage().rss;
-    for (let i = 0; i < 200; i++) bots.push(await start({ code: ECHO, botId: `echo${i}`, pool: p }));
-    const replies = await Promise.all(bots.map((b, i) => say(b, `hello ${i}`)));
+    const bots = Array.from({ length: 200 }, (_, i) => bot(e, `echo${i}`, { code: ECHO }));
+    const replies = [];
+    for (const [i, b] of bots.entries()) replies.push(await b.say(`hello ${i}`));
     Bun.gc(true);
     const perBot = (process.memoryUsage().rss - before) / 200;
     console.log(`RSS growth per live bot: ${(perBot / 1024).toFixed(0)} KiB (load per worker ${p.load.join("/")})`);
@@ -71,83 +91,86 @@ describe("shared workers hosting many bots", () => {
     expect(perBot).toBeLessThan(1024 * 1024);
     replies.forEach((r, i) => expect(body(r)).toEqual({ echo: `hello ${i}`, from: "s0", n: 1 }));
     // Still live: the second hook is warm everywhere and counts on.
-    const again = await Promise.all(bots.map((b, i) => say(b, `again ${i}`)));
+    const again = await Promise.all(bots.map((b, i) => b.say(`again ${i}`)));
     again.forEach((r, i) => {
-      expect(r.reloaded).toBe(false);
+      expect(reloaded(r)).toBe(false);
       expect(body(r)).toEqual({ echo: `again ${i}`, from: "s0", n: 2 });
     });
   }, 60_000);
 
   test("a stuck hook kills its shared worker: only that hook fails; co-hosted bots answer exactly as alone", async () => {
-    const limits = { budgetPolls: 1e9, deadlineMs: 60_000, terminateMs: 300 };
     const shared = pool({ workers: 1 });
-    const stuck = await start({ pool: shared, limits, botId: "stuck", isolated: false });
-    const others = await Promise.all([1, 2, 3].map((i) => start({ pool: shared, botId: `b${i}`, seed: seedOf(i), isolated: false })));
+    const stuck = bot(engineOn(shared, { limits: { budgetPolls: 1e9, deadlineMs: 60_000, terminateMs: 300 }, isolateInline: false }), "stuck");
+    const e = engineOn(shared, { isolateInline: false });
+    const others = [1, 2, 3].map((i) => bot(e, `b${i}`, { seed: seedOf(i) }));
     // References: the same bots, alone on their own pool.
-    const alone = pool({ workers: 1 });
-    const refs = await Promise.all([1, 2, 3].map((i) => start({ pool: alone, botId: `b${i}`, seed: seedOf(i), isolated: false })));
-    const expected = await Promise.all(refs.map((r) => say(r, "x", 1)));
-    const expectedNext = await Promise.all(refs.map((r, i) => say(r, "y", 2, expected[i]!.state)));
+    const alone = engineOn(pool({ workers: 1 }), { isolateInline: false });
+    const refs = [1, 2, 3].map((i) => bot(alone, `b${i}`, { seed: seedOf(i) }));
+    const expected: Result[][] = [];
+    for (const text of ["w", "x", "y"]) expected.push(await Promise.all(refs.map((r) => r.say(text))));
+    await Promise.all([stuck.say("w"), ...others.map((r) => r.say("w"))]);
 
     // The stuck hook goes first; the others' hooks were already submitted behind it.
     const started = performance.now();
-    const [jam, ...during] = await Promise.all([say(stuck, "stick"), ...others.map((r) => say(r, "x", 1))]);
+    const [jam, ...during] = await Promise.all([stuck.say("stick"), ...others.map((r) => r.say("x"))]);
     expect(performance.now() - started).toBeLessThan(2_000);
-    expect(jam.error?.detail?.reason).toBe("deadline");
-    expect(jam.outputs).toEqual([]);
+    expect(reason(jam!)).toBe("deadline");
+    expect(jam).toMatchObject({ ok: false, replayable: false });
     during.forEach((r, i) => {
-      expect(r.error).toBeUndefined();
-      expect(r.reloaded).toBe(true); // on the fresh worker
-      expect({ ...body(r), loads: 0 }).toEqual({ ...body(expected[i]!), loads: 0 });
-      expect(r.state).toEqual(expected[i]!.state);
+      expect(r.ok).toBe(true);
+      expect(reloaded(r)).toBe(true); // on the fresh worker
+      expect({ ...body(r), loads: 0 }).toEqual({ ...body(expected[1]![i]!), loads: 0 });
+      expect(r.ok && r.state).toBe(expected[1]![i]!.ok && expected[1]![i]!.state);
     });
     // Right after: warm again, the same answers as alone; the stuck bot answers too.
-    const next = await Promise.all(others.map((r, i) => say(r, "y", 2, during[i]!.state)));
+    const next = await Promise.all(others.map((r) => r.say("y")));
     next.forEach((r, i) => {
-      expect(r.reloaded).toBe(false);
-      expect(r.outputs).toEqual(expectedNext[i]!.outputs);
+      expect(reloaded(r)).toBe(false);
+      expect(r.ok && r.outputs).toEqual(expected[2]![i]!.ok && expected[2]![i]!.outputs);
     });
-    const recovered = await say(stuck, "fine");
-    expect(recovered.error).toBeUndefined();
-    expect(body(recovered)).toMatchObject({ echo: "fine", n: 1 });
+    const recovered = await stuck.say("fine");
+    expect(recovered.ok).toBe(true);
+    expect(body(recovered)).toMatchObject({ echo: "fine", n: 2 });
   }, 20_000);
 
   test("a memory bomb drops only the bomber's instance; co-hosted bots keep theirs", async () => {
-    const shared = pool({ workers: 1 });
-    const bomber = await start({ pool: shared, botId: "bomber", isolated: false });
-    const other = await start({ pool: shared, botId: "other", isolated: false });
-    await say(other, "a");
-    const [bomb, during] = await Promise.all([say(bomber, "bomb"), say(other, "b")]);
-    expect(bomb.error?.detail?.reason).toBe("memory");
-    expect(during.error).toBeUndefined();
-    expect(during.reloaded).toBe(false);
-    expect(body(during)).toMatchObject({ n: 2, echo: "b", loads: 1 });
-    expect((await say(other, "c")).reloaded).toBe(false);
-    const after = await say(bomber, "ok");
-    expect(after.reloaded).toBe(true);
-    expect(body(after)).toMatchObject({ n: 1, echo: "ok", loads: 1 });
+    const e = engineOn(pool({ workers: 1 }), { isolateInline: false });
+    const bomber = bot(e, "bomber");
+    const other = bot(e, "other");
+    await Promise.all([bomber.say("a"), other.say("a")]);
+    const [bomb, during] = await Promise.all([bomber.say("bomb"), other.say("b")]);
+    expect(reason(bomb!)).toBe("memory");
+    expect(during!.ok).toBe(true);
+    expect(reloaded(during!)).toBe(false);
+    expect(body(during!)).toMatchObject({ n: 2, echo: "b", loads: 1 });
+    expect(reloaded(await other.say("c"))).toBe(false);
+    const after = await bomber.say("ok");
+    expect(reloaded(after)).toBe(true);
+    expect(body(after)).toMatchObject({ n: 2, echo: "ok", loads: 1 });
   }, 20_000);
 
   test("hooks of many bots interleave on one worker; each bot's stay in order", async () => {
-    const shared = pool({ workers: 1 });
-    const bots = await Promise.all([0, 1, 2, 3].map((i) => start({ pool: shared, botId: `o${i}`, isolated: false })));
-    const calls = bots.flatMap((b, i) => Array.from({ length: 10 }, (_, k) => say(b, `${i}:${k}`)));
+    const e = engineOn(pool({ workers: 1 }), { isolateInline: false });
+    const code = `let k = 0; export default { onMessage(ctx, msg) { ctx.post("bot", { k: ++k, echo: msg.body.text }) } }`;
+    const bots = [0, 1, 2, 3].map((i) => bot(e, `o${i}`, { code }));
+    const calls = bots.flatMap((b, i) => Array.from({ length: 10 }, (_, k) => b.say(`${i}:${k}`)));
     const results = await Promise.all(calls);
     bots.forEach((_, i) => {
       const mine = results.slice(i * 10, i * 10 + 10);
-      expect(mine.map((r) => [r.seq, body(r)!.n, body(r)!.echo])).toEqual(Array.from({ length: 10 }, (_, k) => [k + 1, k + 1, `${i}:${k}`]));
+      expect(mine.map((r) => [body(r)!.k, body(r)!.echo])).toEqual(Array.from({ length: 10 }, (_, k) => [k + 1, `${i}:${k}`]));
     });
   });
 
   test("beyond maxLivePerWorker the least recently used instance is evicted and reloads on use", async () => {
-    const small = pool({ workers: 1, maxLivePerWorker: 2 });
-    const [a, b, c] = await Promise.all(["a", "b", "c"].map((id) => start({ pool: small, botId: id, isolated: false })));
-    const ra = await say(a!, "1");
-    expect(ra.reloaded).toBe(true); // a was evicted when c loaded
-    expect(body(ra)).toMatchObject({ n: 1, echo: "1" });
-    expect((await say(a!, "2", undefined)).reloaded).toBe(false);
-    expect((await say(c!, "1")).reloaded).toBe(false);
-    expect((await say(b!, "1")).reloaded).toBe(true);
+    const e = engineOn(pool({ workers: 1, maxLivePerWorker: 2 }), { isolateInline: false });
+    const [a, b, c] = ["a", "b", "c"].map((id) => bot(e, id)) as [Bot, Bot, Bot];
+    for (const x of [a, b, c]) await x.say("0");
+    const ra = await a.say("1");
+    expect(reloaded(ra)).toBe(true); // a was evicted when c loaded
+    expect(body(ra)).toMatchObject({ n: 2, echo: "1" });
+    expect(reloaded(await a.say("2"))).toBe(false);
+    expect(reloaded(await c.say("1"))).toBe(false);
+    expect(reloaded(await b.say("1"))).toBe(true);
   });
 });
 
@@ -158,53 +181,56 @@ const NATIVE_HOG = `export default { onMessage(ctx, msg) {
 } }`;
 
 describe("workers of their own for inline code", () => {
-  test("presets share the pool's workers; inline code gets a worker of its own, gone with its runner", async () => {
+  test("presets share the pool's workers; inline code gets a worker of its own, gone with its engine", async () => {
     const p = pool({ workers: 2 });
-    const echo = await start({ code: ECHO, pool: p, botId: "echo" });
-    const inline = await start({ pool: p, botId: "inline" });
+    const e = engineOn(p);
+    await bot(e, "echo", { code: ECHO }).say("x");
+    const inline = await bot(e, "inline").say("x");
     expect(p.load.reduce((a, b) => a + b)).toBe(1);
     expect(p.isolatedBots).toBe(1);
-    expect(body(await say(inline, "x"))).toMatchObject({ echo: "x", n: 1 });
-    inline.dispose();
-    echo.dispose();
+    expect(body(inline)).toMatchObject({ echo: "x", n: 1 });
+    e.dispose();
+    await Bun.sleep(0); // a bot is let go once its load has settled
     expect(p.isolatedBots).toBe(0);
     expect(p.warmBytes).toBe(0);
   });
 
   test("an inline bot stuck in a native call is killed alone: a preset and another inline bot answer meanwhile, neither reloads", async () => {
     const p = pool({ workers: 1 });
-    const hog = await start({ code: NATIVE_HOG, pool: p, botId: "hog", limits: { terminateMs: 500 } });
-    const echo = await start({ code: ECHO, pool: p, botId: "echo" });
-    const other = await start({ pool: p, botId: "other" });
-    await Promise.all([say(hog, "warm"), say(echo, "warm"), say(other, "warm")]);
+    const hog = bot(engineOn(p, { limits: { terminateMs: 500 } }), "hog", { code: NATIVE_HOG });
+    const e = engineOn(p);
+    const echo = bot(e, "echo", { code: ECHO });
+    const other = bot(e, "other");
+    for (const b of [hog, echo, other]) await b.say("warm");
 
     const order: string[] = [];
-    const stuck = say(hog, "hog").then((r) => (order.push("hog"), r));
-    const during = await Promise.all([say(echo, "during"), say(other, "during")]);
+    const stuck = hog.say("hog").then((r) => (order.push("hog"), r));
+    const during = await Promise.all([echo.say("during"), other.say("during")]);
     order.push("others");
     const jam = await stuck;
     expect(order).toEqual(["others", "hog"]);
-    expect(jam.error?.detail?.reason).toBe("deadline");
+    expect(reason(jam)).toBe("deadline");
     for (const r of during) {
-      expect(r.error).toBeUndefined();
-      expect(r.reloaded).toBe(false);
+      expect(r.ok).toBe(true);
+      expect(reloaded(r)).toBe(false);
     }
     expect(body(during[1]!)).toMatchObject({ echo: "during", n: 2, loads: 1 });
-    const back = await say(hog, "fine");
-    expect(back.reloaded).toBe(true); // its own worker was replaced: its own channel records that
+    const back = await hog.say("fine");
+    expect(reloaded(back)).toBe(true); // its own worker was replaced: its own channel records that
     expect(body(back)).toEqual({ echo: "fine" });
   }, 20_000);
 
   test("bots holding 20 MiB of module data (28 MiB of wasm memory) in 16 channels: the warm set stays within its memory bound; an evicted bot reloads at its next hook", async () => {
     const bound = 128 * 2 ** 20;
     const p = pool({ workers: 1, warmMemoryBytes: bound });
-    await say(await start({ code: ECHO, pool: p, botId: "first" }), "warm"); // the engine and the shared worker, before the baseline
+    const e = engineOn(p);
+    await bot(e, "first", { code: ECHO }).say("warm"); // the engine and the shared worker, before the baseline
     const before = rss();
-    const heavy: BotRunner[] = [];
+    const heavy: Bot[] = [];
     for (let i = 0; i < 16; i++) {
-      const b = await start({ code: HEAVY, pool: p, botId: `heavy${i}` });
-      const r = await say(b, "hi");
-      expect(r.error).toBeUndefined();
+      const b = bot(e, `heavy${i}`, { code: HEAVY });
+      const r = await b.say("hi");
+      expect(r.ok).toBe(true);
       expect(body(r)).toEqual({ n: 20, echo: "hi" });
       heavy.push(b);
     }
@@ -212,26 +238,27 @@ describe("workers of their own for inline code", () => {
     console.log(`16 bots of 28 MiB each under a ${bound / 2 ** 20} MiB bound: RSS grew ${(growth / 2 ** 20).toFixed(0)} MiB`);
     expect(growth).toBeLessThan(2 * bound);
     expect(p.warmBytes).toBeLessThanOrEqual(bound);
-    const again = await say(heavy[0]!, "again");
-    expect(again.reloaded).toBe(true);
+    const again = await heavy[0]!.say("again");
+    expect(reloaded(again)).toBe(true);
     expect(body(again)).toEqual({ n: 20, echo: "again" });
-    expect((await say(heavy[15]!, "again")).reloaded).toBe(false);
+    expect(reloaded(await heavy[15]!.say("again"))).toBe(false);
   }, 120_000);
 
   test("a hook that finds no room in the memory bound waits for a running one to end", async () => {
     // Room for one inline hook at its cap, not two.
     const p = pool({ workers: 1, warmMemoryBytes: 48 * 2 ** 20 });
-    const hog = await start({ code: NATIVE_HOG, pool: p, botId: "hog", limits: { terminateMs: 500 } });
-    const other = await start({ pool: p, botId: "other" });
-    await say(other, "warm");
+    const hog = bot(engineOn(p, { limits: { terminateMs: 500 } }), "hog", { code: NATIVE_HOG });
+    const other = bot(engineOn(p), "other");
+    await hog.say("warm");
+    await other.say("warm");
     const order: string[] = [];
-    const stuck = say(hog, "hog").then((r) => (order.push("hog"), r));
+    const stuck = hog.say("hog").then((r) => (order.push("hog"), r));
     await Bun.sleep(50);
-    const waited = await say(other, "after").then((r) => (order.push("other"), r));
-    expect((await stuck).error?.detail?.reason).toBe("deadline");
+    const waited = await other.say("after").then((r) => (order.push("other"), r));
+    expect(reason(await stuck)).toBe("deadline");
     expect(order).toEqual(["hog", "other"]);
-    expect(waited.error).toBeUndefined();
-    expect(waited.reloaded).toBe(true); // let go to make room for the hog's hook
+    expect(waited.ok).toBe(true);
+    expect(reloaded(waited)).toBe(true); // let go to make room for the hog's hook
     expect(body(waited)).toMatchObject({ echo: "after", n: 2, loads: 1 }); // state kept, module variables anew
   }, 20_000);
 });

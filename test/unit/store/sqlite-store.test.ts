@@ -302,7 +302,7 @@ describe("SqliteStore", () => {
   test("a bot's cached record follows its state writes; a rolled-back write leaves the committed state", async () => {
     using seeded = await seededStore();
     const { store, id } = seeded;
-    const bot = { bot_id: "bot_one", channel_id: id, slot_id: null, name: "B", version: "1.0.0", code: "export default {}", manifest: {}, params: {}, code_hash: "sha256:x", manifest_hash: "sha256:y", seed: "00", seed_commit: "sha256:z", engine: "quickjs-test", state: null, last_seen: 0, created_at: new Date().toISOString() };
+    const bot = { bot_id: "bot_one", channel_id: id, slot_id: null, name: "B", version: "1.0.0", code: "export default {}", manifest: {}, params: {}, code_hash: "sha256:x", manifest_hash: "sha256:y", seed: "00", seed_commit: "sha256:z", engine: "quickjs-test", state: "null", last_seen: 0, created_at: new Date().toISOString() };
     await store.apply(id, [{ type: "bot", insert: bot }], [], sealMessage);
     const botsOf = async (s: SqliteStore) => (await s.getBots(id)).map((b) => [b.state, b.last_seen]);
     const fromDisk = async () => {
@@ -313,21 +313,22 @@ describe("SqliteStore", () => {
         fresh.close();
       }
     };
-    expect(await botsOf(store)).toEqual([[null, 0]]); // cached from here on
-    await store.apply(id, [{ type: "bot_state", bot_id: "bot_one", state: { n: 1 }, last_seen: 5 }], [], sealMessage);
-    expect(await botsOf(store)).toEqual([[{ n: 1 }, 5]]);
+    expect(await botsOf(store)).toEqual([["null", 0]]); // cached from here on
+    // The state is the bot's JSON text, kept byte for byte (the sandbox made it; nobody here parses it).
+    await store.apply(id, [{ type: "bot_state", bot_id: "bot_one", state: '{"n":1, "é":"😀"}', last_seen: 5 }], [], sealMessage);
+    expect(await botsOf(store)).toEqual([['{"n":1, "é":"😀"}', 5]]);
     // The state moves first, then the write fails: rolled back, in the database and in the cache.
-    const refused = store.apply(id, [{ type: "bot_state", bot_id: "bot_one", state: { n: 2 }, last_seen: 6 }, { type: "require", holder: { slot_id: "s0", principal: "nobody" } }], [], sealMessage);
+    const refused = store.apply(id, [{ type: "bot_state", bot_id: "bot_one", state: '{"n":2}', last_seen: 6 }, { type: "require", holder: { slot_id: "s0", principal: "nobody" } }], [], sealMessage);
     await expect(refused).rejects.toThrow();
-    expect(await botsOf(store)).toEqual([[{ n: 1 }, 5]]);
-    expect(await fromDisk()).toEqual([[{ n: 1 }, 5]]);
+    expect(await botsOf(store)).toEqual([['{"n":1, "é":"😀"}', 5]]);
+    expect(await fromDisk()).toEqual([['{"n":1, "é":"😀"}', 5]]);
   });
 
   test("discardChannel() removes a channel and everything of it (cached or not); other channels and the id sequence are untouched", async () => {
     using seeded = await seededStore();
     const { store, id } = seeded;
     await seed(store, "chn_other_channel_1");
-    const bot = { bot_id: "bot_gone", channel_id: id, slot_id: "s1", name: "B", version: "1.0.0", code: "export default {}", manifest: {}, params: {}, code_hash: "sha256:x", manifest_hash: "sha256:y", seed: "00", seed_commit: "sha256:z", engine: "quickjs-test", state: null, last_seen: 0, created_at: new Date().toISOString() };
+    const bot = { bot_id: "bot_gone", channel_id: id, slot_id: "s1", name: "B", version: "1.0.0", code: "export default {}", manifest: {}, params: {}, code_hash: "sha256:x", manifest_hash: "sha256:y", seed: "00", seed_commit: "sha256:z", engine: "quickjs-test", state: "null", last_seen: 0, created_at: new Date().toISOString() };
     const written = await store.apply(id, [{ type: "bot", insert: bot }], [draft("1"), draft("2")], sealMessage);
     await store.getBots(id); // cached
     await store.discardChannel(id);
