@@ -2,6 +2,7 @@ import { createAuthContext, loadSigningKey, type AuthContext, type SigningKey } 
 import { loadConfig, type Config } from "../config/index.ts";
 import { existingDataDir, SqliteAuthStore, SqliteStore } from "../store/index.ts";
 import { authSettings } from "../server.ts";
+import { log } from "../lib/log.ts";
 import { parseFlags } from "./args.ts";
 
 /** The flags of every command on a running server's data: where it is, and the public URL for what it signs. */
@@ -16,6 +17,9 @@ type Flags = Record<string, { type: "string" | "boolean" }>;
 
 /** Flags (DATA_FLAGS and `extra`) and the config they give, the server's own precedence. */
 export function parseDataFlags<E extends Flags>(argv: string[], env: Record<string, string | undefined>, extra: E = {} as E, positionals = false) {
+  // An operator command prints its own answer; the server's info lines (e.g. "channel closed",
+  // written by the channels code it shares) would only be noise on its stderr. Warnings stay.
+  log.configure({ level: "warn" });
   const { values, positionals: args } = parseFlags(argv, { ...DATA_FLAGS, ...extra }, positionals);
   const v = values as Record<string, string | boolean | undefined>;
   const config = loadConfig({ flags: { data: v.data, config: v.config, public_url: v["public-url"], port: v.port }, env });
