@@ -14,7 +14,8 @@ Usage:
   parley channels close CHANNEL_ID        as an admin's close; through the server while one runs
   parley channels export CHANNEL_ID       the signed transcript, to stdout
   parley backup NEW_DIR                   a consistent copy of the data (database and key), online
-  parley verify FILE|URL [--jwks URL]     check an exported transcript (exit 0 valid, 1 invalid)
+  parley verify FILE|URL [--jwks SERVER_URL]   check a transcript (exit 0 valid, 1 invalid); --jwks: the
+                                          server's URL, to check the signing key is the one it publishes
   parley version
   parley help
 

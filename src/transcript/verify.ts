@@ -65,7 +65,7 @@ export async function verifyTranscript(input: unknown, options: VerifyOptions = 
     if (published.x !== t.signature.jwk.x) return fail(`the embedded key differs from the published key ${t.signature.kid}`);
   }
   if (!(await verifySignature(t, t.signature.jwk))) return fail("signature does not verify: the signed fields (channel, head, bots, …) were changed");
-  checks.push(`signature: Ed25519 by key ${t.signature.kid} (${options.trustedKeys ? "matches the server's published JWKS" : "embedded key only; pass the server URL to check it is the server's"})`);
+  checks.push(`signature: Ed25519 by key ${t.signature.kid} (${options.trustedKeys ? "matches the server's published JWKS" : "embedded key only; add --jwks SERVER_URL to check it is the server's"})`);
 
   if (options.replay) {
     const mismatch = await options.replay(t);

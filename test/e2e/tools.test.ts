@@ -1,4 +1,6 @@
 import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { connect } from "../helpers/mcp-client.ts";
 import { useServer } from "../helpers/server-fixture.ts";
 
@@ -156,8 +158,17 @@ describe("channels over MCP (two real SDK clients)", () => {
 
   test("resources: the quick-start and messages guides are readable", async () => {
     const { resources } = await env.alice.client.listResources();
-    expect(resources.map((r) => r.uri).filter((u) => u.startsWith("doc://")).sort()).toEqual(["doc://messages", "doc://quick-start"]);
+    expect(resources.map((r) => r.uri).filter((u) => u.startsWith("doc://")).sort()).toEqual(["doc://bots", "doc://messages", "doc://quick-start"]);
     const guide = await env.alice.client.readResource({ uri: "doc://quick-start" });
     expect((guide.contents[0] as { text: string }).text).toContain("join_channel");
+  });
+
+  test("resources: doc://bots is the bot API an agent writing a bot reads, the text of bots/README.md", async () => {
+    const { resources } = await env.alice.client.listResources();
+    expect(resources.find((r) => r.uri === "doc://bots")).toMatchObject({ name: "bots", mimeType: "text/markdown" });
+    const read = await env.alice.client.readResource({ uri: "doc://bots" });
+    expect(read.contents).toHaveLength(1);
+    expect(read.contents[0]).toMatchObject({ uri: "doc://bots", mimeType: "text/markdown" });
+    expect((read.contents[0] as { text: string }).text).toBe(readFileSync(resolve(import.meta.dir, "../../bots/README.md"), "utf8"));
   });
 });

@@ -11,6 +11,11 @@ const verify = (...args: string[]) => {
   const r = Bun.spawnSync([process.execPath, MAIN, "verify", ...args], { stdout: "pipe", stderr: "pipe" });
   return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
 };
+const verifyAsync = async (...args: string[]) => {
+  const p = Bun.spawn([process.execPath, MAIN, "verify", ...args], { stdout: "pipe", stderr: "pipe" });
+  const [code, out, err] = await Promise.all([p.exited, new Response(p.stdout).text(), new Response(p.stderr).text()]);
+  return { code, out, err };
+};
 
 describe("get_transcript and parley verify", () => {
   test("a member exports the signed transcript; `parley verify` accepts it offline and against the server's JWKS, and rejects a tampered copy", async () => {
@@ -53,9 +58,48 @@ describe("get_transcript and parley verify", () => {
     expect(await stranger.error("get_transcript", { channel_id: ch.channel_id })).toStartWith("NOT_MEMBER:");
   });
 
+  test("parley verify --jwks takes the server's URL, as its hint says, or its JWKS URL; keys it cannot read fail the check instead of skipping it", async () => {
+    await using srv = await startServer();
+    await using alice = await connect(srv.mcpUrl, "alice");
+    const ch = await alice.call("create_channel", { name: "keys", slots: ["invite:a"] });
+    using dir = tempDir();
+    const file = join(dir.path, "transcript.json");
+    writeFileSync(file, JSON.stringify(await alice.call("get_transcript", { channel_id: ch.channel_id })));
+
+    // Offline, the signature line tells the reader what to pass to check the key is the server's.
+    const offline = verify(file);
+    expect(offline.code).toBe(0);
+    expect(offline.out).toContain("embedded key only; add --jwks SERVER_URL");
+
+    for (const jwks of [srv.url, `${srv.url}/`, `http://127.0.0.1:${srv.port}`, `${srv.url}/.well-known/jwks.json`]) {
+      const online = verify(file, "--jwks", jwks);
+      expect({ jwks, code: online.code, err: online.err }).toEqual({ jwks, code: 0, err: "" });
+      expect(online.out).toContain("matches the server's published JWKS");
+    }
+
+    // Another server's keys: the transcript is not signed by one of them.
+    await using other = await startServer();
+    const foreign = verify(file, "--jwks", other.url);
+    expect(foreign.code).toBe(1);
+    expect(foreign.out).toContain("which the server does not publish");
+
+    // A URL that answers, but not with a JWKS: the check the caller asked for fails, it is never skipped.
+    // (served by this process, so the CLI runs beside it, not blocking it as spawnSync would)
+    await using notKeys = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => Response.json({ issuer: "x" }) });
+    const wrong = await verifyAsync(file, "--jwks", `http://127.0.0.1:${notKeys.port}/keys.json`);
+    expect(wrong.code).toBe(1);
+    expect(wrong.out).not.toContain("VALID");
+    expect(wrong.err).toContain("not a JWKS");
+    const missing = verify(file, "--jwks", `${srv.url}/nothing-here`);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toContain(`cannot fetch the server's keys from ${srv.url}/nothing-here/.well-known/jwks.json: HTTP 404`);
+  });
+
   test("parley verify: bad usage exits 2, unreadable or non-JSON input exits 1", () => {
     using dir = tempDir();
     expect(verify().code).toBe(2);
+    expect(verify(join(dir.path, "t.json"), "--jwks", "keys.json").err).toContain("--jwks takes the server's URL");
+    expect(verify(join(dir.path, "t.json"), "--jwks", "keys.json").code).toBe(2);
     expect(verify(join(dir.path, "missing.json")).code).toBe(1);
     writeFileSync(join(dir.path, "bad.json"), "{not json");
     const bad = verify(join(dir.path, "bad.json"));
