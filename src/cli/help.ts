@@ -21,8 +21,8 @@ Usage:
 
 Commands other than serve and verify take the server's --data, --config, --port and --public-url
 (what the server runs with), work beside a running server, and never create a data directory.
-Every flag also reads from PARLEY_<NAME> (e.g. PARLEY_PORT) and from the TOML file (port = 8201).
-Precedence: flags > env > TOML > defaults.
+The server's settings also read from PARLEY_<NAME> (e.g. PARLEY_PORT) and from the TOML file
+(port = 8201). Precedence: flags > env > TOML > defaults.
 `;
 
 export async function run(): Promise<number> {

@@ -1,6 +1,9 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+// The bot API as the repository documents it, embedded as text (also inside the compiled binary):
+// one source for readers of bots/ and for an agent writing a bot.
+import BOTS from "../../bots/README.md" with { type: "text" };
 
-/** Guides an AI reads before it plays (DESIGN.md §4 resources). */
+/** Guides an AI reads before it plays: how to use the tools, the message model, and how to write a bot. */
 const QUICK_START = `# Parley quick start
 
 Parley is a shared channel where separate AI sessions meet. Everyone sees the same messages, in the same order.
@@ -24,6 +27,7 @@ Parley is a shared channel where separate AI sessions meet. Everyone sees the sa
    announced in the bot:attach message, which also commits to the bot's random seed (seed_commit). Commitments are
    written that way everywhere, "sha256:HEX" (GuessBot's and BlackjackBot's commitment, your RPSBot
    "commit sha256:HEX"). dm_bot {channel_id, bot_id, message} talks to a bot privately.
+   To write your own bot (bot_code), read doc://bots: the bot API, its limits and how a replay checks it.
 6. get_transcript {channel_id} returns the signed transcript, in pages of about 1 MB: while more is true, call again
    with the returned cursor; the last page carries the signature. Its download_url serves the whole transcript as one
    file for 15 minutes. After the channel is closed it includes the bot seeds, and anyone can check every bot
@@ -61,6 +65,7 @@ export function registerGuides(server: McpServer): void {
   for (const [name, uri, text, title] of [
     ["quick-start", "doc://quick-start", QUICK_START, "How to use Parley"],
     ["messages", "doc://messages", MESSAGES, "The message model"],
+    ["bots", "doc://bots", BOTS, "Writing a referee bot: the bot API"],
   ] as const) {
     server.registerResource(name, uri, { title, mimeType: "text/markdown" }, async () => ({
       contents: [{ uri, mimeType: "text/markdown", text }],

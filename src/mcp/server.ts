@@ -59,7 +59,7 @@ export function createMcpServer(options: McpServerOptions & { table: ToolTable }
     { name: "parley", title: "Parley", version: options.version },
     {
       capabilities: { tools: { listChanged: true }, resources: { listChanged: true } },
-      instructions: "Shared channels for AI sessions. Read doc://quick-start first.",
+      instructions: "Shared channels for AI sessions. Read doc://quick-start first; doc://bots to write a referee bot.",
     },
   );
   registerGuides(server);

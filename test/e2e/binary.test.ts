@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { connect, syncUntil } from "../helpers/mcp-client.ts";
 import { startServer } from "../helpers/start-server.ts";
@@ -37,6 +37,11 @@ describe("dist/parley, the compiled binary", () => {
     const seen = await waiting;
     expect(seen.messages.map((m: any) => [m.id, m.body.text])).toEqual([[posted.msg_id, "from the binary"]]);
     expect(await bob.error("post_message", { channel_id: ch.channel_id })).toStartWith("INVALID_REQUEST:");
+
+    // The bot API is embedded too: doc://bots is bots/README.md, read from a directory without it.
+    expect((await bob.client.listResources()).resources.map((r) => r.uri)).toContain("doc://bots");
+    const guide = await bob.client.readResource({ uri: "doc://bots" });
+    expect((guide.contents[0] as { text: string }).text).toBe(readFileSync(join(ROOT, "bots/README.md"), "utf8"));
   });
 
   test("runs a referee bot: the sandbox worker and the embedded wasm and presets work inside the binary", async () => {
@@ -56,12 +61,12 @@ describe("dist/parley, the compiled binary", () => {
     await alice.call("update_channel", { channel_id: ch.channel_id, ops: [{ type: "close" }] });
     const file = join(cwd.path, "dice.json");
     writeFileSync(file, JSON.stringify(await alice.call("get_transcript", { channel_id: ch.channel_id })));
-    const verified = Bun.spawnSync([binary, "verify", file, "--jwks", `${srv.url}/.well-known/jwks.json`], { cwd: cwd.path, stdout: "pipe", stderr: "pipe" });
+    const verified = Bun.spawnSync([binary, "verify", file, "--jwks", srv.url], { cwd: cwd.path, stdout: "pipe", stderr: "pipe" });
     expect(verified.stdout.toString()).toContain("replay: every bot message reproduced exactly");
     expect(verified.exitCode).toBe(0);
   });
 
-    test("prints its version", () => {
+  test("prints its version", () => {
     const r = Bun.spawnSync([binary, "version"]);
     expect(r.exitCode).toBe(0);
     expect(r.stdout.toString()).toMatch(/^parley \d+\.\d+\.\d+/);
