@@ -1,8 +1,8 @@
 import { errorId, log } from "./lib/log.ts";
 
 /**
- * The one shared error kernel. Every failure a user can see carries a stable code from
- * DESIGN.md §4; adapters map it once (mcp/errors.ts → tool error text, http/errors.ts → an HTTP
+ * The one shared error kernel. Every failure a user can see carries a stable code (the README's
+ * Errors table lists each, with when it is answered); adapters map it once (mcp/errors.ts → tool error text, http/errors.ts → an HTTP
  * answer). Each code's HTTP status is here, beside the code; only http/errors.ts answers with it.
  */
 export const ERROR_CODES = {

@@ -1,6 +1,6 @@
 /**
  * RFC 6749 error codes through the SDK's OAuthError family. The SDK's OAuth server moved to a
- * legacy package in v2, so this file is the one place that imports it (STYLE.md §11).
+ * legacy package in v2, so this file is the one place that imports it (a later move then touches it alone).
  */
 import { CustomOAuthError, OAuthError, TooManyRequestsError } from "@modelcontextprotocol/sdk/server/auth/errors.js";
 

@@ -8,7 +8,7 @@ import { botErrorBody, botFetchBody, botReloadBody, botSender, hookFor, INITIAL_
 import { channelClosed, commit, loadMembership, sealMessage, systemMessage, timestamp, type Caller, type ChannelsContext } from "./context.ts";
 
 /**
- * Bots' runtime: the sandbox engine and the built-in presets (DESIGN.md §5), and what this server's
+ * Bots' runtime: the sandbox engine and the built-in presets (bots/), and what this server's
  * bots are doing, per channel. Each server makes its own (createBotsRuntime): two servers in one
  * process (tests start several) share nothing.
  */

@@ -33,7 +33,7 @@ export interface ChannelsContext {
   now?: () => Date;
 }
 
-/** DESIGN.md §6: hash = SHA-256 over the previous hash and the message's RFC 8785 canonical JSON. */
+/** hash = SHA-256 over the previous hash and the message's RFC 8785 canonical JSON (src/transcript/README.md). */
 export const sealMessage: Sealer = (prevHash, message) => sha256Hex(chainInput(prevHash, message));
 
 /** Chain start for a channel, so two channels never share a chain prefix. */

@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-/** Tool inputs (DESIGN.md §4). One schema per tool: validator, JSON Schema for tools/list, and TS type. */
+/** Tool inputs (the README's tool reference). One schema per tool: validator, JSON Schema for tools/list, and TS type. */
 export const MAX_SYNC_TIMEOUT_MS = 25_000;
 export const MAX_SLOTS = 32;
 

@@ -70,7 +70,7 @@ async function openTranscript(ctx: ChannelsContext, caller: Caller, channelId: s
 }
 
 /**
- * The signed transcript (DESIGN.md §6) as the caller may see it, one bounded page at a time (see
+ * The signed transcript (src/transcript/README.md) as the caller may see it, one bounded page at a time (see
  * TranscriptPage): every message of the chain, with private messages the caller may not read
  * (other seats', or an earlier occupant's of its own seat) redacted to their id and hash while the
  * channel is open (after `close`, everything is revealed, bot seeds included, so anyone can verify

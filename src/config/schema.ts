@@ -62,7 +62,7 @@ export const ConfigSchema = z
       .default(true),
     access_token_ttl_seconds: z.coerce.number().int().min(1).max(86_400).default(3600),
     refresh_token_ttl_seconds: z.coerce.number().int().min(60).default(30 * 86_400),
-    /** Servers an OAuth user is granted; "channels" = the built-in tools (DESIGN.md §8). */
+    /** Servers an OAuth user is granted; "channels" = the built-in tools (other names: upstream MCP servers of a gateway to come). */
     default_servers: z.array(z.string().regex(/^[a-z0-9-]+$/)).default(["channels"]),
     /** Hosts a bot's ctx.fetch may reach (responses are recorded in the transcript); none by default. */
     bot_fetch_hosts: z.array(z.string().regex(/^[a-z0-9.-]+$/i, "a host name")).default([]),

@@ -2,7 +2,7 @@ import { ErrorCode, McpError, type CallToolResult } from "@modelcontextprotocol/
 import { isServerFailure, toAppError } from "../errors.ts";
 
 /**
- * AppError → MCP tool error (DESIGN.md §4): `isError: true`, text starting with the stable code,
+ * AppError → MCP tool error (the README's Errors): `isError: true`, text starting with the stable code,
  * and the code in structuredContent for programs. Unknown errors are logged under an error id the
  * text carries, never leaked.
  */

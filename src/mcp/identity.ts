@@ -35,7 +35,7 @@ export function identityOf(extra: Pick<ToolExtra, "authInfo">): Identity | null 
 }
 
 /**
- * The one place that decides who is calling (DESIGN.md §4): the verified token's subject, so a
+ * The one place that decides who is calling: the verified token's subject (never the MCP session), so a
  * reconnect, a new session or a restart keeps membership. In --no-auth mode (conformance suite
  * only) there is no token and the MCP session id stands in.
  */

@@ -10,7 +10,7 @@ import type { TranscriptDownloads } from "./transcript-download.ts";
 const URI = /^channel:\/\/([^/]+)\/transcript$/;
 
 /**
- * `channel://ID/transcript` (DESIGN.md §4): the signed transcript as a resource for members, listed
+ * `channel://ID/transcript`: the signed transcript as a resource for members, listed
  * per caller, with `resources/subscribe` → `notifications/resources/updated` after every message,
  * for as long as the subscriber may read the channel. A read returns get_transcript's first page
  * (the whole transcript when it fits; else `more`, `cursor` and a `download_url` for the rest).

@@ -2,10 +2,11 @@
  * The QuickJS engine: one compiled wasm module per process, one instance per bot.
  *
  * - The .wasm is imported `with { type: "file" }` so `bun build --compile` embeds it; the variant's
- *   default loader looks for it beside the JS and fails inside the binary (shared/notes §1).
+ *   default loader looks for it beside the JS and fails inside the binary (ENOENT on
+ *   /$bunfs/root/emscripten-module.wasm; test/e2e/binary.test.ts runs a bot in the binary).
  * - Each bot instance gets its own WebAssembly.Memory with a hard maximum. QuickJS's setMemoryLimit
  *   counts allocations, not bytes, in this build, and one bot grew a shared heap to 2 GiB; wasm memory
- *   never shrinks, so an instance that blew up is dropped, never reused (shared/notes §2.3).
+ *   never shrinks, so an instance that blew up is dropped, never reused.
  */
 import { newQuickJSWASMModuleFromVariant, newVariant, type QuickJSWASMModule } from "quickjs-emscripten-core";
 import releaseSync from "@jitl/quickjs-wasmfile-release-sync";
@@ -13,7 +14,7 @@ import wasmPath from "@jitl/quickjs-wasmfile-release-sync/wasm" with { type: "fi
 import { MIN_MEMORY_PAGES } from "./limits.ts";
 
 /**
- * Recorded in `bot:attach` (DESIGN.md §6): a replay must run the same engine build, the same realm
+ * Recorded in `bot:attach` (`engine`): a replay must run the same engine build, the same realm
  * (prelude.ts) and the same default limits; bump the realm number when either changes.
  */
 export const ENGINE_ID = "quickjs-2025-09-13+quickjs-emscripten-0.32.0-release-sync+parley-realm-2";

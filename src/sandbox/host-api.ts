@@ -1,5 +1,5 @@
 /**
- * The host side of `ctx` (DESIGN.md §5): the one function the prelude can call. Everything crossing
+ * The host side of `ctx` (the bot API, bots/README.md): the one function the prelude can call. Everything crossing
  * it is a string or a number, and every argument is checked here again, because the sandbox side is
  * bot-reachable. Misuse (a bad kind, an unknown slot) throws a TypeError the bot may catch; breaking
  * a limit (too many posts, a body or state too large, the budget) is also recorded on the meter, so
@@ -11,7 +11,7 @@ import type { BotOutput, FetchRecord } from "../transcript/index.ts";
 import type { HookMeter, SandboxLimits } from "./limits.ts";
 import type { Rng } from "./rng.ts";
 
-/** Kinds a bot may post (DESIGN.md §4 message kinds; `user` and `system` are not a bot's to speak). */
+/** Kinds a bot may post (of the message kinds user, bot, system, control: `user` and `system` are not a bot's to speak). */
 export const BOT_POST_KINDS: readonly string[] = ["bot", "control"];
 
 /** What one hook may read and write through ctx. */

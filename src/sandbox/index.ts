@@ -1,5 +1,5 @@
 /**
- * The bot sandbox (DESIGN.md §5): QuickJS off the main thread (presets in a few shared workers,
+ * The bot sandbox, which runs the bot API of bots/README.md: QuickJS off the main thread (presets in a few shared workers,
  * inline code on a thread of its own), one capped wasm instance per bot, a deterministic budget,
  * seeded randomness and a fixed clock, so a replay reproduces every bot message. It runs the hook
  * protocol of src/transcript/bot-protocol.ts with that protocol's own types.

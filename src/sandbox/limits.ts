@@ -1,13 +1,15 @@
 /**
- * What one bot may spend per hook (DESIGN.md §5: "an instruction budget per hook (deterministic, so a
- * replay ends the same way), a wall-clock backstop, a hard cap on memory, a small stack").
+ * What one bot may spend per hook: an instruction budget (deterministic, so a replay ends the same
+ * way), a wall-clock backstop, a hard cap on memory, a small stack; bots/README.md lists them for
+ * bot authors.
  *
  * The budget is counted in QuickJS interrupt-handler calls ("polls"), not in time: QuickJS calls the
  * handler after every ~10,000 operations (loop back-edges, calls, regex steps), and the number of calls
- * for a given workload is the same on every run (measured 211/211/211; shared/notes §2.6). Host
+ * for a given workload is the same on every run (measured 211/211/211 on fresh runtimes). Host
  * functions add their own deterministic charge, because one call can cost far more than an operation.
  * Time only backs this up: the worker checks a deadline at each poll, and the main thread terminates
- * the worker when even that does not answer (a poll can be seconds apart, shared/notes §2.2).
+ * the worker when even that does not answer (a poll can be seconds apart: a native call runs to its
+ * end between two, and a catch-and-retry recursion builds a backtrace at each overflow).
  */
 import { AppError } from "../errors.ts";
 

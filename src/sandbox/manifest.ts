@@ -1,5 +1,5 @@
 /**
- * A bot's manifest: what `bot:attach` names and hashes (DESIGN.md §6). It lives in the bot's own
+ * A bot's manifest: what `bot:attach` names and hashes (`manifest_hash`). It lives in the bot's own
  * source as `export const manifest = { name, version, description, rules }` beside the default
  * export, so it is covered by the code hash, reads the same for presets and inline code, and needs
  * no second file. The sandbox reads it when it evaluates the module; a module without one has none.

@@ -6,7 +6,7 @@
  *   costs ~4.4 MiB and an instance ~0.4 MiB. They read bounded inputs, so none runs long.
  * - Any other code runs on a worker of its own, started on demand and kept only while its instance
  *   is warm. QuickJS never polls inside a native call (a sort, a BigInt power, JSON of a big
- *   structure), so only terminating the thread stops one (shared/notes §2.2): alone on its thread, a
+ *   structure), so only terminating the thread stops one (test/unit/sandbox/abuse.test.ts): alone on its thread, a
  *   hostile bot neither delays another channel's bot nor, when killed, reloads it (a reload is
  *   written to that bot's own log; another channel's log must never change). Those threads run at
  *   a lower OS priority where the OS allows it, so however many spin, the presets' workers and the

@@ -11,7 +11,8 @@
  * variables, properties it adds to a built-in method) lasts until the next reload, which the server
  * records (src/transcript/bot-protocol.ts), so replays stay exact.
  *
- * Determinism (shared/notes §2.5–2.6): Math.random draws from the committed seed through the host;
+ * Determinism (a replay must draw and read exactly what the live run did): Math.random draws from
+ * the committed seed through the host;
  * Date without arguments and Date.now() give the triggering message's time; WeakRef and
  * FinalizationRegistry (GC timing) and SharedArrayBuffer are deleted.
  */

@@ -1,5 +1,5 @@
 /**
- * The bot's randomness, drawn from its committed seed (DESIGN.md §5, §6) so that `parley verify` can
+ * The bot's randomness, drawn from its committed seed (`seed_commit` in bot:attach) so that `parley verify` can
  * re-draw it, in any language, from the seed revealed at close:
  *
  *   block(k) = SHA-256( "parley-rng-v1" ‖ seed (32 bytes) ‖ uint32be(stream) ‖ uint32be(k) ),  k = 0, 1, …

@@ -1,7 +1,8 @@
 /**
  * Worker entry: hosts many bots off the main event loop, each in its own QuickJS instance on its own
  * capped wasm memory (instance.ts), all from the one compiled module. QuickJS polls its interrupt
- * handler only every ~10k operations, and one poll can be seconds after the last (shared/notes §2.2),
+ * handler only every ~10k operations, and one poll can be seconds after the last (a native call, such
+ * as a big sort or JSON of a big structure, runs to its end in between: test/unit/sandbox/abuse.test.ts),
  * so a bot must never run on the thread that answers MCP requests; the pool (pool.ts) terminates this
  * worker as the last resort and reloads its bots on a fresh one.
  *
@@ -21,9 +22,10 @@ import { DEFAULT_LIMITS } from "./limits.ts";
 const UNTRUSTED_NICE = 10;
 
 // QuickJS takes its zone offset from localtime_r, which emscripten answers with this thread's
-// Date#getTimezoneOffset (notes §2.6). A bot must see UTC on every host, and a Bun worker cannot
-// change its own zone (setting process.env.TZ here had no effect under Bun 1.4.5), so this thread,
-// which only runs bots, answers UTC itself.
+// Date#getTimezoneOffset (under TZ=America/New_York a bot saw 300). A bot must see UTC on every
+// host, and a Bun worker cannot change its own zone (setting process.env.TZ here had no effect under
+// Bun 1.4.5), so this thread, which only runs bots, answers UTC itself
+// (test/unit/sandbox/hooks.test.ts: "every bot sees UTC whatever the host zone").
 Date.prototype.getTimezoneOffset = function getTimezoneOffset() {
   return 0;
 };

@@ -6,7 +6,7 @@ import type { Database } from "bun:sqlite";
  *
  * Tables (columns ending in `_hash` hold SHA-256 hex of a secret, never the secret):
  * - channels: id `chn_…`, name, creator (principal), status open|closed, created_at (ISO 8601),
- *   head_hash = the chain's genesis hash (DESIGN.md §6); the head is the newest message's hash.
+ *   head_hash = the chain's genesis hash (SHA-256 of "parley:genesis:" + channel id); the head is the newest message's hash.
  * - slots: one row per slot `s0, s1, …`; kind invite|bot; invite_hash (outstanding invite code),
  *   holder (principal or NULL), rejoin_hash (holder's rejoin token), admin flag, joined_at.
  * - messages: id is server-wide and strictly increasing; body is JSON text; to_slot NULL = public;

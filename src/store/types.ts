@@ -76,7 +76,7 @@ export interface BotRecord {
   created_at: string;
 }
 
-/** Computes a message's chain hash from the previous head (DESIGN.md §6); runs inside the write transaction. */
+/** Computes a message's chain hash from the previous head (src/transcript/chain.ts); runs inside the write transaction. */
 export type Sealer = (prevHash: string, message: Omit<Message, "hash">) => string;
 
 export type SlotPatch = Partial<Pick<SlotRecord, "invite_hash" | "holder" | "rejoin_hash" | "prev_rejoin_hash" | "admin" | "joined_at" | "lost_by" | "lost_reason">>;

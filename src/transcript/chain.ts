@@ -1,7 +1,7 @@
 import { canonicalJson } from "../lib/canonical-json.ts";
 
 /**
- * The hash chain of DESIGN.md §6, as plain strings so the server (Bun's hasher, sync) and any
+ * The hash chain of every channel's log (src/transcript/README.md), as plain strings so the server (Bun's hasher, sync) and any
  * verifier (WebCrypto, async, also in a browser) hash exactly the same bytes.
  *
  *   genesis  = SHA-256("parley:genesis:" + channel_id)

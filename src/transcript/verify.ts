@@ -18,7 +18,7 @@ export interface VerifyReport {
   failure?: string;
 }
 
-/** Parses and checks a transcript (DESIGN.md §6): chain, head, signature, bot code/manifest hashes, seeds. */
+/** Parses and checks a transcript (format: src/transcript/README.md): chain, head, signature, bot code/manifest hashes, seeds. */
 export async function verifyTranscript(input: unknown, options: VerifyOptions = {}): Promise<VerifyReport> {
   const checks: string[] = [];
   const fail = (failure: string): VerifyReport => ({ ok: false, checks, failure });

@@ -1,6 +1,6 @@
 /**
  * Bad input against the real server over HTTP. Every case checks three things:
- *  1. the precise error: a tool error whose text starts with its stable DESIGN §4 code (and names
+ *  1. the precise error: a tool error whose text starts with its stable code (README: Errors) (and names
  *     what was wrong), or the exact HTTP status and JSON-RPC error for transport-level refusals;
  *  2. the server keeps serving (a fresh health_check on a long-lived session, and a raw session
  *     opened before the case still answers);

@@ -2,7 +2,7 @@
  * The MCP SDK's own OAuth client against the real server: an in-memory OAuthClientProvider whose
  * "browser" is fetch with redirect: "manual", the SDK's documented flow (connect → UnauthorizedError
  * → transport.finishAuth(code) → connect again), then tools. Identity is the token subject
- * (DESIGN.md §4): a new session and a server restart keep membership, a rejoin token moves a seat
+ * (README: Identity, membership and rejoin tokens): a new session and a server restart keep membership, a rejoin token moves a seat
  * to another identity, and a short-lived access token is refreshed by the SDK without a new sign-in.
  */
 import { describe, expect, test } from "bun:test";

@@ -3,7 +3,7 @@
  * (each seated with its own invite). The server is SIGKILLed mid-traffic twice and restarted on a
  * the same port with the same data dir; clients reconnect in new MCP sessions with the OAuth access
  * token they signed in with, and keep their seats: membership belongs to the token's subject, not
- * to the session (DESIGN.md §4). A rejoin token still moves a seat to another identity.
+ * to the session (README: Identity, membership and rejoin tokens). A rejoin token still moves a seat to another identity.
  *
  * A post counts as acknowledged when post_message RETURNED its msg_id. A post that was in flight
  * when the server died is "in doubt": it may or may not be stored, but at most once. At the end the

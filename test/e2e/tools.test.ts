@@ -14,7 +14,7 @@ async function openChannel(labels = ["alice", "bob"]) {
 }
 
 describe("channels over MCP (two real SDK clients)", () => {
-  test("tools/list lists every DESIGN §4 channel tool with an input schema", async () => {
+  test("tools/list lists every channel tool of the README's tool reference, with an input schema", async () => {
     const { tools } = await env.alice.client.listTools();
     const names = tools.map((t) => t.name).sort();
     expect(names).toEqual(

@@ -3,8 +3,10 @@ import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 
 /**
- * STYLE.md §8.2: which folder may import which, each third-party library through one folder,
- * other features only through their index.ts, and no cycles.
+ * The layout rules (README: How it is built): which folder may import which, each third-party
+ * library through one folder, other features only through their index.ts, and no cycles. Domain
+ * code never depends on an adapter (http, mcp, cli), so tests call it directly, and replacing a
+ * library touches one folder.
  */
 const SRC = resolve(import.meta.dir, "../../src");
 
@@ -78,7 +80,7 @@ const localEdges = [...imports].flatMap(([file, specs]) =>
     .map((target) => ({ file: relative(SRC, file), target, from: featureOf(file), to: featureOf(target) })),
 );
 
-describe("architecture (STYLE.md §8.2)", () => {
+describe("architecture: the import rules between folders", () => {
   test("features import only the folders they are allowed to", () => {
     const violations = localEdges
       .filter(({ from, to }) => to !== from && !(ALLOWED[from] ?? []).includes(to))
@@ -88,7 +90,7 @@ describe("architecture (STYLE.md §8.2)", () => {
 
   test("another feature is reached only through its index.ts", () => {
     const violations = localEdges
-      // main.ts is the dispatcher: it loads one cli/<command>.ts per subcommand (STYLE.md §8.1).
+      // main.ts is the dispatcher: it loads one cli/<command>.ts per subcommand.
       .filter(({ from, to }) => to !== from && to !== "lib" && !(from === "main" && to === "cli"))
       .filter(({ target }) => relative(SRC, target).includes("/") && !target.endsWith("/index.ts"))
       .map(({ file, target }) => `${file} → ${relative(SRC, target)}`);

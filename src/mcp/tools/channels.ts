@@ -4,7 +4,7 @@ import { defineTool, type ToolDef } from "../tool.ts";
 import type { TranscriptDownloads } from "../transcript-download.ts";
 
 /**
- * DESIGN.md §4 channel tools. Each is a thin adapter: validated args → channels.* → JSON result.
+ * The channel tools (the README's tool reference). Each is a thin adapter: validated args → channels.* → JSON result.
  * `downloads`: get_transcript answers carry a download_url for the whole transcript.
  */
 export function channelTools(ctx: ChannelsContext, version: string, downloads?: TranscriptDownloads): ToolDef[] {
