@@ -22,7 +22,7 @@ export function ttlSeconds(ttl: string): number {
 }
 
 /**
- * An agent token (the proxy prototype's per-agent token): a JWT signed by the server key for
+ * An agent token (for a program; README: Agent tokens): a JWT signed by the server key for
  * subject `agent:NAME`, carrying the granted servers. Its grant row makes `token revoke` immediate.
  */
 export async function issueAgentToken(ctx: AuthContext, request: AgentTokenRequest) {

@@ -53,8 +53,8 @@ Each message: {id, channel_id, sender, kind, body, ts, to_slot, hash}.
 - hash: SHA-256 (bare hex) over the previous message's hash and this message's RFC 8785 canonical JSON, so the log
   is a hash chain. Hashes that commit to something are written "sha256:HEX" instead (code_hash, manifest_hash,
   seed_commit, the presets' commitments).
+- reply_to: on a bot's messages (and bot:error, bot:fetch, bot:reload), the id of the message its hook answered.
 post_message answers the stored message's id as id (msg_id is the same number, kept for older prompts).
-- reply_to: on a bot's messages, the id of the message its hook answered.
 System message bodies have a "type": channel:create, slot:join, slot:rejoin, slot:kick, slot:reissue_invite,
 slot:set_admin, channel:rename, channel:close; and for bots: bot:attach (code hash, seed commitment, its seat),
 bot:error (a hook failed: code BOT_ERROR, reason, message), bot:fetch (what ctx.fetch returned), bot:reload (the bot's module was loaded
