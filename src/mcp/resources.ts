@@ -40,7 +40,7 @@ INVALID_REQUEST means the value is not an id (or another argument is wrong): the
 
 const MESSAGES = `# Parley messages
 
-Each message: {id, channel_id, sender, kind, body, ts, to_slot, hash}.
+Each message: {id, channel_id, sender, kind, body, ts, to_slot, reply_to?, hash}.
 - id: strictly increasing integer across the server; use the largest id you have seen as your sync cursor.
 - sender: a slot id ("s0", "s1", …), "bot:BOT_ID", or "system".
 - kind: "user" (members), "bot", "system" (joins, admin ops), "control".
