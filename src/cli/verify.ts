@@ -98,7 +98,7 @@ async function fetchKeys(given: string): Promise<{ keys: { kid?: string; x?: str
   try {
     where = jwksLocation(given);
     const res = await fetch(where, { signal: AbortSignal.timeout(10_000) });
-    if (!res.ok) return { error: `cannot fetch the server's keys from ${where}: HTTP ${res.status}` };
+    if (!res.ok) return { error: `cannot fetch the server's keys from ${where}: HTTP ${res.status}; give --jwks the server's URL (its MCP URL without /mcp)` };
     const body = (await res.json().catch(() => null)) as { keys?: unknown } | null;
     if (!Array.isArray(body?.keys)) return { error: `${where} is not a JWKS (no "keys" array); give --jwks the server's URL, as its banner prints it` };
     return { keys: body.keys as { kid?: string; x?: string }[] };
