@@ -15,6 +15,10 @@ import { BotPool, PRESETS, SandboxEngine } from "../../src/sandbox/index.ts";
 import { SqliteStore } from "../../src/store/index.ts";
 import { ed25519Signer, replayTranscript, TranscriptSchema } from "../../src/transcript/index.ts";
 import { median, percentile } from "./stats.ts";
+import { log } from "../../src/lib/log.ts";
+
+// The channels code logs each channel it creates (info); 1,000 of them would bury the table.
+log.configure({ level: "warn" });
 
 const dir = mkdtempSync(join(tmpdir(), "parley-bench-bots-"));
 const store = new SqliteStore(dir);
