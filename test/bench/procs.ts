@@ -1,5 +1,6 @@
 /** Process helpers shared by the bench scripts: reference servers, the load generator, /proc readings. */
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 export const ROOT = resolve(import.meta.dir, "../..");
@@ -80,4 +81,14 @@ export async function measureRate(serverPid: number, job: Record<string, unknown
   const r = await loadgen<Omit<MeasuredRate, "cpuUsPerCall">>(job);
   const cpu1 = cpuSeconds(serverPid);
   return { ...r, cpuUsPerCall: ((cpu1 - cpu0) / Math.max(1, r.total)) * 1e6 };
+}
+
+/** The tree of git revision `rev`, runnable: its files in a temp dir beside this tree's node_modules. */
+export async function checkout(rev: string): Promise<{ root: string; [Symbol.dispose](): void }> {
+  const root = mkdtempSync(join(tmpdir(), "parley-rev-"));
+  const archive = Bun.spawn(["git", "archive", rev], { cwd: ROOT, stdout: "pipe" });
+  const untar = Bun.spawn(["tar", "-x", "-C", root], { stdin: archive.stdout });
+  if ((await archive.exited) !== 0 || (await untar.exited) !== 0) throw new Error(`git archive ${rev} failed`);
+  symlinkSync(join(ROOT, "node_modules"), join(root, "node_modules"));
+  return { root, [Symbol.dispose]: () => rmSync(root, { recursive: true, force: true }) };
 }

@@ -7,13 +7,13 @@
  *
  *   bun test/bench/serve-compare.ts --compare REV [--spawns 10] [--rounds 3] [--seconds 3]
  */
-import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { signIn } from "../helpers/oauth.ts";
 import { startServer } from "../helpers/start-server.ts";
-import { BUN, measureRate, ROOT, vmRssKiB } from "./procs.ts";
+import { BUN, measureRate, ROOT, vmRssKiB, checkout } from "./procs.ts";
 import { median } from "./stats.ts";
 
 const { values } = parseArgs({
@@ -24,15 +24,6 @@ const SPAWNS = Number(values.spawns);
 const ROUNDS = Number(values.rounds);
 const SECONDS = Number(values.seconds);
 
-/** The tree of git revision `rev`, runnable: its files in a temp dir beside this tree's node_modules. */
-async function checkout(rev: string): Promise<{ root: string; [Symbol.dispose](): void }> {
-  const root = mkdtempSync(join(tmpdir(), "parley-rev-"));
-  const archive = Bun.spawn(["git", "archive", rev], { cwd: ROOT, stdout: "pipe" });
-  const untar = Bun.spawn(["tar", "-x", "-C", root], { stdin: archive.stdout });
-  if ((await archive.exited) !== 0 || (await untar.exited) !== 0) throw new Error(`git archive ${rev} failed`);
-  symlinkSync(join(ROOT, "node_modules"), join(root, "node_modules"));
-  return { root, [Symbol.dispose]: () => rmSync(root, { recursive: true, force: true }) };
-}
 
 /** One spawn: milliseconds to the first 200 at GET /, and VmRSS 300 ms later. */
 async function startOnce(root: string): Promise<{ ms: number; rssKiB: number }> {

@@ -12,14 +12,13 @@
  * of git revision REV (extracted to a temp dir) first, in the same run: before and after.
  * `--fd-limit N` starts the servers under `prlimit --nofile=N` (default: this shell's limit).
  */
-import { mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { connect } from "../helpers/mcp-client.ts";
 import { after, openRaw, slowBodyHead, type RawConnection } from "../helpers/raw-http.ts";
 import { startServer } from "../helpers/start-server.ts";
-import { BUN, ROOT, vmRssKiB } from "./procs.ts";
+import { BUN, ROOT, vmRssKiB, checkout } from "./procs.ts";
 
 const { values } = parseArgs({
   options: { connections: { type: "string", default: "10000" }, compare: { type: "string" }, "fd-limit": { type: "string" } },
@@ -94,15 +93,6 @@ async function measure(label: string, root: string): Promise<Figures> {
   return figures;
 }
 
-/** The tree of git revision `rev`, runnable: its files in a temp dir beside this tree's node_modules. */
-async function checkout(rev: string): Promise<{ root: string; [Symbol.dispose](): void }> {
-  const root = mkdtempSync(join(tmpdir(), "parley-rev-"));
-  const archive = Bun.spawn(["git", "archive", rev], { cwd: ROOT, stdout: "pipe" });
-  const untar = Bun.spawn(["tar", "-x", "-C", root], { stdin: archive.stdout });
-  if ((await archive.exited) !== 0 || (await untar.exited) !== 0) throw new Error(`git archive ${rev} failed`);
-  symlinkSync(join(ROOT, "node_modules"), join(root, "node_modules"));
-  return { root, [Symbol.dispose]: () => rmSync(root, { recursive: true, force: true }) };
-}
 
 const results: Figures[] = [];
 if (values.compare) {

@@ -1,17 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { startServer, type ServerProcess } from "../helpers/start-server.ts";
+import { join } from "node:path";
+import { startServer } from "../helpers/start-server.ts";
+import { disk, STORAGE_FIXTURE } from "../helpers/storage-fixture.ts";
 
-const FIXTURE = resolve(import.meta.dir, "../fixtures/storage-server.ts");
 
-/** Fills or empties the fixture server's disk (SIGUSR2: SQLite's page limit) and waits until it says so. */
-async function disk(server: ServerProcess, state: "full" | "room"): Promise<void> {
-  const seen = server.stdout().split(`disk: ${state}`).length;
-  server.proc.kill("SIGUSR2");
-  for (let i = 0; i < 500 && server.stdout().split(`disk: ${state}`).length === seen; i++) await Bun.sleep(10);
-  expect(server.stdout().split(`disk: ${state}`).length).toBe(seen + 1);
-}
 
 async function health(base: string, headers: Record<string, string> = {}) {
   const res = await fetch(`${base}/healthz`, { headers });
@@ -44,7 +37,7 @@ describe("/healthz", () => {
   });
 
   test("503 while the store cannot take a write (a full disk), with the cause logged once under an error id; 200 again once there is room, without a restart", async () => {
-    await using server = await startServer({ command: [process.execPath, FIXTURE] });
+    await using server = await startServer({ command: [process.execPath, STORAGE_FIXTURE] });
     expect((await health(server.url)).status).toBe(200);
     await disk(server, "full");
     const down = await healthBecomes(server.url, 503);

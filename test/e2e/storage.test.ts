@@ -6,19 +6,12 @@ import { genesisHash, Notifier, sealMessage, type ChannelsContext } from "../../
 import { SqliteStore } from "../../src/store/index.ts";
 import { connect } from "../helpers/mcp-client.ts";
 import { pkcePair, REDIRECT_URI, signIn, tokenRequest } from "../helpers/oauth.ts";
-import { startServer, type ServerProcess } from "../helpers/start-server.ts";
+import { startServer } from "../helpers/start-server.ts";
+import { disk, STORAGE_FIXTURE } from "../helpers/storage-fixture.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
 
 const MAIN = resolve(import.meta.dir, "../../src/main.ts");
-const FIXTURE = resolve(import.meta.dir, "../fixtures/storage-server.ts");
 
-/** Fills or empties the fixture server's disk (SIGUSR2) and waits until it says so. */
-async function disk(server: ServerProcess, state: "full" | "room"): Promise<void> {
-  const seen = server.stdout().split(`disk: ${state}`).length;
-  server.proc.kill("SIGUSR2");
-  for (let i = 0; i < 500 && server.stdout().split(`disk: ${state}`).length === seen; i++) await Bun.sleep(10);
-  expect(server.stdout().split(`disk: ${state}`).length).toBe(seen + 1);
-}
 
 /** A JSON answer (any other content type fails the test), with its status and Retry-After. */
 async function jsonAnswer(res: Response) {
@@ -59,7 +52,7 @@ async function realDatabase(dataDir: string, n: number): Promise<string> {
 
 describe("a full disk", () => {
   test("writes answer STORAGE_UNAVAILABLE (tool errors; JSON 503 at /register, /token and /authorize) with the cause logged once; nothing acknowledged is lost; once there is room the same process serves again", async () => {
-    await using server = await startServer({ command: [process.execPath, FIXTURE] });
+    await using server = await startServer({ command: [process.execPath, STORAGE_FIXTURE] });
     const base = server.url;
     await using alice = await connect(server.mcpUrl, "alice");
     const signedIn = await signIn(base);
