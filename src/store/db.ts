@@ -11,9 +11,13 @@ import { corrupt } from "./storage-errors.ts";
  * the same, N only caps the errors reported. 64 MiB (about 250,000 messages) keeps a cold start
  * near a second. A larger database is checked except for its messages table (every other table
  * takes milliseconds); SQLite still checks each page it reads, so a bad one answers
- * STORAGE_UNAVAILABLE when it is read instead of stopping the start.
+ * STORAGE_UNAVAILABLE when it is read instead of stopping the start. The audit log (a row per
+ * upstream call, up to audit_max_rows) grows the same way and is left out with it.
  */
 export const FULL_CHECK_MAX_BYTES = 64 * 1024 * 1024;
+
+/** The tables that grow with use: over FULL_CHECK_MAX_BYTES, the start-up check leaves them to the reads. */
+const GROWING_TABLES = ["messages", "audit_log"];
 
 /**
  * Opens the SQLite file in the data dir with Parley's pragmas, and checks it. Only the server
@@ -49,13 +53,17 @@ export function checkDatabase(db: Database, file: string, fullCheckMaxBytes = FU
   const tables =
     page_count * page_size <= fullCheckMaxBytes
       ? [null]
-      : db.query<{ name: string }, []>("SELECT name FROM sqlite_schema WHERE type = 'table' AND name <> 'messages'").all().map((r) => r.name);
+      : db
+          .query<{ name: string }, []>("SELECT name FROM sqlite_schema WHERE type = 'table'")
+          .all()
+          .map((r) => r.name)
+          .filter((name) => !GROWING_TABLES.includes(name));
   for (const table of tables) {
     const [first] = db.query<{ quick_check: string }, []>(table === null ? "PRAGMA quick_check(1)" : `PRAGMA quick_check("${table}")`).all();
     if (first?.quick_check !== "ok") throw corrupt(file, `PRAGMA quick_check: ${(first?.quick_check ?? "no answer").replace(/\s*\n\s*/g, " ").slice(0, 200)}`);
   }
   if (tables[0] !== null) {
-    log.warn("database over the start-up check size: every table checked but messages", { file, limit_mib: Math.round(fullCheckMaxBytes / 2 ** 20) });
+    log.warn("database over the start-up check size: every table checked but messages and audit_log", { file, limit_mib: Math.round(fullCheckMaxBytes / 2 ** 20) });
   }
   // Writes user_version back unchanged: the cheapest write there is, and it fails on a read-only file.
   const { user_version } = db.query<{ user_version: number }, []>("PRAGMA user_version").get()!;

@@ -7,3 +7,5 @@ export type * from "./auth-types.ts";
 export { existingDataDir, prepareDataDir } from "./data-dir.ts";
 export { lockDataDir, tryLockDataDir, type DataDirHolder, type DataDirLock } from "./lock.ts";
 export { OperatorQueries, type ChannelSummary, type ClientSummary } from "./operator-queries.ts";
+export { PinStore, type PinRecord } from "./pin-store.ts";
+export { AuditStore, type AuditQuery, type AuditRow } from "./audit-store.ts";

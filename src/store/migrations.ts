@@ -39,6 +39,20 @@ import type { Database } from "bun:sqlite";
  *   its latest kick (0 if never kicked). A private message of the seat whose position (reply_to for a
  *   bot's answer, else its own id) is not after it belongs to an earlier occupant, so the new one
  *   does not see it. A rejoin token moves the seat within one occupancy and leaves it unchanged.
+ * - tool_pins (0008): one row per upstream tool ever seen (server = the upstream's configured name,
+ *   tool = the upstream's own tool name). pinned_hash = SHA-256 of pinned_definition, the RFC 8785
+ *   canonical JSON of the definition the operator accepts (first seen, or approved since); held_hash /
+ *   held_definition / held_at = a different definition the upstream served since, held back until
+ *   `parley upstream approve` (NULL: nothing held). These hashes are digests of public definitions,
+ *   not of secrets. Rows are kept when a tool disappears, so a tool that comes back changed is held.
+ * - audit_log (0008): one row per upstream call, in a hash chain. id counts from 1 with no gaps;
+ *   hash = SHA-256(previous row's hash + "\n" + RFC 8785 canonical JSON of the row without `hash`
+ *   and without its NULL columns); the first row chains to SHA-256("parley:audit:genesis"). kind
+ *   `call`: who (the caller's subject), server, tool, method, ts (when it began), duration_us,
+ *   outcome (`ok`, `tool_error` or an error code), arg_bytes and result_bytes: sizes, never values.
+ *   kind `prune`: retention deleted every row up to through_id (count of them) in the same
+ *   transaction; through_hash = that row's hash, where the remaining chain continues from. kind
+ *   `lost`: count calls that could not be written (storage unavailable) before this row.
  */
 export const MIGRATIONS: { name: string; sql: string }[] = [
   {
@@ -196,6 +210,42 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
         WHERE m.channel_id = slots.channel_id AND m.sender = 'system'
           AND json_extract(m.body, '$.type') = 'slot:kick' AND json_extract(m.body, '$.slot_id') = slots.slot_id
       ), 0);
+    `,
+  },
+  {
+    name: "0008_gateway_pins_audit",
+    sql: `
+      CREATE TABLE tool_pins (
+        server TEXT NOT NULL,
+        tool TEXT NOT NULL,
+        pinned_hash TEXT NOT NULL,
+        pinned_definition TEXT NOT NULL,
+        pinned_at TEXT NOT NULL,
+        held_hash TEXT,
+        held_definition TEXT,
+        held_at TEXT,
+        PRIMARY KEY (server, tool)
+      ) WITHOUT ROWID;
+      CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        ts TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        who TEXT,
+        server TEXT,
+        tool TEXT,
+        method TEXT,
+        duration_us INTEGER,
+        outcome TEXT,
+        arg_bytes INTEGER,
+        result_bytes INTEGER,
+        through_id INTEGER,
+        through_hash TEXT,
+        count INTEGER,
+        hash TEXT NOT NULL
+      );
+      CREATE INDEX audit_log_ts ON audit_log(ts);
+      CREATE INDEX audit_log_who ON audit_log(who, id) WHERE who IS NOT NULL;
+      CREATE INDEX audit_log_prune ON audit_log(id) WHERE kind = 'prune';
     `,
   },
 ];

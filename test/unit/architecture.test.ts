@@ -12,9 +12,9 @@ const SRC = resolve(import.meta.dir, "../../src");
 
 const ALLOWED: Record<string, string[]> = {
   main: ["cli", "errors"],
-  cli: ["server", "config", "http", "store", "mcp", "channels", "auth", "transcript", "sandbox", "errors", "version", "lib"],
+  cli: ["server", "config", "http", "store", "mcp", "channels", "auth", "transcript", "sandbox", "gateway", "errors", "version", "lib"],
   // Builds the whole server from a config (cli/serve.ts only parses flags, prints and waits).
-  server: ["config", "http", "store", "mcp", "channels", "auth", "transcript", "sandbox", "errors", "version", "lib"],
+  server: ["config", "http", "store", "mcp", "channels", "auth", "transcript", "sandbox", "gateway", "errors", "version", "lib"],
   http: ["auth", "config", "errors", "lib"],
   auth: ["store", "lib", "errors", "identity"],
   mcp: ["channels", "errors", "identity", "lib"],
@@ -24,6 +24,9 @@ const ALLOWED: Record<string, string[]> = {
   // A pure engine: no store, no http; it implements the hook protocol of transcript (types only).
   sandbox: ["lib", "errors", "transcript"],
   store: ["lib", "errors"],
+  // The upstream MCP servers behind the gateway: their pins and audit log live in the store; the
+  // SDK client is used here only. mcp re-exposes what it lists; it never reaches the other way.
+  gateway: ["store", "lib", "errors"],
   // The log levels and formats it accepts are the logger's own (lib/log.ts).
   config: ["errors", "lib"],
   lib: [],
@@ -39,6 +42,8 @@ const LIBRARY_HOME: Record<string, string[]> = {
   "@modelcontextprotocol/sdk/server": ["mcp"],
   "@modelcontextprotocol/sdk/types": ["mcp"],
   "@modelcontextprotocol/sdk/shared": ["mcp"],
+  // The SDK client (one per upstream) only in src/gateway, as the SDK server only in src/mcp.
+  "@modelcontextprotocol/sdk/client": ["gateway"],
   // The SDK's OAuth error classes and RFC schemas: only src/auth (oauth-errors.ts, clients.ts).
   "@modelcontextprotocol/sdk/server/auth": ["auth"],
   "@modelcontextprotocol/sdk/shared/auth": ["auth"],
