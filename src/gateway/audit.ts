@@ -167,10 +167,12 @@ export class AuditLog {
 
   private async pruneChunks(now: number): Promise<number> {
     let deleted = 0;
+    if (!this.flush()) return 0;
+    this.syncHead();
+    // Decided once: each chunk's prune row moves lastId on, and must not move the target with it.
+    const cutoff = new Date(now - this.options.retentionDays * 86_400_000).toISOString();
+    const target = Math.max(this.store.lastIdBefore(cutoff) ?? 0, this.lastId - this.options.maxRows);
     while (!this.closed && this.flush()) {
-      this.syncHead();
-      const cutoff = new Date(now - this.options.retentionDays * 86_400_000).toISOString();
-      const target = Math.max(this.store.lastIdBefore(cutoff) ?? 0, this.lastId - this.options.maxRows);
       const first = this.store.firstId();
       if (first === null || first > target) break;
       let sealed: AuditRow | undefined;

@@ -24,8 +24,8 @@ const ALLOWED: Record<string, string[]> = {
   // A pure engine: no store, no http; it implements the hook protocol of transcript (types only).
   sandbox: ["lib", "errors", "transcript"],
   store: ["lib", "errors"],
-  // The upstream MCP servers behind the gateway: their pins and audit log live in the store; the
-  // SDK client is used here only. mcp re-exposes what it lists; it never reaches the other way.
+  // The upstream MCP servers behind the gateway: their tool pins and the audit log of their calls
+  // live in the store; the SDK client enters here only (as the SDK server does in mcp).
   gateway: ["store", "lib", "errors"],
   // The log levels and formats it accepts are the logger's own (lib/log.ts).
   config: ["errors", "lib"],
