@@ -10,7 +10,8 @@ import { log } from "./lib/log.ts";
 import { createApp, listen, serveAdmin } from "./http/index.ts";
 import { channelTools, createMcpServer, McpEndpoint, ToolTable, TranscriptDownloads, type McpServerOptions, type ToolDef } from "./mcp/index.ts";
 import { allowListFetcher, BotPool, PRESETS, SandboxEngine } from "./sandbox/index.ts";
-import { COMMIT_TURNS, lockDataDir, prepareDataDir, SqliteAuthStore, SqliteStore } from "./store/index.ts";
+import { AuditLog, ToolPins } from "./gateway/index.ts";
+import { AuditStore, COMMIT_TURNS, lockDataDir, PinStore, prepareDataDir, SqliteAuthStore, SqliteStore } from "./store/index.ts";
 import { ed25519Signer } from "./transcript/index.ts";
 import { VERSION } from "./version.ts";
 
@@ -25,6 +26,9 @@ export interface RunningServer {
   auth: AuthContext | null;
   /** The open store (test fixtures reach its connection; the product does not). */
   store: SqliteStore;
+  /** Upstream tools' pinned definitions, and the audit log of upstream calls (the gateway's). */
+  pins: ToolPins;
+  audit: AuditLog;
   stop(): Promise<void>;
 }
 
@@ -71,15 +75,23 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const key = await loadSigningKey(dataDir);
     const store = new SqliteStore(dataDir);
     undo.push(() => store.close());
+    const pins = new ToolPins(new PinStore(store.db));
+    const audit = new AuditLog(new AuditStore(store.db), { retentionDays: config.audit_retention_days, maxRows: config.audit_max_rows });
+    undo.push(() => audit.close());
     let built!: ReturnType<typeof wire>;
     const { app, server } = bind(config, (port) => (built = wire(config, port, { dataDir, key, store, options })).app);
     undo.push(() => app.stop(true), () => built.dispose());
     const { ctx, auth, endpoint } = built;
-    const admin = serveAdmin(adminSocket, { closeChannel: (id) => updateChannel(ctx, OPERATOR, { channel_id: id, ops: [{ type: "close" }] }).then(() => {}) });
+    const admin = serveAdmin(adminSocket, {
+      closeChannel: (id) => updateChannel(ctx, OPERATOR, { channel_id: id, ops: [{ type: "close" }] }).then(() => {}),
+      approveUpstream: async (server, tool) => pins.approve(server, tool),
+    });
     undo.push(() => admin.stop());
     // Expired codes, clients never signed in, dead refresh families: at start-up, then every few minutes.
     const sweeper = auth ? startSweeper(auth) : null;
     undo.push(() => sweeper?.stop());
+    // Audit rows past audit_retention_days or audit_max_rows: at start-up, then every few minutes.
+    audit.startRetention();
     // Bots answer every message they have not processed yet, e.g. those that arrived just before a crash.
     for (const channelId of await store.openBotChannels()) {
       runBots(ctx, channelId).catch((err) => log.error("bots failed to catch up", { channel: channelId, err }));
@@ -93,12 +105,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       dataDir,
       auth,
       store,
+      pins,
+      audit,
       async stop() {
         admin.stop();
         await sweeper?.stop();
         await endpoint.close();
         built.dispose();
         await app.stop(true);
+        await audit.close();
         store.close();
         lock.release();
         log.info("stopped");

@@ -14,6 +14,10 @@ Usage:
   parley channels close CHANNEL_ID        as an admin's close; through the server while one runs
   parley channels export CHANNEL_ID       the signed transcript, to stdout
   parley backup NEW_DIR                   a consistent copy of the data (database and key), online
+  parley upstream pins [NAME]             upstream tools' pinned definitions; held-back changes with their diff
+  parley upstream approve NAME            accept the held definitions of upstream NAME (or of one tool: SERVER_TOOL)
+  parley audit [--agent NAME] [--since 1h] [--json]   the log of upstream calls (who, tool, outcome, sizes)
+  parley audit --verify [--json]          check its hash chain (exit 0 valid, 1 names the first broken row)
   parley verify FILE|URL [--jwks SERVER_URL]   check a transcript (exit 0 valid, 1 invalid); --jwks: the
                                           server's URL, to check the signing key is the one it publishes
   parley version

@@ -87,6 +87,10 @@ export const ConfigSchema = z
      * out); a page stops before the message that would pass it, always holding at least one.
      */
     max_answer_bytes: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+    /** Rows of the audit log of upstream calls older than this are deleted (every 5 minutes, leaving a prune row the chain goes on from). */
+    audit_retention_days: z.coerce.number().int().min(1).max(36_500).default(90),
+    /** At most about this many audit rows are kept (~0.2 KiB each on disk), the oldest deleted first: the log's size is bounded whatever the call rate. */
+    audit_max_rows: z.coerce.number().int().min(1000).max(1_000_000_000).default(1_000_000),
     /** Lines on stderr at this level and above: error, warn (bot errors, revoked sign-ins), info (a line per request, sign-ins, channels, start and stop), debug (stacks, /healthz). */
     log_level: z.enum(LOG_LEVELS).default("info"),
     /** text: `TIME LEVEL msg key=value …`; json: one object per line. */

@@ -204,7 +204,7 @@ describe("verifyAuditLog()", () => {
 
   test("any other edited column is named too: who, a size, the time, the kind, a column set to NULL", async () => {
     for (const edit of ["who = 'usr_alice'", "arg_bytes = arg_bytes + 1", "ts = '2026-11-29T09:00:00.000Z'", "kind = 'lost'", "method = NULL", "duration_us = 1501"]) {
-      expect([edit, (await tampered([`UPDATE audit_log SET ${edit} WHERE id = 12`])).row]).toEqual([edit, 12]);
+      expect([edit, ((await tampered([`UPDATE audit_log SET ${edit} WHERE id = 12`])) as { row?: number }).row]).toEqual([edit, 12]);
     }
   });
 
