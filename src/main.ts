@@ -11,6 +11,7 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
   channels: () => import("./cli/channels.ts"),
   backup: () => import("./cli/backup.ts"),
   verify: () => import("./cli/verify.ts"),
+  example: () => import("./cli/example.ts"),
   version: () => import("./cli/version.ts"),
   help: () => import("./cli/help.ts"),
 };

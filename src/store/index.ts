@@ -7,3 +7,4 @@ export type * from "./auth-types.ts";
 export { existingDataDir, prepareDataDir } from "./data-dir.ts";
 export { lockDataDir, tryLockDataDir, type DataDirHolder, type DataDirLock } from "./lock.ts";
 export { OperatorQueries, type ChannelSummary, type ClientSummary } from "./operator-queries.ts";
+export { BattleLog, BATTLE_LOG_MAX_BYTES, type BattleEvent, type BattleEventDraft } from "./battle-log.ts";
