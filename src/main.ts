@@ -13,6 +13,7 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
   upstream: () => import("./cli/upstream.ts"),
   audit: () => import("./cli/audit.ts"),
   verify: () => import("./cli/verify.ts"),
+  example: () => import("./cli/example.ts"),
   version: () => import("./cli/version.ts"),
   help: () => import("./cli/help.ts"),
 };

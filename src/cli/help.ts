@@ -20,6 +20,10 @@ Usage:
   parley audit --verify [--json]          check its hash chain (exit 0 valid, 1 names the first broken row)
   parley verify FILE|URL [--jwks SERVER_URL]   check a transcript (exit 0 valid, 1 invalid); --jwks: the
                                           server's URL, to check the signing key is the one it publishes
+  parley example battle|docker|code [--port N] [--host 127.0.0.1] [--data ./parley_data]
+                                          an example upstream MCP server: on stdio, or with --port
+                                          over Streamable HTTP at /mcp (--data: battle's log)
+  parley example config [--data DIR]      a config wiring the three examples, to stdout
   parley version
   parley help
 

@@ -104,7 +104,8 @@ const LooseCallToolRequestSchema = z.looseObject({
   params: z.looseObject({ name: z.string(), arguments: z.unknown().optional() }),
 });
 
-function describeIssues(error: z.ZodError): string {
+/** The first few issues of a failed parse, as `path: message`, for INVALID_REQUEST texts. */
+export function describeIssues(error: z.ZodError): string {
   return error.issues
     .slice(0, 5)
     .map((i) => `${i.path.length ? i.path.join(".") : "arguments"}: ${i.message}`)

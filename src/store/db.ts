@@ -21,11 +21,12 @@ const GROWING_TABLES = ["messages", "audit_log"];
 
 /**
  * Opens the SQLite file in the data dir with Parley's pragmas, and checks it. Only the server
- * creates it (`create`); other commands open what is there.
+ * creates it (`create`); other commands open what is there. `name`: another file of the same kind
+ * (an example upstream's own database).
  */
-export function openDatabase(dataDir: string, { create = true }: { create?: boolean } = {}): Database {
+export function openDatabase(dataDir: string, { create = true, name = "parley.db" }: { create?: boolean; name?: string } = {}): Database {
   if (create) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const file = resolve(dataDir, "parley.db");
+  const file = resolve(dataDir, name);
   const db = new Database(file, { create, strict: true });
   try {
     // busy_timeout first: the other pragmas may already need the lock.

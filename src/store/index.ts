@@ -9,3 +9,4 @@ export { lockDataDir, tryLockDataDir, type DataDirHolder, type DataDirLock } fro
 export { OperatorQueries, type ChannelSummary, type ClientSummary } from "./operator-queries.ts";
 export { PinStore, type PinRecord } from "./pin-store.ts";
 export { AuditStore, type AuditQuery, type AuditRow } from "./audit-store.ts";
+export { BattleLog, BATTLE_LOG_MAX_BYTES, type BattleEvent, type BattleEventDraft } from "./battle-log.ts";

@@ -12,7 +12,7 @@ const SRC = resolve(import.meta.dir, "../../src");
 
 const ALLOWED: Record<string, string[]> = {
   main: ["cli", "errors"],
-  cli: ["server", "config", "http", "store", "mcp", "channels", "auth", "transcript", "sandbox", "gateway", "errors", "version", "lib"],
+  cli: ["server", "config", "http", "store", "mcp", "channels", "auth", "transcript", "sandbox", "gateway", "errors", "version", "lib", "gateway/examples"],
   // Builds the whole server from a config (cli/serve.ts only parses flags, prints and waits).
   server: ["config", "http", "store", "mcp", "channels", "auth", "transcript", "sandbox", "gateway", "errors", "version", "lib"],
   http: ["auth", "config", "errors", "lib"],
@@ -35,6 +35,12 @@ const ALLOWED: Record<string, string[]> = {
   // Shared kernel types (like errors.ts): who a verified request speaks for.
   identity: [],
   version: [],
+  // The example upstreams (`parley example NAME`) are programs of their own that a gateway starts
+  // and talks to over MCP like any upstream; they live beside the gateway but are a node of their
+  // own, which the gateway never imports. Built from the same parts as the server, each library
+  // through its one folder: their MCP server through mcp (the SDK server's home), the battle
+  // log through store (bun:sqlite), run_js_code through sandbox (QuickJS).
+  "gateway/examples": ["mcp", "store", "sandbox", "errors", "lib"],
 };
 
 const LIBRARY_HOME: Record<string, string[]> = {
@@ -54,8 +60,13 @@ const LIBRARY_HOME: Record<string, string[]> = {
   "@jitl": ["sandbox"],
 };
 
+/** Folders below the top level that are features of their own (see ALLOWED). */
+const NESTED_FEATURES = ["gateway/examples"];
+
 function featureOf(file: string): string {
   const rel = relative(SRC, file);
+  const nested = NESTED_FEATURES.find((f) => rel.startsWith(`${f}/`));
+  if (nested) return nested;
   const top = rel.split("/")[0]!;
   return top.endsWith(".ts") ? top.slice(0, -3) : top;
 }
