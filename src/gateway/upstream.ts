@@ -133,7 +133,7 @@ export class Upstream {
         void this.probe();
         return new AppError("UPSTREAM_UNAVAILABLE", `Upstream "${this.name}" did not answer within ${timeout / 1000} s`);
       }
-      if (err.code === ErrorCode.ConnectionClosed) return new AppError("UPSTREAM_UNAVAILABLE", `Upstream "${this.name}" went away during the call (${this.process?.exitDescription ?? "connection closed"})`);
+      if (err.code === ErrorCode.ConnectionClosed) return new AppError("UPSTREAM_UNAVAILABLE", `Upstream "${this.name}" went away during the call`);
       // A JSON-RPC error it answered: the arguments (-32602: the upstream validated them) or its own failure.
       if (err.code === ErrorCode.InvalidParams) return new AppError("INVALID_REQUEST", `Upstream "${this.name}" refused the call: ${err.message}`);
       return new AppError("UPSTREAM_UNAVAILABLE", `Upstream "${this.name}" failed the call: ${err.message}`);
@@ -183,7 +183,7 @@ export class Upstream {
   private async session(): Promise<{ reason: string; upFor: number }> {
     const ended = new Promise<string>((resolve) => (this.lose = resolve));
     const client = new Client({ name: "parley-gateway", version: this.options.version }, { capabilities: {} });
-    client.onclose = () => this.lose?.(this.process?.exitDescription ?? "connection closed");
+    client.onclose = () => void this.closeReason().then((reason) => this.lose?.(reason));
     this.client = client;
     const timeout = this.options.config.start_timeout_seconds * 1000;
     const started = (async () => {
@@ -191,7 +191,14 @@ export class Upstream {
       client.setNotificationHandler(ToolListChangedNotificationSchema, () => void this.relist());
       await this.list(client, timeout);
     })();
-    const first = await Promise.race([started.then(() => null), ended]);
+    let first: string | null;
+    try {
+      first = await Promise.race([started.then(() => null), ended]);
+    } catch (err) {
+      // A child that exits while starting fails the handshake with "Connection closed": say how it ended.
+      if (this.process && err instanceof McpError && err.code === ErrorCode.ConnectionClosed) return { reason: await this.closeReason(), upFor: 0 };
+      throw err;
+    }
     if (first !== null) {
       started.catch(() => {});
       return { reason: first, upFor: 0 };
@@ -207,6 +214,14 @@ export class Upstream {
     } finally {
       clearInterval(pinger);
     }
+  }
+
+  /** Why the connection closed: for a child, how it ended (its stdout closes a moment before its exit status is known). */
+  private async closeReason(): Promise<string> {
+    const child = this.process;
+    if (!child) return "connection closed";
+    await Promise.race([child.exited, Bun.sleep(STOP_GRACE_MS)]);
+    return child.exitDescription ?? "it closed its stdout";
   }
 
   private transport(): Transport {
