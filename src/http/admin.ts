@@ -2,18 +2,28 @@ import { chmodSync, unlinkSync } from "node:fs";
 import { AppError } from "../errors.ts";
 import { log } from "../lib/log.ts";
 
-/** What the running server does for an operator command (`parley channels close`). */
+/** What the running server does for an operator command. */
 export interface AdminHandlers {
+  /** `parley channels close`. */
   closeChannel(channelId: string): Promise<void>;
+  /** `parley status`: the server's state, as JSON. */
+  status?(): unknown;
+  /** `parley token revoke`: the grant changed, so its open sessions are told their tools did. */
+  grantChanged?(grantId: string): void;
 }
 
-/** The answer on the admin socket: the command's outcome, with its stable code on failure. */
-export type AdminAnswer = { ok: true } | { ok: false; code: string; message: string };
+/** The answer on the admin socket: the command's outcome (with its result), or its stable code on failure. */
+export type AdminAnswer = { ok: true; result?: unknown } | { ok: false; code: string; message: string };
+
+/** A command for the running server (askAdmin). */
+export type AdminCommand = { closeChannel: string } | { status: true } | { grantChanged: string };
 
 const CLOSE = /^\/channels\/([^/]+)\/close$/;
+const GRANT = /^\/grants\/([^/]+)\/changed$/;
 
 /**
- * Operator commands that must run inside the server, on a Unix socket: while a server runs it is
+ * Operator commands that must run inside the server, on a Unix socket (`parley channels close`,
+ * `parley status`, and `parley token revoke` telling the server a grant changed): while a server runs it is
  * the only process that may change channels (its store keeps channel records, the chain head and
  * the next message id in memory, and wakes the channel's long polls), so `parley channels close`
  * asks it here instead of writing the database itself. Whoever may connect may write the data
@@ -31,11 +41,20 @@ export function serveAdmin(path: string, handlers: AdminHandlers): { stop(): voi
     unix: path,
     development: false,
     async fetch(request) {
-      const close = request.method === "POST" ? CLOSE.exec(new URL(request.url).pathname) : null;
-      if (!close) return Response.json({ ok: false, code: "INVALID_REQUEST", message: "Unknown admin command" } satisfies AdminAnswer, { status: 404 });
+      const path = new URL(request.url).pathname;
+      const close = request.method === "POST" ? CLOSE.exec(path) : null;
+      const grant = request.method === "POST" ? GRANT.exec(path) : null;
       try {
-        await handlers.closeChannel(decodeURIComponent(close[1]!));
-        return Response.json({ ok: true } satisfies AdminAnswer);
+        if (close) {
+          await handlers.closeChannel(decodeURIComponent(close[1]!));
+          return Response.json({ ok: true } satisfies AdminAnswer);
+        }
+        if (grant && handlers.grantChanged) {
+          handlers.grantChanged(decodeURIComponent(grant[1]!));
+          return Response.json({ ok: true } satisfies AdminAnswer);
+        }
+        if (request.method === "GET" && path === "/status" && handlers.status) return Response.json({ ok: true, result: handlers.status() } satisfies AdminAnswer);
+        return Response.json({ ok: false, code: "INVALID_REQUEST", message: "Unknown admin command" } satisfies AdminAnswer, { status: 404 });
       } catch (err) {
         if (err instanceof AppError) return Response.json({ ok: false, code: err.code, message: err.message } satisfies AdminAnswer, { status: 400 });
         log.error("admin command failed", { err });
@@ -57,7 +76,13 @@ export function serveAdmin(path: string, handlers: AdminHandlers): { stop(): voi
 }
 
 /** Sends an operator command to the running server's admin socket; its answer, or a connection error. */
-export async function askAdmin(socket: string, command: { closeChannel: string }): Promise<AdminAnswer> {
-  const res = await fetch(`http://parley/channels/${encodeURIComponent(command.closeChannel)}/close`, { method: "POST", unix: socket });
+export async function askAdmin(socket: string, command: AdminCommand): Promise<AdminAnswer> {
+  const [method, path] =
+    "closeChannel" in command
+      ? ["POST", `/channels/${encodeURIComponent(command.closeChannel)}/close`]
+      : "grantChanged" in command
+        ? ["POST", `/grants/${encodeURIComponent(command.grantChanged)}/changed`]
+        : ["GET", "/status"];
+  const res = await fetch(`http://parley${path}`, { method, unix: socket });
   return (await res.json()) as AdminAnswer;
 }
