@@ -5,6 +5,8 @@ import { createAuthContext, loadSigningKey, startSweeper, stillAuthorized, type 
 import { createBotsRuntime, Notifier, OPERATOR, runBots, updateChannel, type ChannelsContext } from "./channels/index.ts";
 import type { Config } from "./config/index.ts";
 import { AppError } from "./errors.ts";
+import { Gateway } from "./gateway/index.ts";
+import { CHANNELS, grantServer, type Identity } from "./identity.ts";
 import { isLoopbackHost } from "./lib/address.ts";
 import { log } from "./lib/log.ts";
 import { createApp, listen, serveAdmin } from "./http/index.ts";
@@ -36,6 +38,8 @@ export interface StartOptions {
   /** Test-only additions (the conformance fixture entry point); the product passes none. */
   extraTools?: ToolDef[];
   configure?: McpServerOptions["configure"];
+  /** The environment the gateway's upstreams read (header `${NAME}`, stdio `env` names, PATH); default none. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** Auth settings for the server's public URL: the OAuth issuer, and `…/mcp` the resource. */
@@ -47,7 +51,7 @@ export function authSettings(config: Config): AuthSettings {
     accessTokenTtlSeconds: config.access_token_ttl_seconds,
     refreshTokenTtlSeconds: config.refresh_token_ttl_seconds,
     defaultServers: config.default_servers,
-    knownServers: ["channels"],
+    knownServers: [CHANNELS, ...config.upstream.map((u) => u.name)],
   };
 }
 
@@ -63,6 +67,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   }
   log.configure({ level: config.log_level, format: config.log_format });
   await checkHost(config.host);
+  // Before anything is locked or opened: a header naming an unset variable stops the start here.
+  const gateway = config.upstream.length > 0 ? new Gateway(config.upstream, { env: options.env ?? {}, version: VERSION, reserved: toolNames(options) }) : undefined;
   const dataDir = prepareDataDir(config.data);
   // Longer than a Unix socket address holds (108 bytes) is fine: Bun binds and connects such a
   // path through its directory (measured with 225-byte paths).
@@ -79,14 +85,21 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const audit = new AuditLog(new AuditStore(store.db), { retentionDays: config.audit_retention_days, maxRows: config.audit_max_rows });
     undo.push(() => audit.close());
     let built!: ReturnType<typeof wire>;
-    const { app, server } = bind(config, (port) => (built = wire(config, port, { dataDir, key, store, options })).app);
+    const { app, server } = bind(config, (port) => (built = wire(config, port, { dataDir, key, store, options, gateway })).app);
     undo.push(() => app.stop(true), () => built.dispose());
     const { ctx, auth, endpoint } = built;
+    const startedAt = new Date().toISOString();
     const admin = serveAdmin(adminSocket, {
       closeChannel: (id) => updateChannel(ctx, OPERATOR, { channel_id: id, ops: [{ type: "close" }] }).then(() => {}),
       approveUpstream: async (server, tool) => pins.approve(server, tool),
+      status: () => ({ version: VERSION, pid: process.pid, started_at: startedAt, url: built.config.public_url, sessions: endpoint.sessionCount, upstreams: gateway?.status() ?? [] }),
+      // A revoked token's next request is refused anyway; its open sessions hear now that their tools changed.
+      grantChanged: (id) => void endpoint.notifyToolsChanged((caller) => caller?.grantId === id),
     });
     undo.push(() => admin.stop());
+    // Upstreams start now, in the background: the banner does not wait for them (`parley status` shows each).
+    gateway?.start();
+    undo.push(() => gateway?.stop());
     // Expired codes, clients never signed in, dead refresh families: at start-up, then every few minutes.
     const sweeper = auth ? startSweeper(auth) : null;
     undo.push(() => sweeper?.stop());
@@ -111,6 +124,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         admin.stop();
         await sweeper?.stop();
         await endpoint.close();
+        await gateway?.stop();
         built.dispose();
         await app.stop(true);
         await audit.close();
@@ -127,7 +141,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 }
 
 /** Everything behind the port, for the public URL it gives; synchronous, so it runs before the first request. */
-function wire(base: Config, port: number, { dataDir, key, store, options }: { dataDir: string; key: SigningKey; store: SqliteStore; options: StartOptions }) {
+function wire(base: Config, port: number, { dataDir, key, store, options, gateway }: { dataDir: string; key: SigningKey; store: SqliteStore; options: StartOptions; gateway?: Gateway }) {
   const config: Config = Object.freeze({ ...base, data: dataDir, public_url: base.public_url.endsWith(":0") ? `http://localhost:${port}` : base.public_url });
   const settings = authSettings(config);
   const botPool = new BotPool({
@@ -148,7 +162,17 @@ function wire(base: Config, port: number, { dataDir, key, store, options }: { da
   const table = new ToolTable([...channelTools(ctx, VERSION, downloads), ...(options.extraTools ?? [])]);
   const endpoint = new McpEndpoint({
     createServer: (session) =>
-      createMcpServer({ version: VERSION, channels: ctx, table, configure: options.configure, stillAuthorized: auth ? (identity) => stillAuthorized(auth, identity) : undefined, auth: session, downloads }),
+      createMcpServer({
+        version: VERSION,
+        channels: ctx,
+        table,
+        configure: options.configure,
+        stillAuthorized: auth ? (identity) => stillAuthorized(auth, identity) : undefined,
+        auth: session,
+        downloads,
+        gateway,
+        defaultGrant: config.default_servers,
+      }),
     idleMs: config.session_idle_seconds * 1000,
     maxBodyBytes: config.max_body_bytes,
     answerTurns: COMMIT_TURNS + 1,
@@ -162,7 +186,11 @@ function wire(base: Config, port: number, { dataDir, key, store, options }: { da
     handleMcp: (r, identity, address) => endpoint.handle(r, identity, address),
     downloadTranscript: (r, address) => downloads.handle(r, address),
     probeStore: () => store.probeWrite(),
+    upstreamsDegraded: gateway ? () => gateway.degraded() : undefined,
   });
+  // An upstream's tools appeared, changed or went: the sessions whose grant names that server hear it.
+  const grantOf = (caller: Identity | null) => caller?.servers ?? config.default_servers;
+  gateway?.onChange((server) => endpoint.notifyToolsChanged((caller) => grantOf(caller).some((entry) => grantServer(entry) === server)));
   return {
     app,
     config,
@@ -174,6 +202,11 @@ function wire(base: Config, port: number, { dataDir, key, store, options }: { da
       botPool.dispose();
     },
   };
+}
+
+/** The built-in tools' names, which no upstream tool may take. */
+function toolNames(options: StartOptions): string[] {
+  return [...channelTools({} as ChannelsContext, VERSION), ...(options.extraTools ?? [])].map((t) => t.name);
 }
 
 /** listen(), with the OS's refusals as one line naming the host or port and what to do. */

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { AppError } from "../errors.ts";
+import { grantEntryKnown } from "../identity.ts";
 import { randomToken } from "../lib/ids.ts";
 import type { GrantRecord } from "../store/index.ts";
 import { signAccessToken } from "./access-tokens.ts";
@@ -7,7 +8,9 @@ import type { AuthContext } from "./context.ts";
 
 export const AgentTokenRequestSchema = z.object({
   agent: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "agent name: 1-64 letters, digits, _ . -"),
-  servers: z.array(z.string().regex(/^[a-z0-9-]+$/, 'server names are [a-z0-9-]+ (e.g. "channels", "battle")')).min(1),
+  servers: z
+    .array(z.string().regex(/^(?=.{1,64}$)[a-z0-9-]{1,32}(_[A-Za-z0-9_-]+)?$/, 'servers are [a-z0-9-]+ ("channels", "battle"), a single tool SERVER_TOOL ("battle_echo")'))
+    .min(1),
   ttl: z
     .string()
     .regex(/^\d+[smhd]$/, 'ttl like "30d", "12h", "15m" or "90s"')
@@ -28,9 +31,9 @@ export function ttlSeconds(ttl: string): number {
 export async function issueAgentToken(ctx: AuthContext, request: AgentTokenRequest) {
   const req = AgentTokenRequestSchema.parse(request);
   // A token for a server this one does not serve would only ever get 403 insufficient_scope.
-  const unknown = req.servers.filter((s) => !ctx.settings.knownServers.includes(s));
+  const unknown = req.servers.filter((s) => !grantEntryKnown(ctx.settings.knownServers, s));
   if (unknown.length > 0) {
-    throw new AppError("INVALID_REQUEST", `Cannot issue a token for ${unknown.map((s) => `"${s}"`).join(", ")}: this server serves: ${ctx.settings.knownServers.join(", ")}`);
+    throw new AppError("INVALID_REQUEST", `Cannot issue a token for ${unknown.map((s) => `"${s}"`).join(", ")}: this server serves: ${ctx.settings.knownServers.join(", ")} (or one upstream tool: SERVER_TOOL)`);
   }
   const seconds = ttlSeconds(req.ttl);
   const grant: GrantRecord = {

@@ -2,7 +2,7 @@ import { verifyAccessToken } from "./access-tokens.ts";
 import { resourceAliases, resourceForHost, type AuthContext } from "./context.ts";
 import { resourceMetadataUrl } from "./metadata.ts";
 
-import type { Identity } from "../identity.ts";
+import { grantEntryKnown, type Identity } from "../identity.ts";
 import type { GrantRecord } from "../store/index.ts";
 
 const VERIFIED_CACHE_SIZE = 10_000;
@@ -51,10 +51,13 @@ export async function authenticate(ctx: AuthContext, request: Request): Promise<
     if (ctx.verifiedTokens.size >= VERIFIED_CACHE_SIZE) ctx.verifiedTokens.delete(ctx.verifiedTokens.keys().next().value!);
     ctx.verifiedTokens.set(token, claims);
   }
-  const servers = claims.scope.split(" ").filter((s) => knownServers.includes(s));
-  const identity: Identity = { subject: claims.sub, servers, grantId: claims.gid, clientId: claims.client_id ?? null, token, expiresAt: claims.exp };
-  const refused = tokenRefusal(await ctx.store.getGrant(claims.gid), identity);
+  const grant = await ctx.store.getGrant(claims.gid);
+  const refused = tokenRefusal(grant, { subject: claims.sub, expiresAt: claims.exp });
   if (refused) return challenge(401, "invalid_token", refused === "revoked" ? "The access token has been revoked" : "The access token has expired");
+  // What the grant names now (its row, read on every request), of what this server serves: a
+  // whole server ("channels", an upstream) or one upstream tool ("battle_echo").
+  const servers = grant!.scope.split(" ").filter((entry) => grantEntryKnown(knownServers, entry));
+  const identity: Identity = { subject: claims.sub, servers, grantId: claims.gid, clientId: claims.client_id ?? null, token, expiresAt: claims.exp };
   if (servers.length === 0) return challenge(403, "insufficient_scope", `This token grants none of: ${scope}`);
   return { ok: true, identity };
 }

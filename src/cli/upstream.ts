@@ -94,7 +94,7 @@ async function approveThrough(holder: DataDirHolder, dir: string, server: string
     throw new AppError("STORAGE_UNAVAILABLE", `cannot reach the server running on ${dir} (pid ${holder.pid}) at ${holder.adminSocket} (${err.message}); if it is still starting, try again`);
   });
   if (!answer.ok) throw new Error(answer.message);
-  return (answer.approved ?? []) as ApprovedPin[];
+  return (answer.result ?? []) as ApprovedPin[];
 }
 
 const indent = (text: string, n: number) => text.replace(/^/gm, " ".repeat(n));

@@ -1,2 +1,3 @@
 export { loadConfig, type LoadSources } from "./load.ts";
-export { ConfigSchema, CONFIG_KEYS, type Config } from "./schema.ts";
+export { ConfigSchema, CONFIG_KEYS, GRANT_ENTRY, type Config } from "./schema.ts";
+export { ENV_REFERENCE, UPSTREAM_NAME, type UpstreamConfig } from "./upstreams.ts";

@@ -4,6 +4,8 @@ import { CONFIG_KEYS, ConfigSchema, type Config } from "./schema.ts";
 
 /** Keys whose env value is a comma-separated list. */
 const LIST_KEYS = new Set<string>(["allowed_origins", "default_servers", "bot_fetch_hosts", "trusted_proxies"]);
+/** Keys only a TOML file sets: `[[upstream]]` tables have no flat env or flag form. */
+const TOML_ONLY = new Set<string>(["upstream"]);
 
 export interface LoadSources {
   /** Parsed flags, already in config-key form (`public_url`, …), plus `config` for the TOML path. */
@@ -19,10 +21,11 @@ export interface LoadSources {
 export function loadConfig({ flags, env, cwd = process.cwd() }: LoadSources): Config {
   const explicitPath = (flags.config as string | undefined) ?? env.PARLEY_CONFIG;
   const tomlPath = explicitPath ?? (existsSync(`${cwd}/parley.toml`) ? `${cwd}/parley.toml` : undefined);
-  const fromToml = tomlPath ? readToml(tomlPath) : {};
+  const fromToml = tomlPath ? authTable(readToml(tomlPath), tomlPath) : {};
 
   const fromEnv: Record<string, unknown> = {};
   for (const key of CONFIG_KEYS) {
+    if (TOML_ONLY.has(key)) continue;
     const value = env[`PARLEY_${key.toUpperCase()}`];
     if (value === undefined || value === "") continue;
     fromEnv[key] = LIST_KEYS.has(key) ? value.split(",").map((s) => s.trim()).filter(Boolean) : value;
@@ -35,11 +38,30 @@ export function loadConfig({ flags, env, cwd = process.cwd() }: LoadSources): Co
     const issue = parsed.error.issues[0]!;
     const key = String(issue.path[0] ?? "");
     const source = key in fromFlags ? `--${key.replaceAll("_", "-")}` : key in fromEnv ? `PARLEY_${key.toUpperCase()}` : tomlPath ?? "config";
-    throw new AppError("INVALID_REQUEST", `Invalid config ${key ? `"${key}" ` : ""}from ${source}: ${issue.message}`);
+    // A nested key is named as TOML would reach it: upstream[1].name.
+    const where = issue.path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("");
+    throw new AppError("INVALID_REQUEST", `Invalid config ${where ? `"${where}" ` : ""}from ${source}: ${issue.message}`);
   }
   const cfg = parsed.data;
   const public_url = (cfg.public_url ?? `http://localhost:${cfg.port}`).replace(/\/+$/, "");
   return Object.freeze({ ...cfg, public_url });
+}
+
+/**
+ * `[auth] default_servers` (the form the gateway's examples use) is `default_servers`. In TOML a
+ * key cannot be both a table and a value, so `[auth]` is a table here and `auth = false` (the
+ * conformance switch) stays a plain value; the table holds nothing else, and the same setting
+ * twice is an error rather than a silent pick.
+ */
+function authTable(toml: Record<string, unknown>, path: string): Record<string, unknown> {
+  const auth = toml.auth;
+  if (typeof auth !== "object" || auth === null || Array.isArray(auth)) return toml;
+  const { default_servers, ...others } = auth as Record<string, unknown>;
+  const stray = Object.keys(others);
+  if (stray.length > 0) throw new AppError("INVALID_REQUEST", `Invalid config "auth.${stray[0]}" from ${path}: [auth] takes only default_servers`);
+  if ("default_servers" in toml) throw new AppError("INVALID_REQUEST", `Invalid config "default_servers" from ${path}: set either default_servers or [auth] default_servers, not both`);
+  const { auth: _table, ...rest } = toml;
+  return default_servers === undefined ? rest : { ...rest, default_servers };
 }
 
 function readToml(path: string): Record<string, unknown> {

@@ -1,6 +1,11 @@
 import { isIP } from "node:net";
 import { z } from "zod";
+import { CHANNELS, grantEntryKnown } from "../identity.ts";
 import { LOG_FORMATS, LOG_LEVELS } from "../lib/log.ts";
+import { UpstreamsSchema } from "./upstreams.ts";
+
+/** A grant entry: a server (`battle`, `channels`) or one upstream tool (`battle_echo`, as exposed, at most 64 characters). */
+export const GRANT_ENTRY = /^(?=.{1,64}$)[a-z0-9-]{1,32}(_[A-Za-z0-9_-]+)?$/;
 
 /**
  * The one configuration object. Every key has a flag (`--public-url`), an env var
@@ -62,8 +67,13 @@ export const ConfigSchema = z
       .default(true),
     access_token_ttl_seconds: z.coerce.number().int().min(1).max(86_400).default(3600),
     refresh_token_ttl_seconds: z.coerce.number().int().min(60).default(30 * 86_400),
-    /** Servers an OAuth user is granted; "channels" = the built-in tools (other names: upstream MCP servers of a gateway to come). */
-    default_servers: z.array(z.string().regex(/^[a-z0-9-]+$/)).default(["channels"]),
+    /**
+     * What an OAuth sign-in is granted: "channels" (the built-in tools), upstream names, single
+     * upstream tools (`battle_echo`). In TOML also as `[auth] default_servers` (load.ts).
+     */
+    default_servers: z.array(z.string().regex(GRANT_ENTRY, 'a server ("channels", an upstream) or one upstream tool (SERVER_TOOL)')).default([CHANNELS]),
+    /** The gateway's upstream MCP servers (`[[upstream]]` tables; TOML only). */
+    upstream: UpstreamsSchema,
     /** Hosts a bot's ctx.fetch may reach (responses are recorded in the transcript); none by default. */
     bot_fetch_hosts: z.array(z.string().regex(/^[a-z0-9.-]+$/i, "a host name")).default([]),
     /** Workers hosting the presets (each runs many bot instances, one hook at a time); 0 = one per CPU core. Inline code runs on a thread of its own. */
@@ -96,7 +106,14 @@ export const ConfigSchema = z
     /** text: `TIME LEVEL msg key=value …`; json: one object per line. */
     log_format: z.enum(LOG_FORMATS).default("text"),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    const servers = [CHANNELS, ...c.upstream.map((u) => u.name)];
+    const unknown = c.default_servers.filter((entry) => !grantEntryKnown(servers, entry));
+    if (unknown.length > 0) {
+      ctx.addIssue({ code: "custom", path: ["default_servers"], message: `${unknown.map((e) => `"${e}"`).join(", ")} is not a server this config defines (${servers.join(", ")}) nor one of their tools` });
+    }
+  });
 
 /** `10.0.0.1`, `10.0.0.0/8`, `fd00::/8`: what node:net's BlockList takes (http/client-address.ts). */
 function isAddressOrCidr(entry: string): boolean {

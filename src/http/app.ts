@@ -20,10 +20,12 @@ export interface AppDeps {
   downloadTranscript?: (request: Request, address: string) => Promise<Response>;
   /** A write the store must take for GET /healthz to answer 200; throws when it cannot. */
   probeStore?: () => void | Promise<void>;
+  /** Whether an upstream of the gateway is down: GET /healthz then says "degraded" (still 200). */
+  upstreamsDegraded?: () => boolean;
 }
 
 /** The HTTP surface: /mcp, the OAuth endpoints, /healthz and a landing page. Elysia is imported only in src/http. */
-export function createApp({ config, version, auth, handleMcp, downloadTranscript, probeStore }: AppDeps) {
+export function createApp({ config, version, auth, handleMcp, downloadTranscript, probeStore, upstreamsDegraded }: AppDeps) {
   const guard = createOriginGuard(config);
   // Before any route (Elysia applies hooks to routes added after them): a thrown error (e.g. the
   // store's STORAGE_UNAVAILABLE) answers JSON with its status; Elysia's own client errors stay.
@@ -33,7 +35,7 @@ export function createApp({ config, version, auth, handleMcp, downloadTranscript
   const clientAddress = createClientAddress(config.trusted_proxies, (request) => app.server?.requestIP(request)?.address);
   if (auth) app.use(authRoutes(auth, clientAddress));
   // For load balancers and systemd: no Host or Origin check, no token, nothing secret in the answer.
-  if (probeStore) app.get("/healthz", healthEndpoint(probeStore));
+  if (probeStore) app.get("/healthz", healthEndpoint(probeStore, undefined, upstreamsDegraded));
   if (downloadTranscript) {
     app.get("/transcripts/:channel_id", async ({ request }) => guard(request) ?? downloadTranscript(request, clientAddress(request)).catch((err) => errorResponse(err, new URL(request.url).pathname)));
   }

@@ -7,9 +7,11 @@ export const HEALTH_REUSE_MS = 1_000;
 /**
  * `GET /healthz` (no auth, nothing secret): 200 `{"status":"ok"}` when the store took the probe
  * write, 503 `{"status":"unavailable"}` when it did not (its cause is in the log, once per episode,
- * under an error id). `probe` throws when the store cannot write.
+ * under an error id). `probe` throws when the store cannot write. While `degraded()` (an upstream
+ * of the gateway is down) it answers 200 `{"status":"degraded"}`: the server serves, the channels
+ * and the other upstreams work; which upstream and why is for `parley status`, not this answer.
  */
-export function healthEndpoint(probe: () => void | Promise<void>, reuseMs = HEALTH_REUSE_MS): () => Promise<Response> {
+export function healthEndpoint(probe: () => void | Promise<void>, reuseMs = HEALTH_REUSE_MS, degraded?: () => boolean): () => Promise<Response> {
   let last: { at: number; ok: boolean } | null = null;
   let running: Promise<boolean> | null = null;
   const check = (): Promise<boolean> => {
@@ -30,6 +32,7 @@ export function healthEndpoint(probe: () => void | Promise<void>, reuseMs = HEAL
   };
   return async () => {
     const ok = await check();
-    return Response.json({ status: ok ? "ok" : "unavailable" }, { status: ok ? 200 : 503, headers: { "cache-control": "no-store" } });
+    const status = !ok ? "unavailable" : degraded?.() ? "degraded" : "ok";
+    return Response.json({ status }, { status: ok ? 200 : 503, headers: { "cache-control": "no-store" } });
   };
 }

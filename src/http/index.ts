@@ -1,3 +1,3 @@
 export { createApp, type App, type AppDeps } from "./app.ts";
 export { listen, type ListenConfig } from "./listen.ts";
-export { askAdmin, serveAdmin, type AdminAnswer, type AdminHandlers } from "./admin.ts";
+export { askAdmin, serveAdmin, type AdminAnswer, type AdminCommand, type AdminHandlers } from "./admin.ts";

@@ -2,14 +2,16 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { ErrorCode, ListToolsRequestSchema, McpError, type Tool } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { AppError } from "../errors.ts";
+import type { Gateway } from "../gateway/index.ts";
 import { toToolError } from "./errors.ts";
-import type { Identity } from "../identity.ts";
+import { CHANNELS, type Identity } from "../identity.ts";
 import { callerFrom, identityOf } from "./identity.ts";
 import type { ChannelsContext } from "../channels/index.ts";
 import { registerGuides } from "./resources.ts";
 import type { TranscriptDownloads } from "./transcript-download.ts";
 import { registerTranscriptResource } from "./transcript-resource.ts";
-import { jsonResult, type ToolDef } from "./tool.ts";
+import { callGatewayTool } from "./tools/gateway.ts";
+import { jsonResult, type ToolDef, type ToolExtra } from "./tool.ts";
 import type { SessionAuth } from "./transport.ts";
 
 /** Calls longer than this re-check the caller's token before answering. */
@@ -31,6 +33,10 @@ export interface McpServerOptions {
   downloads?: TranscriptDownloads;
   /** Extra registrations (the conformance fixture entry point uses this; the product does not). */
   configure?: (server: McpServer) => void;
+  /** The upstream tools (`SERVER_TOOL`); absent when the config has no upstream. */
+  gateway?: Gateway;
+  /** The grant of a caller without a token (--no-auth only): what a sign-in gets, default_servers. */
+  defaultGrant?: readonly string[];
 }
 
 /** A tool table shared by every session: JSON Schemas are computed once, not per session. */
@@ -69,12 +75,34 @@ export function createMcpServer(options: McpServerOptions & { table: ToolTable }
   registerTranscriptResource(server, options.channels, mayPush, options.downloads);
   options.configure?.(server);
 
-  const { table } = options;
-  server.server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: table.list }));
+  const { table, gateway } = options;
+  // What the caller's grant names, read from the request's verified token: checked at every
+  // tools/list and every call, so a narrower or revoked grant holds from the next request on.
+  const defaultGrant = options.defaultGrant ?? [CHANNELS];
+  const grantOf = (extra: Pick<ToolExtra, "authInfo">) => identityOf(extra)?.servers ?? defaultGrant;
+  server.server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => {
+    const grant = grantOf(extra);
+    const own = grant.includes(CHANNELS) ? table.list : [];
+    const upstream = gateway?.listTools(grant) ?? [];
+    return { tools: upstream.length === 0 ? own : [...own, ...upstream] };
+  });
   server.server.setRequestHandler(LooseCallToolRequestSchema, async (request, extra) => {
-    const tool = table.get(request.params.name);
-    // Unknown tool is a protocol error (MCP 2025-11-25 tools: "Unknown tools" → -32602).
-    if (!tool) throw new McpError(ErrorCode.InvalidParams, `Tool ${request.params.name} not found`);
+    const { name } = request.params;
+    const tool = table.get(name);
+    if (!tool) {
+      if (gateway?.serves(name)) {
+        try {
+          const caller = callerFrom(extra);
+          return await callGatewayTool(gateway, { subject: caller.principal, grant: grantOf(extra) }, name, request.params.arguments, extra);
+        } catch (err) {
+          return toToolError(err, name);
+        }
+      }
+      // Unknown tool is a protocol error (MCP 2025-11-25 tools: "Unknown tools" → -32602).
+      throw new McpError(ErrorCode.InvalidParams, `Tool ${name} not found`);
+    }
+    // A tool outside the grant is refused, not hidden as unknown: the caller learns why.
+    if (!grantOf(extra).includes(CHANNELS)) return toToolError(new AppError("FORBIDDEN", `Tool "${name}" is outside your grant: the channel tools need "${CHANNELS}"`), name);
     try {
       const parsed = tool.input.safeParse(request.params.arguments ?? {});
       if (!parsed.success) throw new AppError("INVALID_REQUEST", `Invalid arguments for ${tool.name}: ${describeIssues(parsed.error)}`);

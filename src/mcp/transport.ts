@@ -208,6 +208,22 @@ export class McpEndpoint {
     }
   }
 
+  /**
+   * Sends notifications/tools/list_changed to each session whose caller `affected` says may now
+   * see other tools (an upstream's tools or state changed, a grant was revoked); the caller is the
+   * one of the session's latest request (null in --no-auth mode).
+   */
+  notifyToolsChanged(affected: (caller: Identity | null) => boolean): number {
+    let told = 0;
+    for (const session of this.sessions.values()) {
+      if (!affected(session.auth.current ?? null)) continue;
+      told++;
+      // A session without a GET stream has nowhere to receive it; its next tools/list is fresh anyway.
+      void session.server.server.sendToolListChanged().catch(() => {});
+    }
+    return told;
+  }
+
   /** Closes sessions unused for idleMs; their clients get 404 and start a new one. */
   closeIdle(now = Date.now()): number {
     let closed = 0;

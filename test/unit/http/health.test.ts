@@ -36,4 +36,18 @@ describe("healthEndpoint()", () => {
     for (let i = 0; i < 100; i++) expect((await check()).status).toBe(200);
     expect(probes).toBe(1);
   });
+
+  test("says degraded (still 200) while an upstream is down; the store's failure still wins", async () => {
+    let down = true;
+    const check = healthEndpoint(() => {}, 0, () => down);
+    const degraded = await check();
+    expect([degraded.status, await degraded.text()]).toEqual([200, '{"status":"degraded"}']);
+    down = false;
+    expect(await (await check()).json()).toEqual({ status: "ok" });
+    down = true;
+    const failing = await healthEndpoint(() => {
+      throw new Error("disk full");
+    }, 0, () => true)();
+    expect([failing.status, await failing.json()]).toEqual([503, { status: "unavailable" }]);
+  });
 });

@@ -1,0 +1,240 @@
+import type { CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
+import type { UpstreamConfig } from "../config/index.ts";
+import { AppError, type ErrorCode } from "../errors.ts";
+import { grantCovers, grantServer } from "../identity.ts";
+import { log } from "../lib/log.ts";
+import { exposeTools, type ExposedTool, type ToolSet } from "./catalog.ts";
+import { NO_HOOKS, type GatewayHooks } from "./hooks.ts";
+import { selfCommand } from "./upstream-process.ts";
+import { Upstream, type CallOptions, type UpstreamState } from "./upstream.ts";
+
+export interface GatewayOptions {
+  /** The server's environment (header `${…}`, stdio `env` names, PATH). */
+  env: Readonly<Record<string, string | undefined>>;
+  version: string;
+  /** Names no upstream tool may take: the built-in tools. */
+  reserved?: Iterable<string>;
+  hooks?: GatewayHooks;
+  /** This executable as a command; default: selfCommand(). */
+  self?: readonly string[];
+}
+
+/** Who calls: the subject (for the audit) and what its grant names. */
+export interface GatewayCaller {
+  subject: string;
+  grant: readonly string[];
+}
+
+/** One upstream as `parley status` shows it. */
+export interface UpstreamStatus {
+  name: string;
+  transport: "stdio" | "http";
+  state: UpstreamState;
+  /** When it entered this state (ISO 8601). */
+  since: string;
+  /** While down: when it is tried again. */
+  retry_at: string | null;
+  /** While down: why. */
+  error: string | null;
+  /** Tools it exposes now (held ones not counted). */
+  tools: number;
+  held: string[];
+  skipped: ToolSet["skipped"];
+  shortened: ToolSet["shortened"];
+  restarts: number;
+  pid: number | null;
+  /** Up, but it answered tools/list with no tools after having had some. */
+  emptied: boolean;
+}
+
+interface Exposure {
+  upstream: Upstream;
+  set: ToolSet;
+  /** What its callers see, to tell whether a change is one they must hear of. */
+  fingerprint: string;
+}
+
+/**
+ * The gateway: the configured upstream MCP servers, kept up (upstream.ts), their tools exposed as
+ * `SERVER_TOOL` (catalog.ts) to callers whose grant names the server or the tool, and calls routed
+ * to them. Grants are checked when tools are listed and again at every call. An upstream that is
+ * not up hides its own tools only; a call to it fails at once with UPSTREAM_UNAVAILABLE.
+ */
+export class Gateway {
+  private readonly upstreams = new Map<string, Upstream>();
+  private readonly exposures = new Map<string, Exposure>();
+  private index = new Map<string, { upstream: Upstream; tool: ExposedTool }>();
+  /** tools/list answers per grant, until the next change. */
+  private readonly lists = new Map<string, Tool[]>();
+  private readonly listeners = new Set<(server: string) => void>();
+  private readonly reserved: ReadonlySet<string>;
+  private readonly hooks: GatewayHooks;
+  /** The skipped and shortened names last logged per upstream: logged again only when they change. */
+  private readonly loggedNames = new Map<string, string>();
+
+  /** Throws INVALID_REQUEST when a header names an environment variable that is not set. */
+  constructor(configs: readonly UpstreamConfig[], options: GatewayOptions) {
+    this.reserved = new Set(options.reserved ?? []);
+    this.hooks = options.hooks ?? NO_HOOKS;
+    const self = options.self ?? selfCommand();
+    for (const config of configs) {
+      const upstream = new Upstream({
+        config,
+        env: options.env,
+        self,
+        version: options.version,
+        review: (server, tools) => this.hooks.reviewTools(server, tools),
+        onChange: (u) => this.changed(u),
+      });
+      this.upstreams.set(config.name, upstream);
+    }
+  }
+
+  /** The configured upstream names. */
+  get servers(): string[] {
+    return [...this.upstreams.keys()];
+  }
+
+  start(): void {
+    for (const upstream of this.upstreams.values()) upstream.start();
+  }
+
+  /** Stops every upstream (their process groups killed), in parallel. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.upstreams.values()].map((u) => u.stop()));
+  }
+
+  /** `listener(server)` after the tools `server` shows its callers change (state, tools, definitions). */
+  onChange(listener: (server: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Whether `name` is for the gateway: a tool name of a configured upstream (`battle_…`). */
+  serves(name: string): boolean {
+    return this.upstreams.has(grantServer(name));
+  }
+
+  /** The upstream tools a grant reaches, from upstreams that are up, held ones left out. */
+  listTools(grant: readonly string[]): Tool[] {
+    const key = grant.join(" ");
+    let list = this.lists.get(key);
+    if (!list) {
+      list = [];
+      for (const [server, exposure] of this.exposures) {
+        for (const tool of exposure.set.tools) if (!tool.held && grantCovers(grant, server, tool.name)) list.push(tool.definition);
+      }
+      // Bounded by the distinct grants in use; a change empties it anyway.
+      if (this.lists.size >= 1024) this.lists.clear();
+      this.lists.set(key, list);
+    }
+    return list;
+  }
+
+  /**
+   * Calls `name` (a name `serves` said yes to) for `caller`. FORBIDDEN outside the grant (whether or
+   * not the tool exists); UPSTREAM_UNAVAILABLE when the upstream is not up, does not answer in
+   * time or goes away; the upstream's own result otherwise (a tool error of its own included).
+   * Every call is handed to hooks.recordCall, whatever its outcome.
+   */
+  async call(caller: GatewayCaller, name: string, args: Record<string, unknown> | undefined, options: CallOptions = {}): Promise<CallToolResult> {
+    const server = grantServer(name);
+    const at = Date.now();
+    let upstreamTool = "";
+    let outcome: ErrorCode | "ok" | "tool_error" = "INTERNAL_ERROR";
+    let result: CallToolResult | undefined;
+    try {
+      if (!grantCovers(caller.grant, server, name)) {
+        throw new AppError("FORBIDDEN", `Tool "${name}" is outside your grant (${caller.grant.join(", ")}); ask the operator for a token that names "${server}" or "${name}"`);
+      }
+      const upstream = this.upstreams.get(server)!;
+      const hit = this.index.get(name);
+      if (!hit) {
+        if (upstream.state !== "up") throw upstream.unavailable();
+        throw new AppError("INVALID_REQUEST", `Upstream "${server}" has no tool "${name}"`);
+      }
+      upstreamTool = hit.tool.upstreamName;
+      if (hit.tool.held) throw new AppError("UPSTREAM_UNAVAILABLE", `Tool "${name}" is held back: ${hit.tool.held}`);
+      result = await upstream.call(upstreamTool, args, options);
+      outcome = result.isError ? "tool_error" : "ok";
+      return result;
+    } catch (err) {
+      if (err instanceof AppError) outcome = err.code;
+      throw err;
+    } finally {
+      void Promise.resolve(
+        this.hooks.recordCall({
+          at,
+          caller: caller.subject,
+          server,
+          tool: name,
+          upstreamTool,
+          ms: Date.now() - at,
+          outcome,
+          argBytes: args === undefined ? 0 : Buffer.byteLength(JSON.stringify(args)),
+          resultBytes: result === undefined ? 0 : Buffer.byteLength(JSON.stringify(result)),
+        }),
+      ).catch((err) => log.error("audit hook failed", { server, tool: name, err }));
+    }
+  }
+
+  /** Each upstream's state for `parley status`. */
+  status(): UpstreamStatus[] {
+    return [...this.upstreams.values()].map((u) => {
+      const set = this.exposures.get(u.name)?.set;
+      const listed = set?.tools.filter((t) => !t.held) ?? [];
+      return {
+        name: u.name,
+        transport: u.kind,
+        state: u.state,
+        since: new Date(u.since).toISOString(),
+        retry_at: u.retryAt === null ? null : new Date(u.retryAt).toISOString(),
+        error: u.state === "down" ? u.lastError : null,
+        tools: listed.length,
+        held: set?.tools.filter((t) => t.held).map((t) => t.name) ?? [],
+        skipped: set?.skipped ?? [],
+        shortened: set?.shortened ?? [],
+        restarts: u.restarts,
+        pid: u.pid,
+        emptied: u.emptied,
+      };
+    });
+  }
+
+  /** Whether an upstream is down, or up with its tools gone (`/healthz` says "degraded"). */
+  degraded(): boolean {
+    for (const u of this.upstreams.values()) if (u.state === "down" || (u.state === "up" && u.emptied)) return true;
+    return false;
+  }
+
+  /** The exposed names of an upstream's tools while it is up (null otherwise): `token issue` checks single-tool grants against them. */
+  toolNames(server: string): string[] | null {
+    const u = this.upstreams.get(server);
+    if (!u || u.state !== "up") return null;
+    return this.exposures.get(server)?.set.tools.map((t) => t.name) ?? [];
+  }
+
+  private changed(upstream: Upstream): void {
+    const before = this.exposures.get(upstream.name);
+    const set = upstream.state === "up" ? exposeTools(upstream.name, upstream.tools, upstream.held, this.reserved) : { tools: [], skipped: [], shortened: [] };
+    const fingerprint = JSON.stringify(set.tools.filter((t) => !t.held).map((t) => t.definition));
+    if (upstream.state === "up") this.logNames(upstream.name, set);
+    this.exposures.set(upstream.name, { upstream, set, fingerprint });
+    const index = new Map(this.index);
+    for (const [name, hit] of index) if (hit.upstream === upstream) index.delete(name);
+    for (const tool of set.tools) index.set(tool.name, { upstream, tool });
+    this.index = index;
+    this.lists.clear();
+    if (before?.fingerprint === fingerprint) return;
+    for (const listener of this.listeners) listener(upstream.name);
+  }
+
+  /** Skipped and shortened names, when they first appear and each time they change. */
+  private logNames(server: string, set: ToolSet): void {
+    const names = JSON.stringify([set.skipped, set.shortened]);
+    if (this.loggedNames.get(server) === names) return;
+    this.loggedNames.set(server, names);
+    for (const s of set.skipped) log.warn("upstream tool skipped", { server, tool: s.tool, reason: s.reason });
+    for (const s of set.shortened) log.info("upstream tool renamed", { server, tool: s.tool, name: s.name });
+  }
+}

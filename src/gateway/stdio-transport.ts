@@ -1,0 +1,85 @@
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { JSONRPCMessageSchema, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { log } from "../lib/log.ts";
+import { LineSplitter } from "./lines.ts";
+import type { UpstreamProcess } from "./upstream-process.ts";
+
+/** Largest message an upstream may write on stdout (the SDK's own stdio reader allows 10 MiB). */
+export const MAX_STDIO_MESSAGE_BYTES = 16 * 1024 * 1024;
+/** Lines that are not JSON-RPC logged per upstream; the rest are only counted. */
+const GARBAGE_LINES_LOGGED = 20;
+
+/**
+ * MCP's stdio transport over an UpstreamProcess, instead of the SDK's StdioClientTransport: that
+ * one spawns the child itself, with no process group and with HOME, PATH, SHELL, USER… of the
+ * server's environment added to whatever it is given. A line on stdout that is not a JSON-RPC
+ * message (MCP stdio: the server "MUST NOT write anything to its stdout that is not a valid MCP
+ * message") is logged and skipped, so one stray print does not take the upstream down; a message
+ * over MAX_STDIO_MESSAGE_BYTES ends the connection.
+ */
+export class StdioTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+  private closed = false;
+  private garbage = 0;
+
+  constructor(
+    private readonly server: string,
+    private readonly child: UpstreamProcess,
+  ) {}
+
+  async start(): Promise<void> {
+    void this.read();
+  }
+
+  async send(message: JSONRPCMessage): Promise<void> {
+    if (this.closed) throw new Error("Not connected");
+    this.child.stdin.write(`${JSON.stringify(message)}\n`);
+    await this.child.stdin.flush();
+  }
+
+  async close(): Promise<void> {
+    this.finish();
+  }
+
+  private async read(): Promise<void> {
+    const lines = new LineSplitter(
+      MAX_STDIO_MESSAGE_BYTES,
+      (line) => this.receive(line),
+      () => {
+        this.onerror?.(new Error(`a message on stdout passed ${MAX_STDIO_MESSAGE_BYTES} bytes`));
+        this.finish();
+      },
+    );
+    try {
+      for await (const chunk of this.child.stdout) {
+        if (this.closed) break;
+        lines.push(chunk);
+      }
+    } catch {
+      // The pipe broke with the process.
+    }
+    this.finish();
+  }
+
+  private receive(line: string): void {
+    if (this.closed || line.trim() === "") return;
+    let parsed: ReturnType<typeof JSONRPCMessageSchema.safeParse> | null = null;
+    try {
+      parsed = JSONRPCMessageSchema.safeParse(JSON.parse(line));
+    } catch {
+      // Not JSON.
+    }
+    if (parsed?.success) return this.onmessage?.(parsed.data);
+    if (++this.garbage <= GARBAGE_LINES_LOGGED) {
+      log.warn("upstream wrote a line that is not JSON-RPC on stdout (skipped)", { server: this.server, line: line.slice(0, 200), count: this.garbage });
+    }
+  }
+
+  private finish(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onclose?.();
+  }
+}
