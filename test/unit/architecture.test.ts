@@ -14,10 +14,11 @@ const ALLOWED: Record<string, string[]> = {
   main: ["cli", "errors"],
   cli: ["server", "config", "http", "store", "mcp", "channels", "auth", "transcript", "sandbox", "gateway", "errors", "version", "lib", "gateway/examples"],
   // Builds the whole server from a config (cli/serve.ts only parses flags, prints and waits).
-  server: ["config", "http", "store", "mcp", "channels", "auth", "transcript", "sandbox", "gateway", "errors", "version", "lib"],
+  server: ["config", "http", "store", "mcp", "channels", "auth", "transcript", "sandbox", "gateway", "errors", "version", "lib", "identity"],
   http: ["auth", "config", "errors", "lib"],
   auth: ["store", "lib", "errors", "identity"],
-  mcp: ["channels", "errors", "identity", "lib"],
+  // The MCP endpoint lists and calls the gateway's upstream tools beside the channel tools.
+  mcp: ["channels", "gateway", "errors", "identity", "lib"],
   channels: ["store", "transcript", "lib", "errors"],
   // Browser-safe: also bundled into the verify page; no Bun APIs, no store.
   transcript: ["lib"],
@@ -26,9 +27,10 @@ const ALLOWED: Record<string, string[]> = {
   store: ["lib", "errors"],
   // The upstream MCP servers behind the gateway: their tool pins and the audit log of their calls
   // live in the store; the SDK client enters here only (as the SDK server does in mcp).
-  gateway: ["store", "lib", "errors"],
+  // Upstreams are configured (config) and granted per caller (identity).
+  gateway: ["store", "config", "identity", "lib", "errors"],
   // The log levels and formats it accepts are the logger's own (lib/log.ts).
-  config: ["errors", "lib"],
+  config: ["errors", "lib", "identity"],
   lib: [],
   // toAppError logs an unexpected error once, under the id its message carries (lib/log.ts).
   errors: ["lib"],
@@ -46,8 +48,9 @@ const ALLOWED: Record<string, string[]> = {
 const LIBRARY_HOME: Record<string, string[]> = {
   elysia: ["http"],
   "@modelcontextprotocol/sdk/server": ["mcp"],
-  "@modelcontextprotocol/sdk/types": ["mcp"],
-  "@modelcontextprotocol/sdk/shared": ["mcp"],
+  // The protocol's types and transports: the server side (mcp) and the client side (gateway).
+  "@modelcontextprotocol/sdk/types": ["mcp", "gateway"],
+  "@modelcontextprotocol/sdk/shared": ["mcp", "gateway"],
   // The SDK client (one per upstream) only in src/gateway, as the SDK server only in src/mcp.
   "@modelcontextprotocol/sdk/client": ["gateway"],
   // The SDK's OAuth error classes and RFC schemas: only src/auth (oauth-errors.ts, clients.ts).
