@@ -11,6 +11,7 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
   channels: () => import("./cli/channels.ts"),
   backup: () => import("./cli/backup.ts"),
   upstream: () => import("./cli/upstream.ts"),
+  status: () => import("./cli/status.ts"),
   audit: () => import("./cli/audit.ts"),
   verify: () => import("./cli/verify.ts"),
   example: () => import("./cli/example.ts"),

@@ -12,7 +12,7 @@ import { log } from "./lib/log.ts";
 import { createApp, listen, serveAdmin } from "./http/index.ts";
 import { channelTools, createMcpServer, McpEndpoint, ToolTable, TranscriptDownloads, type McpServerOptions, type ToolDef } from "./mcp/index.ts";
 import { allowListFetcher, BotPool, PRESETS, SandboxEngine } from "./sandbox/index.ts";
-import { AuditLog, ToolPins } from "./gateway/index.ts";
+import { AuditLog, pinAndAuditHooks, ToolPins } from "./gateway/index.ts";
 import { AuditStore, COMMIT_TURNS, lockDataDir, PinStore, prepareDataDir, SqliteAuthStore, SqliteStore } from "./store/index.ts";
 import { ed25519Signer } from "./transcript/index.ts";
 import { VERSION } from "./version.ts";
@@ -67,8 +67,6 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   }
   log.configure({ level: config.log_level, format: config.log_format });
   await checkHost(config.host);
-  // Before anything is locked or opened: a header naming an unset variable stops the start here.
-  const gateway = config.upstream.length > 0 ? new Gateway(config.upstream, { env: options.env ?? {}, version: VERSION, reserved: toolNames(options) }) : undefined;
   const dataDir = prepareDataDir(config.data);
   // Longer than a Unix socket address holds (108 bytes) is fine: Bun binds and connects such a
   // path through its directory (measured with 225-byte paths).
@@ -84,6 +82,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const pins = new ToolPins(new PinStore(store.db));
     const audit = new AuditLog(new AuditStore(store.db), { retentionDays: config.audit_retention_days, maxRows: config.audit_max_rows });
     undo.push(() => audit.close());
+    // A header naming an unset variable stops the start here (the lock is released on the way out).
+    const gateway =
+      config.upstream.length > 0
+        ? new Gateway(config.upstream, { env: options.env ?? {}, version: VERSION, reserved: toolNames(options), hooks: pinAndAuditHooks(pins, audit) })
+        : undefined;
+    // An approved definition is listed again at once (and its callers told), without a restart.
+    pins.onApprove((approved) => {
+      for (const server of new Set(approved.map((a) => a.server))) void gateway?.review(server);
+    });
     let built!: ReturnType<typeof wire>;
     const { app, server } = bind(config, (port) => (built = wire(config, port, { dataDir, key, store, options, gateway })).app);
     undo.push(() => app.stop(true), () => built.dispose());

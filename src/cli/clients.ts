@@ -1,6 +1,6 @@
 import { AppError } from "../errors.ts";
 import { OperatorQueries, SqliteAuthStore } from "../store/index.ts";
-import { openData, parseDataFlags } from "./data.ts";
+import { openData, parseDataFlags, tellGrantChanged } from "./data.ts";
 
 const USAGE = "usage: parley clients list | clients revoke CLIENT_ID|GRANT_ID";
 
@@ -37,7 +37,10 @@ export async function run(argv: string[], env: Record<string, string | undefined
     const auth = new SqliteAuthStore(data.store.db);
     let revoked = 0;
     for (const g of client.grants) {
-      if (g.state !== "revoked" && (id === client.client_id || id === g.id) && (await auth.revokeGrant(g.id))) revoked++;
+      if (g.state !== "revoked" && (id === client.client_id || id === g.id) && (await auth.revokeGrant(g.id))) {
+        revoked++;
+        await tellGrantChanged(config, g.id);
+      }
     }
     process.stdout.write(`${id}: ${revoked} grant${revoked === 1 ? "" : "s"} revoked; their tokens stop working on the next request.\n`);
     return 0;

@@ -1,6 +1,7 @@
 import { createAuthContext, loadSigningKey, type AuthContext, type SigningKey } from "../auth/index.ts";
 import { loadConfig, type Config } from "../config/index.ts";
-import { existingDataDir, SqliteAuthStore, SqliteStore } from "../store/index.ts";
+import { askAdmin } from "../http/index.ts";
+import { existingDataDir, SqliteAuthStore, SqliteStore, tryLockDataDir } from "../store/index.ts";
 import { authSettings } from "../server.ts";
 import { log } from "../lib/log.ts";
 import { parseFlags } from "./args.ts";
@@ -54,4 +55,16 @@ export async function openSigned(config: Config): Promise<OpenData & { key: Sign
     data.close();
     throw err;
   }
+}
+
+/**
+ * Tells the server running on the data directory (if one does) that a grant changed, so its open
+ * sessions hear `notifications/tools/list_changed` now. Best effort: the revocation is already in
+ * the database, which the server reads on every request anyway.
+ */
+export async function tellGrantChanged(config: Config, grantId: string): Promise<void> {
+  const attempt = tryLockDataDir(existingDataDir(config.data));
+  if (!attempt.holder) return attempt.lock.release();
+  if (!attempt.holder.adminSocket) return;
+  await askAdmin(attempt.holder.adminSocket, { grantChanged: grantId }).catch(() => {});
 }

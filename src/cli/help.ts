@@ -5,7 +5,7 @@ export const HELP = `Parley ${VERSION} — shared MCP channels for AI sessions
 Usage:
   parley serve [--host 127.0.0.1] [--port 8201] [--data ./parley_data] [--config parley.toml] [--public-url URL]
                [--passcode CODE] [--no-auth] [--log-level error|warn|info|debug] [--log-format text|json]
-  parley token issue --agent NAME --servers channels[,a,b] [--ttl 30d]
+  parley token issue --agent NAME --servers channels[,a,b,SERVER_TOOL] [--ttl 30d]
   parley token list
   parley token revoke ID
   parley clients list                     signed-in OAuth clients and their sign-ins (grants)
@@ -14,6 +14,7 @@ Usage:
   parley channels close CHANNEL_ID        as an admin's close; through the server while one runs
   parley channels export CHANNEL_ID       the signed transcript, to stdout
   parley backup NEW_DIR                   a consistent copy of the data (database and key), online
+  parley status [--json]                  the running server: sessions, each upstream's state, tools, restarts
   parley upstream pins [NAME]             upstream tools' pinned definitions; held-back changes with their diff
   parley upstream approve NAME            accept the held definitions of upstream NAME (or of one tool: SERVER_TOOL)
   parley audit [--agent NAME] [--since 1h] [--json]   the log of upstream calls (who, tool, outcome, sizes)

@@ -1,8 +1,8 @@
 import { issueAgentToken, listAgentTokens, revokeAgentToken } from "../auth/index.ts";
 import { AppError } from "../errors.ts";
-import { openSigned, parseDataFlags } from "./data.ts";
+import { openSigned, parseDataFlags, tellGrantChanged } from "./data.ts";
 
-const USAGE = "usage: parley token issue --agent NAME --servers a,b [--ttl 30d] | token list | token revoke ID";
+const USAGE = "usage: parley token issue --agent NAME --servers a,b,SERVER_TOOL [--ttl 30d] | token list | token revoke ID";
 
 /**
  * `parley token issue|list|revoke`: agent tokens, signed with the server's key in the data dir.
@@ -44,6 +44,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
       process.stderr.write(`parley: no active agent token "${id}"\n`);
       return 1;
     }
+    await tellGrantChanged(config, id!);
     process.stdout.write(`Revoked ${id}.\n`);
     return 0;
   } finally {

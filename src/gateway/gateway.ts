@@ -140,6 +140,7 @@ export class Gateway {
   async call(caller: GatewayCaller, name: string, args: Record<string, unknown> | undefined, options: CallOptions = {}): Promise<CallToolResult> {
     const server = grantServer(name);
     const at = Date.now();
+    const t0 = performance.now();
     let upstreamTool = "";
     let outcome: ErrorCode | "ok" | "tool_error" = "INTERNAL_ERROR";
     let result: CallToolResult | undefined;
@@ -169,13 +170,18 @@ export class Gateway {
           server,
           tool: name,
           upstreamTool,
-          ms: Date.now() - at,
+          ms: performance.now() - t0,
           outcome,
           argBytes: args === undefined ? 0 : Buffer.byteLength(JSON.stringify(args)),
           resultBytes: result === undefined ? 0 : Buffer.byteLength(JSON.stringify(result)),
         }),
       ).catch((err) => log.error("audit hook failed", { server, tool: name, err }));
     }
+  }
+
+  /** Checks an upstream's tools against their pins again (after an approval): what was held and is approved now is listed. */
+  async review(server: string): Promise<void> {
+    await this.upstreams.get(server)?.review();
   }
 
   /** Each upstream's state for `parley status`. */

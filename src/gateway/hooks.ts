@@ -1,5 +1,7 @@
 import type { Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { ErrorCode } from "../errors.ts";
+import type { AuditLog } from "./audit.ts";
+import type { ToolPins } from "./pins.ts";
 
 /** One upstream call as the audit log records it: never argument or result values, only their sizes. */
 export interface CallRecord {
@@ -41,3 +43,33 @@ export const NO_HOOKS: GatewayHooks = {
   reviewTools: () => NOTHING_HELD,
   recordCall: () => {},
 };
+
+/**
+ * The product's hooks: each listed tool checked against its pinned definition (a changed one is
+ * held back until `parley upstream approve`), each call recorded in the audit log.
+ */
+export function pinAndAuditHooks(pins: ToolPins, audit: AuditLog): GatewayHooks {
+  return {
+    reviewTools(server, tools) {
+      const held = new Map<string, string>();
+      for (const tool of tools) {
+        const check = pins.check(server, tool);
+        if (check.state === "held") held.set(tool.name, `its definition changed since it was pinned (${check.pinnedHash.slice(0, 12)} → ${check.seenHash.slice(0, 12)}); the operator approves it with \`parley upstream approve ${server}\``);
+      }
+      return held;
+    },
+    recordCall(r) {
+      audit.record({
+        who: r.caller,
+        server: r.server,
+        tool: r.upstreamTool || r.tool,
+        method: "tools/call",
+        startedAt: r.at,
+        durationMs: r.ms,
+        outcome: r.outcome,
+        argBytes: r.argBytes,
+        resultBytes: r.resultBytes,
+      });
+    },
+  };
+}

@@ -4,7 +4,7 @@ export { definitionDiff } from "./definition-diff.ts";
 export { AuditLog, jsonBytes, type AuditCall, type AuditMethod, type AuditOptions, type AuditOutcome } from "./audit.ts";
 export { AUDIT_GENESIS, auditHash, describeAuditRow, verifyAuditLog, type AuditVerdict } from "./audit-chain.ts";
 export { Gateway, type GatewayCaller, type GatewayOptions, type UpstreamStatus } from "./gateway.ts";
-export { NO_HOOKS, type CallRecord, type GatewayHooks } from "./hooks.ts";
+export { NO_HOOKS, pinAndAuditHooks, type CallRecord, type GatewayHooks } from "./hooks.ts";
 export { exposedName, TOOL_NAME } from "./names.ts";
 export { selfCommand } from "./upstream-process.ts";
 export type { UpstreamState } from "./upstream.ts";

@@ -252,6 +252,16 @@ export class Upstream {
     this.held = held;
   }
 
+  /** Reviews the tools it listed last again (the pins changed: an approval), without asking the upstream. */
+  async review(): Promise<void> {
+    if (this.state !== "up") return;
+    const tools = this.tools;
+    const held = await this.options.review(this.name, tools);
+    if (this.tools !== tools || this.state !== "up") return;
+    this.held = held;
+    this.options.onChange(this);
+  }
+
   /** The upstream said its tools changed (notifications/tools/list_changed): list them again. */
   private async relist(): Promise<void> {
     const client = this.client;
