@@ -141,20 +141,20 @@ export class Gateway {
     const server = grantServer(name);
     const at = Date.now();
     const t0 = performance.now();
-    let upstreamTool = "";
     let outcome: ErrorCode | "ok" | "tool_error" = "INTERNAL_ERROR";
     let result: CallToolResult | undefined;
+    const hit = this.index.get(name);
+    // The audit names the upstream's own tool, refused calls included (what was asked for).
+    const upstreamTool = hit?.tool.upstreamName ?? "";
     try {
       if (!grantCovers(caller.grant, server, name)) {
         throw new AppError("FORBIDDEN", `Tool "${name}" is outside your grant (${caller.grant.join(", ")}); ask the operator for a token that names "${server}" or "${name}"`);
       }
       const upstream = this.upstreams.get(server)!;
-      const hit = this.index.get(name);
       if (!hit) {
         if (upstream.state !== "up") throw upstream.unavailable();
         throw new AppError("INVALID_REQUEST", `Upstream "${server}" has no tool "${name}"`);
       }
-      upstreamTool = hit.tool.upstreamName;
       if (hit.tool.held) throw new AppError("UPSTREAM_UNAVAILABLE", `Tool "${name}" is held back: ${hit.tool.held}`);
       result = await upstream.call(upstreamTool, args, options);
       outcome = result.isError ? "tool_error" : "ok";
