@@ -86,12 +86,16 @@ export function serveAdmin(path: string, handlers: AdminHandlers): { stop(): voi
 
 /** Sends an operator command to the running server's admin socket; its answer, or a connection error. */
 export async function askAdmin(socket: string, command: AdminCommand): Promise<AdminAnswer> {
-  const [method, path] =
-    "closeChannel" in command
-      ? ["POST", `/channels/${encodeURIComponent(command.closeChannel)}/close`]
-      : "grantChanged" in command
-        ? ["POST", `/grants/${encodeURIComponent(command.grantChanged)}/changed`]
-        : ["GET", "/status"];
+  const [method, path] = adminRequest(command);
   const res = await fetch(`http://parley${path}`, { method, unix: socket });
   return (await res.json()) as AdminAnswer;
+}
+
+function adminRequest(command: AdminCommand): [method: string, path: string] {
+  if ("closeChannel" in command) return ["POST", `/channels/${encodeURIComponent(command.closeChannel)}/close`];
+  if ("grantChanged" in command) return ["POST", `/grants/${encodeURIComponent(command.grantChanged)}/changed`];
+  if ("approveUpstream" in command) {
+    return ["POST", `/upstreams/${encodeURIComponent(command.approveUpstream)}/approve${command.tool ? `?tool=${encodeURIComponent(command.tool)}` : ""}`];
+  }
+  return ["GET", "/status"];
 }
