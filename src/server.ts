@@ -3,9 +3,9 @@ import { isIP } from "node:net";
 import { resolve } from "node:path";
 import { createAuthContext, loadSigningKey, startSweeper, stillAuthorized, type AuthContext, type AuthSettings, type SigningKey } from "./auth/index.ts";
 import { createBotsRuntime, Notifier, OPERATOR, runBots, updateChannel, type ChannelsContext } from "./channels/index.ts";
-import type { Config } from "./config/index.ts";
+import { keysNeedingRestart, type Config } from "./config/index.ts";
 import { AppError } from "./errors.ts";
-import { Gateway } from "./gateway/index.ts";
+import { Gateway, type ReloadSummary } from "./gateway/index.ts";
 import { CHANNELS, grantServer, type Identity } from "./identity.ts";
 import { isLoopbackHost } from "./lib/address.ts";
 import { log } from "./lib/log.ts";
@@ -31,6 +31,12 @@ export interface RunningServer {
   /** Upstream tools' pinned definitions, and the audit log of upstream calls (the gateway's). */
   pins: ToolPins;
   audit: AuditLog;
+  /**
+   * Applies a reloaded config: its upstreams (Gateway.reconfigure) and default_servers, with no
+   * session dropped; other changed keys are logged as needing a restart. Throws, changing nothing,
+   * when its upstreams cannot be applied (a header naming an unset variable).
+   */
+  reload(next: Config): Promise<ReloadSummary>;
   stop(): Promise<void>;
 }
 
@@ -68,7 +74,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   log.configure({ level: config.log_level, format: config.log_format });
   await checkHost(config.host);
   // Before anything is locked or opened: a header naming an unset variable stops the start here.
-  const gateway = config.upstream.length > 0 ? new Gateway(config.upstream, { env: options.env ?? {}, version: VERSION, reserved: toolNames(options) }) : undefined;
+  // Made with no upstreams too: a reload may add some.
+  const gateway = new Gateway(config.upstream, { env: options.env ?? {}, version: VERSION, reserved: toolNames(options) });
   const dataDir = prepareDataDir(config.data);
   // Longer than a Unix socket address holds (108 bytes) is fine: Bun binds and connects such a
   // path through its directory (measured with 225-byte paths).
@@ -120,6 +127,17 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       store,
       pins,
       audit,
+      async reload(next) {
+        const applied = gateway.reconfigure(next.upstream);
+        built.live.defaultGrant.splice(0, Infinity, ...next.default_servers);
+        const { defaultServers, knownServers } = authSettings(next);
+        Object.assign(built.live.settings, { defaultServers, knownServers });
+        const restart = keysNeedingRestart(config, next);
+        if (restart.length > 0) log.warn("config reloaded: changed keys need a restart and keep their running values", { keys: restart.join(", ") });
+        const summary = await applied;
+        log.info("config reloaded", { added: summary.added.join(","), removed: summary.removed.join(","), restarted: summary.restarted.join(","), default_servers: next.default_servers.join(",") });
+        return summary;
+      },
       async stop() {
         admin.stop();
         await sweeper?.stop();
@@ -141,9 +159,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 }
 
 /** Everything behind the port, for the public URL it gives; synchronous, so it runs before the first request. */
-function wire(base: Config, port: number, { dataDir, key, store, options, gateway }: { dataDir: string; key: SigningKey; store: SqliteStore; options: StartOptions; gateway?: Gateway }) {
+function wire(base: Config, port: number, { dataDir, key, store, options, gateway }: { dataDir: string; key: SigningKey; store: SqliteStore; options: StartOptions; gateway: Gateway }) {
   const config: Config = Object.freeze({ ...base, data: dataDir, public_url: base.public_url.endsWith(":0") ? `http://localhost:${port}` : base.public_url });
   const settings = authSettings(config);
+  // What a reload changes in place (RunningServer.reload): open sessions see the new entries.
+  const live = { settings, defaultGrant: [...config.default_servers] };
   const botPool = new BotPool({
     ...(config.bot_workers > 0 ? { workers: config.bot_workers } : {}),
     warmMemoryBytes: config.bot_warm_memory_mb * 1024 * 1024,
@@ -171,7 +191,7 @@ function wire(base: Config, port: number, { dataDir, key, store, options, gatewa
         auth: session,
         downloads,
         gateway,
-        defaultGrant: config.default_servers,
+        defaultGrant: live.defaultGrant,
       }),
     idleMs: config.session_idle_seconds * 1000,
     maxBodyBytes: config.max_body_bytes,
@@ -186,10 +206,10 @@ function wire(base: Config, port: number, { dataDir, key, store, options, gatewa
     handleMcp: (r, identity, address) => endpoint.handle(r, identity, address),
     downloadTranscript: (r, address) => downloads.handle(r, address),
     probeStore: () => store.probeWrite(),
-    upstreamsDegraded: gateway ? () => gateway.degraded() : undefined,
+    upstreamsDegraded: () => gateway.degraded(),
   });
   // An upstream's tools appeared, changed or went: the sessions whose grant names that server hear it.
-  const grantOf = (caller: Identity | null) => caller?.servers ?? config.default_servers;
+  const grantOf = (caller: Identity | null) => caller?.servers ?? live.defaultGrant;
   gateway?.onChange((server) => endpoint.notifyToolsChanged((caller) => grantOf(caller).some((entry) => grantServer(entry) === server)));
   return {
     app,
@@ -197,6 +217,7 @@ function wire(base: Config, port: number, { dataDir, key, store, options, gatewa
     ctx,
     auth,
     endpoint,
+    live,
     dispose() {
       engine.dispose();
       botPool.dispose();

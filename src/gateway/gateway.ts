@@ -116,10 +116,11 @@ export class Gateway {
    * one is stopped (its process group killed; a call in flight to it ends with UPSTREAM_UNAVAILABLE)
    * and its tools go at once; a changed one is stopped, then started with its new config; a new
    * one starts. Listeners hear of each server whose tools its callers saw change (a new one's when
-   * it comes up). Throws, changing nothing, when a new config names a header variable that is not
-   * set. Resolves once the old processes are gone and the new ones started (not yet up).
+   * it comes up). Throws at once, changing nothing, when a new config names a header variable that
+   * is not set; otherwise everything but the stopping and starting is done when it returns. The
+   * promise resolves once the old processes are gone and the new ones started (not yet up).
    */
-  async reconfigure(configs: readonly UpstreamConfig[]): Promise<ReloadSummary> {
+  reconfigure(configs: readonly UpstreamConfig[]): Promise<ReloadSummary> {
     const plan = planReload(new Map([...this.upstreams].map(([name, u]) => [name, u.config])), configs);
     const byName = new Map(configs.map((c) => [c.name, c]));
     const fresh = [...plan.added, ...plan.restarted].map((name) => this.make(byName.get(name)!));
@@ -130,8 +131,7 @@ export class Gateway {
     const sorted = [...this.upstreams].sort(([a], [b]) => order.get(a)! - order.get(b)!);
     this.upstreams.clear();
     for (const [name, u] of sorted) this.upstreams.set(name, u);
-    await Promise.all([...retired, ...fresh.map((u) => this.startAfterPredecessor(u))]);
-    return plan;
+    return Promise.all([...retired, ...fresh.map((u) => this.startAfterPredecessor(u))]).then(() => plan);
   }
 
   /** Takes an upstream out: its tools go now (callers told), its process group is killed in the background. */
