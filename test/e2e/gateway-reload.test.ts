@@ -131,6 +131,14 @@ describe("gateway: hot reload", () => {
       expect((await alphaOnly.call("alpha_pid")).pid).toBe(alphaPid);
       expect(srv.proc.exitCode).toBeNull();
       await logged(srv, /reloading the config why=SIGHUP/);
+
+      // What the running server serves follows the reload: a token for an upstream added since is accepted.
+      writeFileSync(join(target, "parley.toml"), configText(["channels"], [stdioUpstream("alpha"), stdioUpstream("gamma")]));
+      srv.proc.kill("SIGHUP");
+      await until("gamma listed", async () => (await both.servers()).join() === "alpha" && /added=gamma/.test(srv.stderr()) || undefined);
+      await using gammaOnly = await session(srv, await issue("gamma"));
+      await until("gamma up", async () => (await gammaOnly.servers()).join() === "gamma" || undefined);
+      expect((await gammaOnly.call("gamma_echo", { text: "hello" })).server).toBe("gamma");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
