@@ -135,7 +135,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         const restart = keysNeedingRestart(config, next);
         if (restart.length > 0) log.warn("config reloaded: changed keys need a restart and keep their running values", { keys: restart.join(", ") });
         const summary = await applied;
-        log.info("config reloaded", { added: summary.added.join(","), removed: summary.removed.join(","), restarted: summary.restarted.join(","), default_servers: next.default_servers.join(",") });
+        const upstreams = Object.entries({ added: summary.added, removed: summary.removed, restarted: summary.restarted }).filter(([, names]) => names.length > 0);
+        log.info("config reloaded", { ...Object.fromEntries(upstreams.map(([what, names]) => [what, names.join(",")])), default_servers: next.default_servers.join(",") });
         return summary;
       },
       async stop() {
