@@ -3,16 +3,15 @@ import { isIP } from "node:net";
 import { resolve } from "node:path";
 import { createAuthContext, loadSigningKey, startSweeper, stillAuthorized, type AuthContext, type AuthSettings, type SigningKey } from "./auth/index.ts";
 import { createBotsRuntime, Notifier, OPERATOR, runBots, updateChannel, type ChannelsContext } from "./channels/index.ts";
-import type { Config } from "./config/index.ts";
+import { keysNeedingRestart, type Config } from "./config/index.ts";
 import { AppError } from "./errors.ts";
-import { Gateway } from "./gateway/index.ts";
 import { CHANNELS, grantServer, type Identity } from "./identity.ts";
 import { isLoopbackHost } from "./lib/address.ts";
 import { log } from "./lib/log.ts";
 import { createApp, listen, serveAdmin } from "./http/index.ts";
 import { channelTools, createMcpServer, McpEndpoint, ToolTable, TranscriptDownloads, type McpServerOptions, type ToolDef } from "./mcp/index.ts";
 import { allowListFetcher, BotPool, PRESETS, SandboxEngine } from "./sandbox/index.ts";
-import { AuditLog, pinAndAuditHooks, ToolPins } from "./gateway/index.ts";
+import { AuditLog, Gateway, pinAndAuditHooks, ToolPins, type ReloadSummary } from "./gateway/index.ts";
 import { AuditStore, COMMIT_TURNS, lockDataDir, PinStore, prepareDataDir, SqliteAuthStore, SqliteStore } from "./store/index.ts";
 import { ed25519Signer } from "./transcript/index.ts";
 import { VERSION } from "./version.ts";
@@ -31,6 +30,12 @@ export interface RunningServer {
   /** Upstream tools' pinned definitions, and the audit log of upstream calls (the gateway's). */
   pins: ToolPins;
   audit: AuditLog;
+  /**
+   * Applies a reloaded config: its upstreams (Gateway.reconfigure) and default_servers, with no
+   * session dropped; other changed keys are logged as needing a restart. Throws, changing nothing,
+   * when its upstreams cannot be applied (a header naming an unset variable).
+   */
+  reload(next: Config): Promise<ReloadSummary>;
   stop(): Promise<void>;
 }
 
@@ -82,14 +87,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const pins = new ToolPins(new PinStore(store.db));
     const audit = new AuditLog(new AuditStore(store.db), { retentionDays: config.audit_retention_days, maxRows: config.audit_max_rows });
     undo.push(() => audit.close());
-    // A header naming an unset variable stops the start here (the lock is released on the way out).
-    const gateway =
-      config.upstream.length > 0
-        ? new Gateway(config.upstream, { env: options.env ?? {}, version: VERSION, reserved: toolNames(options), hooks: pinAndAuditHooks(pins, audit) })
-        : undefined;
+    // Made with no upstreams too (a reload may add some); a header naming an unset variable stops
+    // the start here (the lock is released on the way out).
+    const gateway = new Gateway(config.upstream, { env: options.env ?? {}, version: VERSION, reserved: toolNames(options), hooks: pinAndAuditHooks(pins, audit) });
     // An approved definition is listed again at once (and its callers told), without a restart.
     pins.onApprove((approved) => {
-      for (const server of new Set(approved.map((a) => a.server))) void gateway?.review(server);
+      for (const server of new Set(approved.map((a) => a.server))) void gateway.review(server);
     });
     let built!: ReturnType<typeof wire>;
     const { app, server } = bind(config, (port) => (built = wire(config, port, { dataDir, key, store, options, gateway })).app);
@@ -99,14 +102,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const admin = serveAdmin(adminSocket, {
       closeChannel: (id) => updateChannel(ctx, OPERATOR, { channel_id: id, ops: [{ type: "close" }] }).then(() => {}),
       approveUpstream: async (server, tool) => pins.approve(server, tool),
-      status: () => ({ version: VERSION, pid: process.pid, started_at: startedAt, url: built.config.public_url, sessions: endpoint.sessionCount, upstreams: gateway?.status() ?? [] }),
+      status: () => ({ version: VERSION, pid: process.pid, started_at: startedAt, url: built.config.public_url, sessions: endpoint.sessionCount, upstreams: gateway.status() }),
       // A revoked token's next request is refused anyway; its open sessions hear now that their tools changed.
       grantChanged: (id) => void endpoint.notifyToolsChanged((caller) => caller?.grantId === id),
     });
     undo.push(() => admin.stop());
     // Upstreams start now, in the background: the banner does not wait for them (`parley status` shows each).
-    gateway?.start();
-    undo.push(() => gateway?.stop());
+    gateway.start();
+    undo.push(() => gateway.stop());
     // Expired codes, clients never signed in, dead refresh families: at start-up, then every few minutes.
     const sweeper = auth ? startSweeper(auth) : null;
     undo.push(() => sweeper?.stop());
@@ -127,11 +130,23 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       store,
       pins,
       audit,
+      async reload(next) {
+        const applied = gateway.reconfigure(next.upstream);
+        built.live.defaultGrant.splice(0, Infinity, ...next.default_servers);
+        const { defaultServers, knownServers } = authSettings(next);
+        Object.assign(built.live.settings, { defaultServers, knownServers });
+        const restart = keysNeedingRestart(config, next);
+        if (restart.length > 0) log.warn("config reloaded: changed keys need a restart and keep their running values", { keys: restart.join(", ") });
+        const summary = await applied;
+        const upstreams = Object.entries({ added: summary.added, removed: summary.removed, restarted: summary.restarted }).filter(([, names]) => names.length > 0);
+        log.info("config reloaded", { ...Object.fromEntries(upstreams.map(([what, names]) => [what, names.join(",")])), default_servers: next.default_servers.join(",") });
+        return summary;
+      },
       async stop() {
         admin.stop();
         await sweeper?.stop();
         await endpoint.close();
-        await gateway?.stop();
+        await gateway.stop();
         built.dispose();
         await app.stop(true);
         await audit.close();
@@ -148,9 +163,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 }
 
 /** Everything behind the port, for the public URL it gives; synchronous, so it runs before the first request. */
-function wire(base: Config, port: number, { dataDir, key, store, options, gateway }: { dataDir: string; key: SigningKey; store: SqliteStore; options: StartOptions; gateway?: Gateway }) {
+function wire(base: Config, port: number, { dataDir, key, store, options, gateway }: { dataDir: string; key: SigningKey; store: SqliteStore; options: StartOptions; gateway: Gateway }) {
   const config: Config = Object.freeze({ ...base, data: dataDir, public_url: base.public_url.endsWith(":0") ? `http://localhost:${port}` : base.public_url });
   const settings = authSettings(config);
+  // What a reload changes in place (RunningServer.reload): open sessions see the new entries.
+  const live = { settings, defaultGrant: [...config.default_servers] };
   const botPool = new BotPool({
     ...(config.bot_workers > 0 ? { workers: config.bot_workers } : {}),
     warmMemoryBytes: config.bot_warm_memory_mb * 1024 * 1024,
@@ -178,7 +195,7 @@ function wire(base: Config, port: number, { dataDir, key, store, options, gatewa
         auth: session,
         downloads,
         gateway,
-        defaultGrant: config.default_servers,
+        defaultGrant: live.defaultGrant,
       }),
     idleMs: config.session_idle_seconds * 1000,
     maxBodyBytes: config.max_body_bytes,
@@ -193,17 +210,18 @@ function wire(base: Config, port: number, { dataDir, key, store, options, gatewa
     handleMcp: (r, identity, address) => endpoint.handle(r, identity, address),
     downloadTranscript: (r, address) => downloads.handle(r, address),
     probeStore: () => store.probeWrite(),
-    upstreamsDegraded: gateway ? () => gateway.degraded() : undefined,
+    upstreamsDegraded: () => gateway.degraded(),
   });
   // An upstream's tools appeared, changed or went: the sessions whose grant names that server hear it.
-  const grantOf = (caller: Identity | null) => caller?.servers ?? config.default_servers;
-  gateway?.onChange((server) => endpoint.notifyToolsChanged((caller) => grantOf(caller).some((entry) => grantServer(entry) === server)));
+  const grantOf = (caller: Identity | null) => caller?.servers ?? live.defaultGrant;
+  gateway.onChange((server) => endpoint.notifyToolsChanged((caller) => grantOf(caller).some((entry) => grantServer(entry) === server)));
   return {
     app,
     config,
     ctx,
     auth,
     endpoint,
+    live,
     dispose() {
       engine.dispose();
       botPool.dispose();

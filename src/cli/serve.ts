@@ -1,4 +1,4 @@
-import { loadConfig } from "../config/index.ts";
+import { configPath, loadConfig, watchConfigFile, type LoadSources } from "../config/index.ts";
 import { isLoopbackHost } from "../lib/address.ts";
 import { log } from "../lib/log.ts";
 import { startServer, type RunningServer } from "../server.ts";
@@ -33,7 +33,7 @@ function openSignInWarnings({ auth, config }: RunningServer): string[] {
   return warnings;
 }
 
-/** `parley serve`: flags → config → the server (src/server.ts); prints the banner, stops on SIGINT/SIGTERM. */
+/** `parley serve`: flags → config → the server (src/server.ts); prints the banner, reloads on SIGHUP and when the config file changes, stops on SIGINT/SIGTERM. */
 export async function run(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
   const { values } = parseFlags(argv, {
     host: { type: "string" },
@@ -46,7 +46,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
     "log-level": { type: "string" },
     "log-format": { type: "string" },
   });
-  const config = loadConfig({
+  const sources: LoadSources = {
     flags: {
       host: values.host,
       port: values.port,
@@ -59,19 +59,45 @@ export async function run(argv: string[], env: Record<string, string | undefined
       log_format: values["log-format"],
     },
     env,
-  });
+  };
+  const config = loadConfig(sources);
   // A line logged while starting goes out before main's one-line error, if starting fails.
-  const server = await startServer(config).finally(() => log.flush());
+  const server = await startServer(config, { env }).finally(() => log.flush());
   process.stdout.write(banner(server));
+  const reloads = reloader(server, sources);
+  const path = configPath(sources);
+  const watcher = path ? watchConfigFile(path, () => reloads("the config file changed")) : null;
+  const hangup = () => reloads("SIGHUP");
+  process.on("SIGHUP", hangup);
   await new Promise<void>((done) => {
     const shutdown = (signal: NodeJS.Signals) => {
       log.info("stopping", { signal });
       process.off("SIGINT", shutdown);
       process.off("SIGTERM", shutdown);
+      process.off("SIGHUP", hangup);
+      watcher?.close();
       void server.stop().finally(done);
     };
     process.on("SIGINT", shutdown);
     process.on("SIGTERM", shutdown);
   });
   return 0;
+}
+
+/**
+ * Reloads, one at a time: the config read and checked again from the same sources; one that does
+ * not load or apply is logged with its error and the running one is kept.
+ */
+function reloader(server: RunningServer, sources: LoadSources): (why: string) => void {
+  let queue = Promise.resolve();
+  return (why) => {
+    queue = queue.then(async () => {
+      log.info("reloading the config", { why });
+      try {
+        await server.reload(loadConfig(sources));
+      } catch (err) {
+        log.error("config reload refused; the running config is kept", { why, error: err instanceof Error ? err.message : String(err) });
+      }
+    });
+  };
 }

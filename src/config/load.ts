@@ -19,8 +19,7 @@ export interface LoadSources {
  * Returns a frozen Config or throws INVALID_REQUEST naming the bad key and its source.
  */
 export function loadConfig({ flags, env, cwd = process.cwd() }: LoadSources): Config {
-  const explicitPath = (flags.config as string | undefined) ?? env.PARLEY_CONFIG;
-  const tomlPath = explicitPath ?? (existsSync(`${cwd}/parley.toml`) ? `${cwd}/parley.toml` : undefined);
+  const tomlPath = configPath({ flags, env, cwd });
   const fromToml = tomlPath ? authTable(readToml(tomlPath), tomlPath) : {};
 
   const fromEnv: Record<string, unknown> = {};
@@ -45,6 +44,12 @@ export function loadConfig({ flags, env, cwd = process.cwd() }: LoadSources): Co
   const cfg = parsed.data;
   const public_url = (cfg.public_url ?? `http://localhost:${cfg.port}`).replace(/\/+$/, "");
   return Object.freeze({ ...cfg, public_url });
+}
+
+/** The TOML file a config comes from, if any: `--config`, PARLEY_CONFIG, or ./parley.toml if present. */
+export function configPath({ flags, env, cwd = process.cwd() }: LoadSources): string | undefined {
+  const explicitPath = (flags.config as string | undefined) ?? env.PARLEY_CONFIG;
+  return explicitPath ?? (existsSync(`${cwd}/parley.toml`) ? `${cwd}/parley.toml` : undefined);
 }
 
 /**

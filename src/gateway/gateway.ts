@@ -5,6 +5,7 @@ import { grantCovers, grantServer } from "../identity.ts";
 import { log } from "../lib/log.ts";
 import { exposeTools, type ExposedTool, type ToolSet } from "./catalog.ts";
 import { NO_HOOKS, type GatewayHooks } from "./hooks.ts";
+import { planReload, type ReloadSummary } from "./reload.ts";
 import { selfCommand } from "./upstream-process.ts";
 import { Upstream, type CallOptions, type UpstreamState } from "./upstream.ts";
 
@@ -71,14 +72,19 @@ export class Gateway {
   private readonly hooks: GatewayHooks;
   /** The skipped and shortened names last logged per upstream: logged again only when they change. */
   private readonly loggedNames = new Map<string, string>();
+  private readonly make: (config: UpstreamConfig) => Upstream;
+  /** Upstreams a reload took out, until their process group is gone: a successor of the same name starts after. */
+  private readonly leaving = new Map<string, Promise<void>>();
+  private started = false;
+  private stopped = false;
 
   /** Throws INVALID_REQUEST when a header names an environment variable that is not set. */
   constructor(configs: readonly UpstreamConfig[], options: GatewayOptions) {
     this.reserved = new Set(options.reserved ?? []);
     this.hooks = options.hooks ?? NO_HOOKS;
     const self = options.self ?? selfCommand();
-    for (const config of configs) {
-      const upstream = new Upstream({
+    this.make = (config) =>
+      new Upstream({
         config,
         env: options.env,
         self,
@@ -86,8 +92,7 @@ export class Gateway {
         review: (server, tools) => this.hooks.reviewTools(server, tools),
         onChange: (u) => this.changed(u),
       });
-      this.upstreams.set(config.name, upstream);
-    }
+    for (const config of configs) this.upstreams.set(config.name, this.make(config));
   }
 
   /** The configured upstream names. */
@@ -96,12 +101,64 @@ export class Gateway {
   }
 
   start(): void {
+    this.started = true;
     for (const upstream of this.upstreams.values()) upstream.start();
   }
 
   /** Stops every upstream (their process groups killed), in parallel. */
   async stop(): Promise<void> {
-    await Promise.all([...this.upstreams.values()].map((u) => u.stop()));
+    this.stopped = true;
+    await Promise.all([...[...this.upstreams.values()].map((u) => u.stop()), ...this.leaving.values()]);
+  }
+
+  /**
+   * A config reload's upstreams. One whose config is unchanged keeps running untouched; a removed
+   * one is stopped (its process group killed; a call in flight to it ends with UPSTREAM_UNAVAILABLE)
+   * and its tools go at once; a changed one is stopped, then started with its new config; a new
+   * one starts. Listeners hear of each server whose tools its callers saw change (a new one's when
+   * it comes up). Throws at once, changing nothing, when a new config names a header variable that
+   * is not set; otherwise everything but the stopping and starting is done when it returns. The
+   * promise resolves once the old processes are gone and the new ones started (not yet up).
+   */
+  reconfigure(configs: readonly UpstreamConfig[]): Promise<ReloadSummary> {
+    const plan = planReload(new Map([...this.upstreams].map(([name, u]) => [name, u.config])), configs);
+    const byName = new Map(configs.map((c) => [c.name, c]));
+    const fresh = [...plan.added, ...plan.restarted].map((name) => this.make(byName.get(name)!));
+    const retired = [...plan.removed.map((name) => this.retire(name, "removed")), ...plan.restarted.map((name) => this.retire(name, "changed"))];
+    // In the config's order, as at start.
+    const order = new Map(configs.map((c, i) => [c.name, i]));
+    for (const u of fresh) this.upstreams.set(u.name, u);
+    const sorted = [...this.upstreams].sort(([a], [b]) => order.get(a)! - order.get(b)!);
+    this.upstreams.clear();
+    for (const [name, u] of sorted) this.upstreams.set(name, u);
+    return Promise.all([...retired, ...fresh.map((u) => this.startAfterPredecessor(u))]).then(() => plan);
+  }
+
+  /** Takes an upstream out: its tools go now (callers told), its process group is killed in the background. */
+  private retire(name: string, why: "removed" | "changed"): Promise<void> {
+    const upstream = this.upstreams.get(name)!;
+    this.upstreams.delete(name);
+    const before = this.exposures.get(name);
+    this.exposures.delete(name);
+    this.loggedNames.delete(name);
+    const index = new Map(this.index);
+    for (const [tool, hit] of index) if (hit.upstream === upstream) index.delete(tool);
+    this.index = index;
+    this.lists.clear();
+    const previous = this.leaving.get(name) ?? Promise.resolve();
+    const gone = previous.then(() => upstream.stop());
+    this.leaving.set(name, gone);
+    const forget = () => void (this.leaving.get(name) === gone && this.leaving.delete(name));
+    gone.then(forget, forget);
+    log.info(why === "removed" ? "upstream removed by a reload" : "upstream config changed: restarting it", { server: name });
+    if (before && before.fingerprint !== "[]") for (const listener of this.listeners) listener(name);
+    return gone;
+  }
+
+  /** A reload's new or changed upstream starts once the one it replaces has stopped (a port, a database file it held). */
+  private async startAfterPredecessor(upstream: Upstream): Promise<void> {
+    await this.leaving.get(upstream.name);
+    if (this.started && !this.stopped && this.upstreams.get(upstream.name) === upstream) upstream.start();
   }
 
   /** `listener(server)` after the tools `server` shows its callers change (state, tools, definitions). */
@@ -150,7 +207,9 @@ export class Gateway {
       if (!grantCovers(caller.grant, server, name)) {
         throw new AppError("FORBIDDEN", `Tool "${name}" is outside your grant (${caller.grant.join(", ")}); ask the operator for a token that names "${server}" or "${name}"`);
       }
-      const upstream = this.upstreams.get(server)!;
+      const upstream = this.upstreams.get(server);
+      // Removed by a reload since the caller's tools/list.
+      if (!upstream) throw new AppError("UPSTREAM_UNAVAILABLE", `Upstream "${server}" is no longer configured`);
       if (!hit) {
         if (upstream.state !== "up") throw upstream.unavailable();
         throw new AppError("INVALID_REQUEST", `Upstream "${server}" has no tool "${name}"`);
@@ -221,6 +280,8 @@ export class Gateway {
   }
 
   private changed(upstream: Upstream): void {
+    // One a reload took out, stopping: it no longer speaks for its name.
+    if (this.upstreams.get(upstream.name) !== upstream) return;
     const before = this.exposures.get(upstream.name);
     const set = upstream.state === "up" ? exposeTools(upstream.name, upstream.tools, upstream.held, this.reserved) : { tools: [], skipped: [], shortened: [] };
     const fingerprint = JSON.stringify(set.tools.filter((t) => !t.held).map((t) => t.definition));

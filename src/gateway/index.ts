@@ -5,6 +5,7 @@ export { AuditLog, jsonBytes, type AuditCall, type AuditMethod, type AuditOption
 export { AUDIT_GENESIS, auditHash, describeAuditRow, verifyAuditLog, type AuditVerdict } from "./audit-chain.ts";
 export { Gateway, type GatewayCaller, type GatewayOptions, type UpstreamStatus } from "./gateway.ts";
 export { NO_HOOKS, pinAndAuditHooks, type CallRecord, type GatewayHooks } from "./hooks.ts";
+export type { ReloadSummary } from "./reload.ts";
 export { exposedName, TOOL_NAME } from "./names.ts";
 export { selfCommand } from "./upstream-process.ts";
 export type { UpstreamState } from "./upstream.ts";

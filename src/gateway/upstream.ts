@@ -86,6 +86,11 @@ export class Upstream {
     this.headers = resolveHeaders(options.config, options.env);
   }
 
+  /** The config it runs with (a reload compares it with the new one). */
+  get config(): UpstreamConfig {
+    return this.options.config;
+  }
+
   get pid(): number | null {
     return this.process?.pid ?? null;
   }
@@ -128,6 +133,7 @@ export class Upstream {
 
   private callError(err: unknown, signal: AbortSignal | undefined, timeout: number): AppError {
     if (signal?.aborted) return new AppError("UPSTREAM_UNAVAILABLE", `The call to upstream "${this.name}" was cancelled`);
+    if (this.stopping) return new AppError("UPSTREAM_UNAVAILABLE", `Upstream "${this.name}" was stopped during the call (the server is stopping, or a config reload removed or changed it)`);
     if (err instanceof McpError) {
       if (err.code === ErrorCode.RequestTimeout) {
         void this.probe();

@@ -23,6 +23,10 @@ export async function callGatewayTool(gateway: Gateway, caller: { subject: strin
         : (progress: Progress) => void extra.sendNotification({ method: "notifications/progress", params: { ...progress, progressToken } }).catch(() => {});
     return await gateway.call(caller, name, args as Record<string, unknown> | undefined, { signal: extra.signal, onprogress });
   } catch (err) {
-    return toToolError(err, name);
+    // Text only (`CODE: message`): a client checks any structuredContent against the outputSchema
+    // the tool declared (the SDK Client fails the call with -32602 when it does not match), and an
+    // upstream tool's schema is its own. A client may still hold the schema of a tool a reload took out.
+    const { structuredContent: _, ...result } = toToolError(err, name);
+    return result;
   }
 }
