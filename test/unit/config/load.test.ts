@@ -51,8 +51,8 @@ describe("loadConfig()", () => {
     ["port out of range in env", { flags: {}, env: { PARLEY_PORT: "70000" } }, /"port" from PARLEY_PORT/],
     ["public URL that is not http(s)", { flags: { public_url: "ftp://x" }, env: {} }, /"public_url" from --public-url/],
     ["missing config file", { flags: { config: "/nonexistent/parley.toml" }, env: {} }, /Cannot read config file/],
-    ["trusted proxy that is a host name", { flags: {}, env: { PARLEY_TRUSTED_PROXIES: "proxy.internal" } }, /"trusted_proxies" from PARLEY_TRUSTED_PROXIES/],
-    ["trusted proxy CIDR prefix too long", { flags: {}, env: { PARLEY_TRUSTED_PROXIES: "10.0.0.0/8, 10.0.0.0/33" } }, /"trusted_proxies" from PARLEY_TRUSTED_PROXIES/],
+    ["trusted proxy that is a host name", { flags: {}, env: { PARLEY_TRUSTED_PROXIES: "proxy.internal" } }, /"trusted_proxies\[0\]" from PARLEY_TRUSTED_PROXIES/],
+    ["trusted proxy CIDR prefix too long", { flags: {}, env: { PARLEY_TRUSTED_PROXIES: "10.0.0.0/8, 10.0.0.0/33" } }, /"trusted_proxies\[1\]" from PARLEY_TRUSTED_PROXIES: expected an IP address or CIDR block/],
     ["request timeout above Bun's 255 s", { flags: {}, env: { PARLEY_REQUEST_TIMEOUT_SECONDS: "256" } }, /"request_timeout_seconds" from PARLEY_REQUEST_TIMEOUT_SECONDS/],
     ["request timeout of 0 (no deadline at all)", { flags: {}, env: { PARLEY_REQUEST_TIMEOUT_SECONDS: "0" } }, /"request_timeout_seconds"/],
   ];
