@@ -1,13 +1,16 @@
-import type { CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplate, Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { UpstreamConfig } from "../config/index.ts";
-import { AppError, type ErrorCode } from "../errors.ts";
+import { AppError } from "../errors.ts";
 import { grantCovers, grantServer } from "../identity.ts";
 import { log } from "../lib/log.ts";
 import { exposeTools, type ExposedTool, type ToolSet } from "./catalog.ts";
-import { NO_HOOKS, type GatewayHooks } from "./hooks.ts";
+import { ExtrasCatalog } from "./extras-catalog.ts";
+import { NO_HOOKS, type CallRecord, type GatewayHooks } from "./hooks.ts";
 import { planReload, type ReloadSummary } from "./reload.ts";
 import { selfCommand } from "./upstream-process.ts";
 import { Upstream, type CallOptions, type UpstreamState } from "./upstream.ts";
+
+const NO_EXTRAS_PRINT = JSON.stringify({ resources: [], templates: [], prompts: [] });
 
 export interface GatewayOptions {
   /** The server's environment (header `${…}`, stdio `env` names, PATH). */
@@ -51,8 +54,9 @@ export interface UpstreamStatus {
 interface Exposure {
   upstream: Upstream;
   set: ToolSet;
-  /** What its callers see, to tell whether a change is one they must hear of. */
+  /** What its callers see (tools; resources and prompts), to tell whether a change is one they must hear of. */
   fingerprint: string;
+  extras: string;
 }
 
 /**
@@ -65,6 +69,7 @@ export class Gateway {
   private readonly upstreams = new Map<string, Upstream>();
   private readonly exposures = new Map<string, Exposure>();
   private index = new Map<string, { upstream: Upstream; tool: ExposedTool }>();
+  private extras = new ExtrasCatalog([]);
   /** tools/list answers per grant, until the next change. */
   private readonly lists = new Map<string, Tool[]>();
   private readonly listeners = new Set<(server: string) => void>();
@@ -145,13 +150,14 @@ export class Gateway {
     for (const [tool, hit] of index) if (hit.upstream === upstream) index.delete(tool);
     this.index = index;
     this.lists.clear();
+    this.extras = new ExtrasCatalog(this.upUpstreams());
     const previous = this.leaving.get(name) ?? Promise.resolve();
     const gone = previous.then(() => upstream.stop());
     this.leaving.set(name, gone);
     const forget = () => void (this.leaving.get(name) === gone && this.leaving.delete(name));
     gone.then(forget, forget);
     log.info(why === "removed" ? "upstream removed by a reload" : "upstream config changed: restarting it", { server: name });
-    if (before && before.fingerprint !== "[]") for (const listener of this.listeners) listener(name);
+    if (before && (before.fingerprint !== "[]" || before.extras !== NO_EXTRAS_PRINT)) for (const listener of this.listeners) listener(name);
     return gone;
   }
 
@@ -196,27 +202,90 @@ export class Gateway {
    */
   async call(caller: GatewayCaller, name: string, args: Record<string, unknown> | undefined, options: CallOptions = {}): Promise<CallToolResult> {
     const server = grantServer(name);
-    const at = Date.now();
-    const t0 = performance.now();
-    let outcome: ErrorCode | "ok" | "tool_error" = "INTERNAL_ERROR";
-    let result: CallToolResult | undefined;
     const hit = this.index.get(name);
     // The audit names the upstream's own tool, refused calls included (what was asked for).
     const upstreamTool = hit?.tool.upstreamName ?? "";
-    try {
+    return this.audited(caller, { server, tool: name, upstreamTool, method: "tools/call" }, args, async () => {
       if (!grantCovers(caller.grant, server, name)) {
         throw new AppError("FORBIDDEN", `Tool "${name}" is outside your grant (${caller.grant.join(", ")}); ask the operator for a token that names "${server}" or "${name}"`);
       }
-      const upstream = this.upstreams.get(server);
-      // Removed by a reload since the caller's tools/list.
-      if (!upstream) throw new AppError("UPSTREAM_UNAVAILABLE", `Upstream "${server}" is no longer configured`);
+      const upstream = this.configured(server);
       if (!hit) {
         if (upstream.state !== "up") throw upstream.unavailable();
         throw new AppError("INVALID_REQUEST", `Upstream "${server}" has no tool "${name}"`);
       }
       if (hit.tool.held) throw new AppError("UPSTREAM_UNAVAILABLE", `Tool "${name}" is held back: ${hit.tool.held}`);
-      result = await upstream.call(upstreamTool, args, options);
-      outcome = result.isError ? "tool_error" : "ok";
+      return upstream.call(upstreamTool, args, options);
+    });
+  }
+
+  /** Upstream resources a grant reaches (it must name the whole server), from upstreams that are up. */
+  listResources(grant: readonly string[]): Resource[] {
+    return this.extras.listResources(grant);
+  }
+
+  listResourceTemplates(grant: readonly string[]): ResourceTemplate[] {
+    return this.extras.listTemplates(grant);
+  }
+
+  /** Upstream prompts (`SERVER_PROMPT`) a grant reaches: it names the server or the prompt. */
+  listPrompts(grant: readonly string[]): Prompt[] {
+    return this.extras.listPrompts(grant);
+  }
+
+  /** Whether a resource URI is an upstream's (listed, or matching one of its templates). */
+  ownsResource(uri: string): boolean {
+    return this.extras.serverOfUri(uri) !== undefined;
+  }
+
+  /** Whether a prompt name is an upstream's (`SERVER_…` of a configured upstream). */
+  servesPrompt(name: string): boolean {
+    return this.upstreams.has(grantServer(name));
+  }
+
+  /** resources/read of an upstream's resource (ownsResource said yes), for `caller`; audited like a call. */
+  async readResource(caller: GatewayCaller, uri: string, options: CallOptions = {}): Promise<ReadResourceResult> {
+    const server = this.extras.serverOfUri(uri) ?? "";
+    return this.audited(caller, { server, tool: uri, upstreamTool: uri, method: "resources/read" }, undefined, async () => {
+      if (!caller.grant.includes(server)) throw new AppError("FORBIDDEN", `Resource ${uri} is upstream "${server}"'s, outside your grant (${caller.grant.join(", ")})`);
+      return this.configured(server).readResource(uri, options);
+    });
+  }
+
+  /** prompts/get of `SERVER_PROMPT` for `caller`; audited like a call. */
+  async getPrompt(caller: GatewayCaller, name: string, args: Record<string, string> | undefined, options: CallOptions = {}): Promise<GetPromptResult> {
+    const server = grantServer(name);
+    const hit = this.extras.prompt(name);
+    return this.audited(caller, { server, tool: name, upstreamTool: hit?.upstreamName ?? "", method: "prompts/get" }, args, async () => {
+      if (!grantCovers(caller.grant, server, name)) throw new AppError("FORBIDDEN", `Prompt "${name}" is outside your grant (${caller.grant.join(", ")})`);
+      const upstream = this.configured(server);
+      if (!hit) {
+        if (upstream.state !== "up") throw upstream.unavailable();
+        throw new AppError("INVALID_REQUEST", `Upstream "${server}" has no prompt "${name}"`);
+      }
+      return upstream.getPrompt(hit.upstreamName, args, options);
+    });
+  }
+
+  /** The upstream of that name, or UPSTREAM_UNAVAILABLE when a reload removed it since the caller listed. */
+  private configured(server: string): Upstream {
+    const upstream = this.upstreams.get(server);
+    if (!upstream) throw new AppError("UPSTREAM_UNAVAILABLE", `Upstream "${server}" is no longer configured`);
+    return upstream;
+  }
+
+  /**
+   * Runs one routed request and hands it to hooks.recordCall whatever its outcome: `ok`,
+   * `tool_error` (a tool result with isError), or the code the caller got; sizes, never values.
+   */
+  private async audited<T>(caller: GatewayCaller, what: Pick<CallRecord, "server" | "tool" | "upstreamTool" | "method">, args: unknown, run: () => Promise<T>): Promise<T> {
+    const at = Date.now();
+    const t0 = performance.now();
+    let outcome: CallRecord["outcome"] = "INTERNAL_ERROR";
+    let result: T | undefined;
+    try {
+      result = await run();
+      outcome = (result as { isError?: boolean }).isError ? "tool_error" : "ok";
       return result;
     } catch (err) {
       if (err instanceof AppError) outcome = err.code;
@@ -226,17 +295,21 @@ export class Gateway {
         this.hooks.recordCall({
           at,
           caller: caller.subject,
-          server,
-          tool: name,
-          upstreamTool,
+          ...what,
           ms: performance.now() - t0,
           outcome,
           argBytes: args === undefined ? 0 : Buffer.byteLength(JSON.stringify(args)),
           resultBytes: result === undefined ? 0 : Buffer.byteLength(JSON.stringify(result)),
         }),
-      ).catch((err) => log.error("audit hook failed", { server, tool: name, err }));
+      ).catch((err) => log.error("audit hook failed", { server: what.server, tool: what.tool, err }));
     }
   }
+
+  /** Upstreams that are up, in the config's order (what the extras catalog is built from). */
+  private upUpstreams(): Upstream[] {
+    return [...this.upstreams.values()].filter((u) => u.state === "up");
+  }
+
 
   /** Checks an upstream's tools against their pins again (after an approval): what was held and is approved now is listed. */
   async review(server: string): Promise<void> {
@@ -285,14 +358,16 @@ export class Gateway {
     const before = this.exposures.get(upstream.name);
     const set = upstream.state === "up" ? exposeTools(upstream.name, upstream.tools, upstream.held, this.reserved) : { tools: [], skipped: [], shortened: [] };
     const fingerprint = JSON.stringify(set.tools.filter((t) => !t.held).map((t) => t.definition));
+    const extras = JSON.stringify(upstream.extras);
     if (upstream.state === "up") this.logNames(upstream.name, set);
-    this.exposures.set(upstream.name, { upstream, set, fingerprint });
+    this.exposures.set(upstream.name, { upstream, set, fingerprint, extras });
+    if (before?.extras !== extras) this.extras = new ExtrasCatalog(this.upUpstreams());
     const index = new Map(this.index);
     for (const [name, hit] of index) if (hit.upstream === upstream) index.delete(name);
     for (const tool of set.tools) index.set(tool.name, { upstream, tool });
     this.index = index;
     this.lists.clear();
-    if (before?.fingerprint === fingerprint) return;
+    if (before?.fingerprint === fingerprint && before.extras === extras) return;
     for (const listener of this.listeners) listener(upstream.name);
   }
 

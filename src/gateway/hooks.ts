@@ -12,8 +12,10 @@ export interface CallRecord {
   server: string;
   /** The name the caller used (`battle_echo`). */
   tool: string;
-  /** The upstream's own name for it (`echo`). */
+  /** The upstream's own name for it (`echo`; a resource's URI). */
   upstreamTool: string;
+  /** What was forwarded: a tool call, a resource read, a prompt. */
+  method: "tools/call" | "resources/read" | "prompts/get";
   ms: number;
   /** `ok`, `tool_error` (the upstream answered isError), or the code the caller got. */
   outcome: "ok" | "tool_error" | ErrorCode;
@@ -63,7 +65,7 @@ export function pinAndAuditHooks(pins: ToolPins, audit: AuditLog): GatewayHooks 
         who: r.caller,
         server: r.server,
         tool: r.upstreamTool || r.tool,
-        method: "tools/call",
+        method: r.method,
         startedAt: r.at,
         durationMs: r.ms,
         outcome: r.outcome,

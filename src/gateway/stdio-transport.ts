@@ -23,6 +23,12 @@ export class StdioTransport implements Transport {
   onmessage?: (message: JSONRPCMessage) => void;
   private closed = false;
   private garbage = 0;
+  /**
+   * Messages are handed on one per microtask, in order: the SDK runs a notification's handler a
+   * microtask after receiving it but a response at once, so a progress notification and the
+   * result right behind it in one read would lose the progress (its handler gone with the result).
+   */
+  private delivery = Promise.resolve();
 
   constructor(
     private readonly server: string,
@@ -71,7 +77,17 @@ export class StdioTransport implements Transport {
     } catch {
       // Not JSON.
     }
-    if (parsed?.success) return this.onmessage?.(parsed.data);
+    if (parsed?.success) {
+      const message = parsed.data;
+      this.delivery = this.delivery.then(() => {
+        try {
+          this.onmessage?.(message);
+        } catch (err) {
+          this.onerror?.(err as Error);
+        }
+      });
+      return;
+    }
     if (++this.garbage <= GARBAGE_LINES_LOGGED) {
       log.warn("upstream wrote a line that is not JSON-RPC on stdout (skipped)", { server: this.server, line: line.slice(0, 200), count: this.garbage });
     }
@@ -80,6 +96,7 @@ export class StdioTransport implements Transport {
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
-    this.onclose?.();
+    // After the messages read before the end.
+    this.delivery = this.delivery.then(() => this.onclose?.());
   }
 }

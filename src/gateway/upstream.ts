@@ -4,16 +4,24 @@ import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import {
   CallToolResultSchema,
   ErrorCode,
+  GetPromptResultSchema,
   ListToolsResultSchema,
   McpError,
+  PromptListChangedNotificationSchema,
+  ReadResourceResultSchema,
+  ResourceListChangedNotificationSchema,
   ToolListChangedNotificationSchema,
   type CallToolResult,
+  type GetPromptResult,
   type Progress,
+  type ReadResourceResult,
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
+import type { z } from "zod";
 import { ENV_REFERENCE, type UpstreamConfig } from "../config/index.ts";
 import { AppError } from "../errors.ts";
 import { log } from "../lib/log.ts";
+import { listExtras, NO_EXTRAS, type UpstreamExtras } from "./extras.ts";
 import { StdioTransport } from "./stdio-transport.ts";
 import { childEnv, resolveCommand, UpstreamProcess } from "./upstream-process.ts";
 
@@ -67,6 +75,8 @@ export class Upstream {
   restarts = 0;
   tools: readonly Tool[] = [];
   held: ReadonlyMap<string, string> = new Map();
+  /** Its resources, resource templates and prompts (where it has them), listed with its tools. */
+  extras: UpstreamExtras = NO_EXTRAS;
   /** It answered tools/list with no tools after having had some. */
   emptied = false;
   private hadTools = false;
@@ -116,16 +126,26 @@ export class Upstream {
   }
 
   /** Calls a tool by the upstream's own name; errors are AppErrors (UPSTREAM_UNAVAILABLE, INVALID_REQUEST). */
-  async call(tool: string, args: Record<string, unknown> | undefined, options: CallOptions = {}): Promise<CallToolResult> {
+  call(tool: string, args: Record<string, unknown> | undefined, options: CallOptions = {}): Promise<CallToolResult> {
+    return this.request("tools/call", { name: tool, ...(args === undefined ? {} : { arguments: args }) }, CallToolResultSchema, options);
+  }
+
+  /** resources/read of one of its resources (or a URI of one of its templates). */
+  readResource(uri: string, options: CallOptions = {}): Promise<ReadResourceResult> {
+    return this.request("resources/read", { uri }, ReadResourceResultSchema, options);
+  }
+
+  /** prompts/get by the upstream's own prompt name. */
+  getPrompt(name: string, args: Record<string, string> | undefined, options: CallOptions = {}): Promise<GetPromptResult> {
+    return this.request("prompts/get", { name, ...(args === undefined ? {} : { arguments: args }) }, GetPromptResultSchema, options);
+  }
+
+  private async request<S extends z.ZodType>(method: string, params: Record<string, unknown>, schema: S, options: CallOptions): Promise<z.infer<S>> {
     const client = this.client;
     if (this.state !== "up" || !client) throw this.unavailable();
     const timeout = this.options.config.call_timeout_seconds * 1000;
     try {
-      return await client.request({ method: "tools/call", params: { name: tool, ...(args === undefined ? {} : { arguments: args }) } }, CallToolResultSchema, {
-        signal: options.signal,
-        timeout,
-        onprogress: options.onprogress,
-      });
+      return await client.request({ method, params } as never, schema, { signal: options.signal, timeout, onprogress: options.onprogress });
     } catch (err) {
       throw this.callError(err, options.signal, timeout);
     }
@@ -144,7 +164,7 @@ export class Upstream {
       if (err.code === ErrorCode.InvalidParams) return new AppError("INVALID_REQUEST", `Upstream "${this.name}" refused the call: ${err.message}`);
       return new AppError("UPSTREAM_UNAVAILABLE", `Upstream "${this.name}" failed the call: ${err.message}`);
     }
-    if (err instanceof Error && err.name === "ZodError") return new AppError("UPSTREAM_UNAVAILABLE", `Upstream "${this.name}" answered something that is not a tool result`);
+    if (err instanceof Error && err.name === "ZodError") return new AppError("UPSTREAM_UNAVAILABLE", `Upstream "${this.name}" answered something that is not a valid result`);
     // The message could not be sent (a broken pipe, an HTTP server gone): reconnect.
     this.lose?.(`cannot reach it: ${describe(err)}`);
     return new AppError("UPSTREAM_UNAVAILABLE", `Upstream "${this.name}" cannot be reached (${describe(err)})`);
@@ -195,6 +215,8 @@ export class Upstream {
     const started = (async () => {
       await client.connect(this.transport(), { timeout });
       client.setNotificationHandler(ToolListChangedNotificationSchema, () => void this.relist());
+      client.setNotificationHandler(ResourceListChangedNotificationSchema, () => void this.relist());
+      client.setNotificationHandler(PromptListChangedNotificationSchema, () => void this.relist());
       await this.list(client, timeout);
     })();
     let first: string | null;
@@ -252,6 +274,7 @@ export class Upstream {
     if (tools.length > MAX_TOOLS) log.warn("upstream lists too many tools; the rest are ignored", { server: this.name, max: MAX_TOOLS });
     const listed = tools.slice(0, MAX_TOOLS);
     const held = await this.options.review(this.name, listed);
+    this.extras = await listExtras(client, this.name, timeout);
     this.emptied = this.hadTools && listed.length === 0;
     this.hadTools ||= listed.length > 0;
     this.tools = listed;
@@ -308,6 +331,7 @@ export class Upstream {
     if (state !== "up") {
       this.tools = [];
       this.held = new Map();
+      this.extras = NO_EXTRAS;
     }
     this.state = state;
     this.since = Date.now();

@@ -11,6 +11,7 @@ import { registerGuides } from "./resources.ts";
 import type { TranscriptDownloads } from "./transcript-download.ts";
 import { registerTranscriptResource } from "./transcript-resource.ts";
 import { callGatewayTool } from "./tools/gateway.ts";
+import { registerUpstreamExtras } from "./upstream-extras.ts";
 import { jsonResult, type ToolDef, type ToolExtra } from "./tool.ts";
 import type { SessionAuth } from "./transport.ts";
 
@@ -80,6 +81,7 @@ export function createMcpServer(options: McpServerOptions & { table: ToolTable }
   // tools/list and every call, so a narrower or revoked grant holds from the next request on.
   const defaultGrant = options.defaultGrant ?? [CHANNELS];
   const grantOf = (extra: Pick<ToolExtra, "authInfo">) => identityOf(extra)?.servers ?? defaultGrant;
+  if (gateway) registerUpstreamExtras(server, gateway, grantOf);
   server.server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => {
     const grant = grantOf(extra);
     const own = grant.includes(CHANNELS) ? table.list : [];

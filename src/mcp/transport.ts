@@ -219,7 +219,12 @@ export class McpEndpoint {
       if (!affected(session.auth.current ?? null)) continue;
       told++;
       // A session without a GET stream has nowhere to receive it; its next tools/list is fresh anyway.
-      void session.server.server.sendToolListChanged().catch(() => {});
+      const server = session.server.server;
+      void server.sendToolListChanged().catch(() => {});
+      // Upstream resources and prompts come and go with their upstream too (where it is declared).
+      // (A server without the prompts capability refuses that one: nothing to tell.)
+      void server.sendResourceListChanged().catch(() => {});
+      void server.sendPromptListChanged().catch(() => {});
     }
     return told;
   }

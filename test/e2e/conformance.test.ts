@@ -107,7 +107,7 @@ describe("MCP conformance suite against the real HTTP/MCP stack", () => {
     const resources = (await client.client.listResources()).resources.map((r) => r.uri);
     expect(tools.filter((n) => n.startsWith("test_") || n === "json_schema_2020_12_tool")).toEqual([]);
     expect(resources.filter((u) => u.startsWith("test://"))).toEqual([]);
-    // Prompts are a fixture-only capability: the product declares none, so prompts/list is unknown.
+    // Prompts are a fixture-only capability: with no upstream configured the product declares none, so prompts/list is unknown.
     expect(client.client.getServerCapabilities()?.prompts).toBeUndefined();
   });
 });

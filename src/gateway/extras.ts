@@ -1,0 +1,64 @@
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import {
+  ListPromptsResultSchema,
+  ListResourcesResultSchema,
+  ListResourceTemplatesResultSchema,
+  type Prompt,
+  type Resource,
+  type ResourceTemplate,
+} from "@modelcontextprotocol/sdk/types.js";
+import type { z } from "zod";
+import { log } from "../lib/log.ts";
+
+/** An upstream's resources, resource templates and prompts, where it declares them. */
+export interface UpstreamExtras {
+  resources: readonly Resource[];
+  templates: readonly ResourceTemplate[];
+  prompts: readonly Prompt[];
+}
+
+export const NO_EXTRAS: UpstreamExtras = Object.freeze({ resources: [], templates: [], prompts: [] });
+
+/** Bounds on each listing (a listing that never ends must not fill memory), as for tools. */
+const MAX_ITEMS = 1_000;
+const MAX_PAGES = 100;
+
+/**
+ * Lists what the upstream declared in `initialize` besides tools: resources and their templates
+ * (capability `resources`), prompts (capability `prompts`). A listing that fails leaves that kind
+ * empty and is logged: the upstream's tools still serve.
+ */
+export async function listExtras(client: Client, server: string, timeout: number): Promise<UpstreamExtras> {
+  const caps = client.getServerCapabilities() ?? {};
+  const [resources, templates, prompts] = await Promise.all([
+    caps.resources ? listAll(client, server, "resources/list", ListResourcesResultSchema, (r) => r.resources, timeout) : [],
+    caps.resources ? listAll(client, server, "resources/templates/list", ListResourceTemplatesResultSchema, (r) => r.resourceTemplates, timeout) : [],
+    caps.prompts ? listAll(client, server, "prompts/list", ListPromptsResultSchema, (r) => r.prompts, timeout) : [],
+  ]);
+  return { resources, templates, prompts };
+}
+
+async function listAll<S extends z.ZodType<{ nextCursor?: string }>, T>(
+  client: Client,
+  server: string,
+  method: string,
+  schema: S,
+  items: (result: z.infer<S>) => T[],
+  timeout: number,
+): Promise<T[]> {
+  const all: T[] = [];
+  let cursor: string | undefined;
+  try {
+    for (let page = 0; page < MAX_PAGES && all.length < MAX_ITEMS; page++) {
+      const result = await client.request({ method, params: cursor ? { cursor } : {} } as never, schema, { timeout });
+      all.push(...items(result));
+      cursor = result.nextCursor;
+      if (!cursor) break;
+    }
+  } catch (err) {
+    log.warn("upstream listing failed; that kind is left empty", { server, method, err });
+    return [];
+  }
+  if (all.length > MAX_ITEMS) log.warn("upstream lists too many; the rest are ignored", { server, method, max: MAX_ITEMS });
+  return all.slice(0, MAX_ITEMS);
+}
