@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { AppError } from "../../errors.ts";
 import { log } from "../../lib/log.ts";
 import { startChild, type ChildOutcome } from "./child-process.ts";
-import { executablesOnPath, limitExceeded, RunGate } from "./runs.ts";
+import { executablesOnPath, limitExceeded, RunGate, type LimitName } from "./runs.ts";
 
 /** The limits of one run_python_code call (README: Example upstreams). */
 export const PYTHON_LIMITS = {
@@ -31,7 +31,9 @@ const NOBODY = 65534;
  * everything it starts (rlimits survive exec and fork), and its tracebacks show only its own frames.
  * Lowering a limit needs no privilege; raising one back is refused, so the code cannot undo them.
  * RLIMIT_CPU (soft, then SIGKILL one second later at the hard limit) backs the wall-clock timer up
- * for each process, including one that left the process group.
+ * for each process, including one that left the process group. The code gets an empty environment
+ * (execve with {}): the bootstrap's own would carry the LC_CTYPE that Python's locale coercion
+ * (PEP 538) set in it.
  */
 const BOOTSTRAP = `import os, resource, sys
 mem, cpu, fsize, nproc = (int(a) for a in sys.argv[1:5])
@@ -39,7 +41,7 @@ for which, n, hard in ((resource.RLIMIT_AS, mem, mem), (resource.RLIMIT_CPU, cpu
     resource.setrlimit(which, (n, hard))
 if nproc > 0:
     resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-os.execv(sys.executable, [sys.executable, "-I", "main.py"])
+os.execve(sys.executable, [sys.executable, "-I", "main.py"], {})
 `;
 
 export interface PythonResult {
@@ -120,6 +122,16 @@ function answer(outcome: ChildOutcome, timeoutSeconds: number): PythonResult {
     throw limitExceeded("output", `python wrote more than ${PYTHON_LIMITS.outputBytes / 1024 / 1024} MiB of output; it and every process it started in its group were killed`);
   }
   if (outcome.stopped === "cancelled") throw new AppError("INVALID_REQUEST", "The call was cancelled; python and every process it started in its group were killed");
+  const broken = brokenLimit(outcome);
+  if (broken) {
+    const [limit, what] = broken;
+    // The end of stderr (the traceback) stays in the error: the code's author needs it to see where.
+    throw limitExceeded(limit, `python stopped at its ${limit} limit: ${what}`, {
+      exit_code: outcome.exitCode,
+      ...(outcome.signal ? { signal: outcome.signal } : {}),
+      stderr_tail: outcome.stderr.slice(-STDERR_TAIL_CHARS),
+    });
+  }
   return {
     exit_code: outcome.exitCode,
     ...(outcome.signal ? { signal: outcome.signal } : {}),
@@ -127,6 +139,29 @@ function answer(outcome: ChildOutcome, timeoutSeconds: number): PythonResult {
     stderr: outcome.stderr,
     duration_ms: outcome.durationMs,
   };
+}
+
+const STDERR_TAIL_CHARS = 4096;
+const MiB = 1024 * 1024;
+
+/**
+ * How Python reports an rlimit it ran into and did not handle: an uncaught error on a traceback's
+ * last line (a program that catches it is answered as usual), or the signal the kernel sends.
+ * Python ignores SIGXFSZ, so a write past RLIMIT_FSIZE is OSError EFBIG (errno 27); a fork or a
+ * thread past RLIMIT_NPROC is EAGAIN (errno 11).
+ */
+const LIMIT_ERRORS: [RegExp, LimitName, string][] = [
+  [/^MemoryError\b/m, "memory", `an allocation went past ${PYTHON_LIMITS.memoryBytes / MiB} MiB of address space (MemoryError)`],
+  [/^(?:BlockingIOError: \[Errno 11\]|RuntimeError: can't start new thread)/m, "processes", `it started more than ${PYTHON_LIMITS.processes} processes or threads (BlockingIOError: EAGAIN)`],
+  [/^OSError: \[Errno 27\]/m, "file", `it wrote a file larger than ${PYTHON_LIMITS.fileBytes / MiB} MiB (OSError: EFBIG)`],
+];
+
+/** The limit that ended a run, if one did. */
+function brokenLimit(outcome: ChildOutcome): [LimitName, string] | undefined {
+  if (outcome.signal === "SIGXCPU") return ["time", "it used up its CPU time (SIGXCPU)"];
+  if (outcome.exitCode === 0) return undefined;
+  for (const [pattern, limit, what] of LIMIT_ERRORS) if (pattern.test(outcome.stderr)) return [limit, what];
+  return undefined;
 }
 
 /**
