@@ -69,6 +69,23 @@ describe("parley example code: run_python_code bad input", () => {
     expect(handled).toMatchObject({ exit_code: 0, stdout: "handled\n" });
   });
 
+  test("a file past the file-size limit: INVALID_REQUEST, limit file", async () => {
+    await using ex = await startExample("code", "stdio");
+    const e = await ex.error("run_python_code", { code: "with open('big', 'wb') as f:\n    f.write(b'x' * (17 * 1024 * 1024))" });
+    expect(e.code).toBe("INVALID_REQUEST");
+    expect(e.detail?.limit).toBe("file");
+  });
+
+  test("a fifth run at once is RATE_LIMITED at once; the four others finish", async () => {
+    await using ex = await startExample("code", "stdio");
+    // Sent together: stdio delivers them in order, and each takes its place before its first await.
+    const slow = Array.from({ length: 4 }, () => ex.call("run_python_code", { code: "import time\ntime.sleep(1)\nprint('done')" }));
+    const e = await ex.error("run_python_code", { code: "print(1)" });
+    expect(e.code).toBe("RATE_LIMITED");
+    for (const r of await Promise.all(slow)) expect(r.stdout).toBe("done\n");
+    expect(await ex.call("run_python_code", { code: "print(1)" })).toMatchObject({ stdout: "1\n" });
+  });
+
   test("a fork bomb stops at the process limit: INVALID_REQUEST, limit processes; none of its processes outlive the call", async () => {
     await using ex = await startExample("code", "stdio");
     const marker = `forkbomb${Date.now()}`;
