@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startExample, type Transport } from "../helpers/example-upstream.ts";
+import { fakeDocker } from "../helpers/fake-docker.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
 
 // `parley example docker` as a real child process. Here, as on most machines that run it, the
@@ -77,32 +78,6 @@ describe("parley example docker: bad input", () => {
     expect(e.text).toContain("docker client is not installed");
   });
 });
-
-/** A stand-in `docker` that records each invocation's argv (NUL-separated) and acts by the container command. */
-function fakeDocker(dir: string): { env: Record<string, string>; calls(): string[][] } {
-  const calls = join(dir, "calls");
-  Bun.spawnSync(["mkdir", calls]);
-  const script = `#!/bin/sh
-printf '%s\\0' "$@" > "${calls}/$(date +%s%N)-$$"
-[ "$1" = run ] || exit 0
-/usr/bin/env > "${dir}/env"
-for last; do :; done
-case "$last" in
-  sleep) exec /bin/sleep 60 ;;
-  flood) exec /usr/bin/yes ;;
-esac
-echo "container ran"
-`;
-  writeFileSync(join(dir, "docker"), script);
-  chmodSync(join(dir, "docker"), 0o755);
-  return {
-    env: { PATH: `${dir}:/usr/bin:/bin`, SECRET_OF_THE_SERVER: "s3cret" },
-    calls: () =>
-      readdirSync(calls)
-        .sort()
-        .map((f) => readFileSync(join(calls, f), "utf8").split("\0").slice(0, -1)),
-  };
-}
 
 describe("parley example docker: what reaches the docker client", () => {
   test("docker run --rm with the hardening options, the image after them, then each argument as it was given", async () => {
