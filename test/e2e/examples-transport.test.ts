@@ -18,12 +18,32 @@ for (const transport of ["stdio", "http"] as Transport[]) {
           (e: Error) => e.message,
         );
         expect(refused).toContain("INVALID_REQUEST");
-        expect(refused).toMatch(/exceeds 4194304/);
+        expect(refused).toMatch(/exceeds 4194304 bytes/);
         expect(await ex.call("echo", { message: "alive" })).toEqual({ message: "alive" });
       });
     }
   });
 }
+
+describe("parley example over HTTP: a chunked body", () => {
+  test("with no declared length is read only up to the cap, then refused with 413 INVALID_REQUEST", async () => {
+    await using ex = await startExample("code", "http");
+    const url = (ex.client.transport as unknown as { _url: URL })._url;
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= 64 * MiB) return controller.close();
+        sent += MiB;
+        controller.enqueue(new Uint8Array(MiB).fill(0x20));
+      },
+    });
+    const res = await fetch(url, { method: "POST", body, headers: { "content-type": "application/json", accept: "application/json, text/event-stream" } });
+    expect(res.status).toBe(413);
+    expect((await res.json()).error.message).toBe("INVALID_REQUEST: Body exceeds 4194304 bytes");
+    expect(sent).toBeLessThan(64 * MiB);
+    expect(await ex.call("echo", { message: "alive" })).toEqual({ message: "alive" });
+  });
+});
 
 describe("parley example over stdio: lines that are not JSON-RPC", () => {
   test("garbage and half messages get a JSON-RPC error (id null) and the next request is answered", async () => {
