@@ -17,6 +17,9 @@ for (const transport of ["stdio", "http"] as Transport[]) {
       const failed = await ex.call("run_python_code", { code: "raise ValueError('no')" });
       expect(failed.exit_code).toBe(1);
       expect(failed.stderr).toContain("ValueError: no");
+      expect(await ex.call("run_python_code", { code: "import sys\nsys.exit(3)" })).toMatchObject({ exit_code: 3 });
+      const killed = await ex.call("run_python_code", { code: "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)" });
+      expect(killed).toMatchObject({ exit_code: null, signal: "SIGSEGV" });
       expect(await ex.call("run_js_code", { code: "console.log('a', {b: 1}); [1, 2, 3].map((x) => x * 2)" })).toEqual({ value: "[2,4,6]", output: 'a {"b":1}' });
       expect(await ex.call("run_js_code", { code: "throw new TypeError('nope')" })).toEqual({ error: "TypeError: nope", output: "" });
     });

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { AppError } from "../../errors.ts";
 import { log } from "../../lib/log.ts";
 import { startChild, type ChildOutcome } from "./child-process.ts";
+import { PYTHON_BOOTSTRAP } from "./python-bootstrap.ts";
 import { executablesOnPath, limitExceeded, RunGate, type LimitName } from "./runs.ts";
 
 /** The limits of one run_python_code call (README: Example upstreams). */
@@ -26,23 +27,6 @@ export const PYTHON_LIMITS = {
 /** The user the code runs as when the server runs as root: RLIMIT_NPROC never applies to root, and root could read everything. */
 const NOBODY = 65534;
 
-/**
- * Sets the run's rlimits, then execs the interpreter on the code: the limits hold for the code and
- * everything it starts (rlimits survive exec and fork), and its tracebacks show only its own frames.
- * Lowering a limit needs no privilege; raising one back is refused, so the code cannot undo them.
- * RLIMIT_CPU (soft, then SIGKILL one second later at the hard limit) backs the wall-clock timer up
- * for each process, including one that left the process group. The code gets an empty environment
- * (execve with {}): the bootstrap's own would carry the LC_CTYPE that Python's locale coercion
- * (PEP 538) set in it.
- */
-const BOOTSTRAP = `import os, resource, sys
-mem, cpu, fsize, nproc = (int(a) for a in sys.argv[1:5])
-for which, n, hard in ((resource.RLIMIT_AS, mem, mem), (resource.RLIMIT_CPU, cpu, cpu + 1), (resource.RLIMIT_FSIZE, fsize, fsize), (resource.RLIMIT_CORE, 0, 0)):
-    resource.setrlimit(which, (n, hard))
-if nproc > 0:
-    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-os.execve(sys.executable, [sys.executable, "-I", "main.py"], {})
-`;
 
 export interface PythonResult {
   exit_code: number | null;
@@ -77,10 +61,11 @@ export class PythonRunner {
       }
       const uid = this.user?.uid ?? process.getuid?.();
       const tasks = uid === undefined ? null : tasksOf(uid);
-      const nproc = tasks === null ? 0 : tasks + PYTHON_LIMITS.processes;
+      // + 1: the bootstrap, which stays as the run's watchdog.
+      const nproc = tasks === null ? 0 : tasks + 1 + PYTHON_LIMITS.processes;
       const limits = [PYTHON_LIMITS.memoryBytes, timeoutSeconds + 1, PYTHON_LIMITS.fileBytes, nproc].map(String);
       const outcome = await this.start((exe) => ({
-        argv: [exe, "-I", "-c", BOOTSTRAP, ...limits],
+        argv: [exe, "-I", "-c", PYTHON_BOOTSTRAP, ...limits],
         // An empty environment: nothing of the server's (tokens, paths, proxies) reaches the code.
         env: {},
         cwd: dir,
