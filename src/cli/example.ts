@@ -39,7 +39,10 @@ export async function run(argv: string[], env: Record<string, string | undefined
   try {
     if (port === undefined) {
       log.info("example serving on stdio", { example: name, ...(example.dataDir ? { data: example.dataDir } : {}) });
-      await Promise.race([serveStdio(build()), stopped.promise]);
+      const server = build();
+      await Promise.race([serveStdio(server), stopped.promise]);
+      // Stopped by a signal while the parent keeps stdin open: letting stdin go is what lets the process end.
+      await server.close();
     } else {
       const http = serveHttp({ host, port, createServer: build });
       process.stdout.write(`Parley example ${name} serving at ${http.url}${example.dataDir ? ` (data: ${example.dataDir})` : ""}\n`);

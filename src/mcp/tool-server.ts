@@ -1,11 +1,11 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { ErrorCode, ListToolsRequestSchema, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { AppError } from "../errors.ts";
 import { isLoopbackHost, LOOPBACK_HOSTNAMES } from "../lib/address.ts";
 import { toToolError } from "./errors.ts";
 import { describeIssues, ToolTable } from "./server.ts";
+import { BoundedStdioServerTransport } from "./stdio-server.ts";
 import { jsonResult } from "./tool.ts";
 import { jsonRpcError, McpEndpoint } from "./transport.ts";
 
@@ -53,12 +53,15 @@ const CallToolRequest = z.looseObject({
   params: z.looseObject({ name: z.string(), arguments: z.unknown().optional() }),
 });
 
+/** The largest message an example takes, on stdio as over HTTP (its largest argument, python's code, is 256 KiB). */
+export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+
 /**
  * Serves one server on this process's stdin/stdout (MCP stdio transport: newline-delimited JSON-RPC;
  * stdout carries nothing else). Resolves when the client goes: stdin ends or the transport closes.
  */
-export async function serveStdio(server: McpServer): Promise<void> {
-  const transport = new StdioServerTransport();
+export async function serveStdio(server: McpServer, maxMessageBytes = MAX_MESSAGE_BYTES): Promise<void> {
+  const transport = new BoundedStdioServerTransport(maxMessageBytes);
   const ended = new Promise<void>((resolve) => {
     // The SDK's stdio transport does not watch for the end of stdin; the parent closing it is how it says goodbye.
     process.stdin.once("end", resolve);
@@ -97,7 +100,7 @@ const CALL_STREAM_SECONDS = 330;
  * SHOULD bind to localhost only), so a web page cannot reach it through DNS rebinding.
  */
 export function serveHttp(options: HttpToolServerOptions): HttpToolServer {
-  const maxBodyBytes = options.maxBodyBytes ?? 4 * 1024 * 1024;
+  const maxBodyBytes = options.maxBodyBytes ?? MAX_MESSAGE_BYTES;
   const endpoint = new McpEndpoint({
     createServer: () => options.createServer(),
     idleMs: options.idleMs ?? 30 * 60_000,
@@ -109,14 +112,18 @@ export function serveHttp(options: HttpToolServerOptions): HttpToolServer {
   const server = Bun.serve({
     hostname: options.host,
     port: options.port,
-    maxRequestBodySize: maxBodyBytes,
+    // Bun would refuse a declared length above its cap before `fetch`, with a bare 413 the client
+    // cannot explain; boundedBody() below answers it with the reason instead, and caps a chunked body.
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     async fetch(request, bunServer) {
       const url = new URL(request.url);
       if (url.pathname !== "/mcp") return new Response("Not found; the MCP endpoint is /mcp\n", { status: 404 });
       if (loopbackOnly && !fromLoopback(request)) return jsonRpcError(403, -32000, "FORBIDDEN: Host or Origin is not loopback");
       // Bun's idle timeout would cut a call's answer that is quiet while the call runs.
       bunServer.timeout(request, request.method === "GET" ? 0 : CALL_STREAM_SECONDS);
-      return endpoint.handle(request, null, bunServer.requestIP(request)?.address ?? "");
+      const address = bunServer.requestIP(request)?.address ?? "";
+      const bounded = await boundedBody(request, maxBodyBytes);
+      return bounded instanceof Response ? bounded : endpoint.handle(bounded, null, address);
     },
   });
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
@@ -127,6 +134,31 @@ export function serveHttp(options: HttpToolServerOptions): HttpToolServer {
       await server.stop(true);
     },
   };
+}
+
+/**
+ * The request with a body of at most `max` bytes, or the JSON-RPC 413 saying why not. A declared
+ * length is checked unread (Bun frames the body by it); a chunked body is read up to the cap.
+ */
+async function boundedBody(request: Request, max: number): Promise<Request | Response> {
+  const tooLarge = (size: string) => jsonRpcError(413, -32000, `INVALID_REQUEST: Body ${size}exceeds ${max} bytes`);
+  if (!request.body) return request;
+  const declared = request.headers.get("content-length");
+  if (declared !== null) return Number(declared) > max ? tooLarge(`of ${declared} bytes `) : request;
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      reader.cancel().catch(() => {});
+      return tooLarge("");
+    }
+    chunks.push(value);
+  }
+  return new Request(request.url, { method: request.method, headers: request.headers, body: Buffer.concat(chunks) });
 }
 
 const LOOPBACK_NAMES = new Set<string>(LOOPBACK_HOSTNAMES);

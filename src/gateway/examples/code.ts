@@ -19,7 +19,8 @@ export function codeTools(python: PythonRunner, js: JsRunner): ToolDef[] {
         `Runs a Python 3 program (python3 -I, an empty environment, a fresh working directory removed after) and answers {exit_code, signal?, stdout, stderr, duration_ms}; ` +
         `a program that fails is an answer with its exit code and traceback. Limits: ${defaultTimeoutSeconds} s (timeout_s up to ${maxTimeoutSeconds}), ` +
         `${PYTHON_LIMITS.memoryBytes / 2 ** 20} MiB of address space per process, ${PYTHON_LIMITS.processes} processes, ${PYTHON_LIMITS.outputBytes / 2 ** 20} MiB of output; ` +
-        `past the time or output limit the run is killed and the call fails with INVALID_REQUEST.`,
+        `past the time or output limit the run is killed, and a program that dies of its memory, process or file-size limit (an uncaught MemoryError, BlockingIOError or EFBIG) ` +
+        `is not answered as a result: the call fails with INVALID_REQUEST and detail.limit (time, output, memory, processes, file) names the limit. Where python3 is missing, UPSTREAM_UNAVAILABLE.`,
       input: z.object({
         code: z
           .string()

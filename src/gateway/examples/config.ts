@@ -20,10 +20,14 @@ command = ["parley", "example", "battle", "--data", ${data}]
 [[upstream]]
 name = "docker"    # docker run --rm, where a Docker engine is reachable
 command = ["parley", "example", "docker"]
+# An upstream sees only the environment variables named here: where the docker client is, and
+# which engine it talks to (the client gets these and nothing else).
+env = ["PATH", "HOME", "DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY"]
 
 [[upstream]]
 name = "code"      # Python in a child process with limits, JavaScript in the bots' sandbox
 command = ["parley", "example", "code"]
+env = ["PATH"]     # where python3 is found; the code itself runs with an empty environment
 
 # An upstream over HTTP instead: start it apart (parley example docker --port 9005) and give
 # its URL in place of its command; static headers may name secrets as \${ENV_NAME}, read from the

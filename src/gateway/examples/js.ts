@@ -37,12 +37,15 @@ export default {
   onInit(ctx) {
     const lines = [];
     let chars = 0, overflow = false;
+    // Past the cap every write throws, so a flood stops at once instead of at the time limit.
     const write = (...args) => {
-      if (overflow) return;
-      const line = args.map(show).join(" ");
-      chars += line.length + 1;
-      if (chars > MAX_OUTPUT) overflow = true;
-      else lines.push(line);
+      if (!overflow) {
+        const line = args.map(show).join(" ");
+        chars += line.length + 1;
+        if (chars <= MAX_OUTPUT) return void lines.push(line);
+        overflow = true;
+      }
+      throw new RangeError("console output past " + MAX_OUTPUT + " characters");
     };
     const console = Object.freeze({ log: write, info: write, warn: write, error: write, debug: write });
     let out;

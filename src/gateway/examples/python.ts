@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { AppError } from "../../errors.ts";
 import { log } from "../../lib/log.ts";
 import { startChild, type ChildOutcome } from "./child-process.ts";
-import { executablesOnPath, limitExceeded, RunGate } from "./runs.ts";
+import { PYTHON_BOOTSTRAP } from "./python-bootstrap.ts";
+import { executablesOnPath, limitExceeded, RunGate, type LimitName } from "./runs.ts";
 
 /** The limits of one run_python_code call (README: Example upstreams). */
 export const PYTHON_LIMITS = {
@@ -26,21 +27,6 @@ export const PYTHON_LIMITS = {
 /** The user the code runs as when the server runs as root: RLIMIT_NPROC never applies to root, and root could read everything. */
 const NOBODY = 65534;
 
-/**
- * Sets the run's rlimits, then execs the interpreter on the code: the limits hold for the code and
- * everything it starts (rlimits survive exec and fork), and its tracebacks show only its own frames.
- * Lowering a limit needs no privilege; raising one back is refused, so the code cannot undo them.
- * RLIMIT_CPU (soft, then SIGKILL one second later at the hard limit) backs the wall-clock timer up
- * for each process, including one that left the process group.
- */
-const BOOTSTRAP = `import os, resource, sys
-mem, cpu, fsize, nproc = (int(a) for a in sys.argv[1:5])
-for which, n, hard in ((resource.RLIMIT_AS, mem, mem), (resource.RLIMIT_CPU, cpu, cpu + 1), (resource.RLIMIT_FSIZE, fsize, fsize), (resource.RLIMIT_CORE, 0, 0)):
-    resource.setrlimit(which, (n, hard))
-if nproc > 0:
-    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-os.execv(sys.executable, [sys.executable, "-I", "main.py"])
-`;
 
 export interface PythonResult {
   exit_code: number | null;
@@ -75,10 +61,11 @@ export class PythonRunner {
       }
       const uid = this.user?.uid ?? process.getuid?.();
       const tasks = uid === undefined ? null : tasksOf(uid);
-      const nproc = tasks === null ? 0 : tasks + PYTHON_LIMITS.processes;
+      // + 1: the bootstrap, which stays as the run's watchdog.
+      const nproc = tasks === null ? 0 : tasks + 1 + PYTHON_LIMITS.processes;
       const limits = [PYTHON_LIMITS.memoryBytes, timeoutSeconds + 1, PYTHON_LIMITS.fileBytes, nproc].map(String);
       const outcome = await this.start((exe) => ({
-        argv: [exe, "-I", "-c", BOOTSTRAP, ...limits],
+        argv: [exe, "-I", "-c", PYTHON_BOOTSTRAP, ...limits],
         // An empty environment: nothing of the server's (tokens, paths, proxies) reaches the code.
         env: {},
         cwd: dir,
@@ -120,6 +107,16 @@ function answer(outcome: ChildOutcome, timeoutSeconds: number): PythonResult {
     throw limitExceeded("output", `python wrote more than ${PYTHON_LIMITS.outputBytes / 1024 / 1024} MiB of output; it and every process it started in its group were killed`);
   }
   if (outcome.stopped === "cancelled") throw new AppError("INVALID_REQUEST", "The call was cancelled; python and every process it started in its group were killed");
+  const broken = brokenLimit(outcome);
+  if (broken) {
+    const [limit, what] = broken;
+    // The end of stderr (the traceback) stays in the error: the code's author needs it to see where.
+    throw limitExceeded(limit, `python stopped at its ${limit} limit: ${what}`, {
+      exit_code: outcome.exitCode,
+      ...(outcome.signal ? { signal: outcome.signal } : {}),
+      stderr_tail: outcome.stderr.slice(-STDERR_TAIL_CHARS),
+    });
+  }
   return {
     exit_code: outcome.exitCode,
     ...(outcome.signal ? { signal: outcome.signal } : {}),
@@ -127,6 +124,29 @@ function answer(outcome: ChildOutcome, timeoutSeconds: number): PythonResult {
     stderr: outcome.stderr,
     duration_ms: outcome.durationMs,
   };
+}
+
+const STDERR_TAIL_CHARS = 4096;
+const MiB = 1024 * 1024;
+
+/**
+ * How Python reports an rlimit it ran into and did not handle: an uncaught error on a traceback's
+ * last line (a program that catches it is answered as usual), or the signal the kernel sends.
+ * Python ignores SIGXFSZ, so a write past RLIMIT_FSIZE is OSError EFBIG (errno 27); a fork or a
+ * thread past RLIMIT_NPROC is EAGAIN (errno 11).
+ */
+const LIMIT_ERRORS: [RegExp, LimitName, string][] = [
+  [/^MemoryError\b/m, "memory", `an allocation went past ${PYTHON_LIMITS.memoryBytes / MiB} MiB of address space (MemoryError)`],
+  [/^(?:BlockingIOError: \[Errno 11\]|RuntimeError: can't start new thread)/m, "processes", `it started more than ${PYTHON_LIMITS.processes} processes or threads (BlockingIOError: EAGAIN)`],
+  [/^OSError: \[Errno 27\]/m, "file", `it wrote a file larger than ${PYTHON_LIMITS.fileBytes / MiB} MiB (OSError: EFBIG)`],
+];
+
+/** The limit that ended a run, if one did. */
+function brokenLimit(outcome: ChildOutcome): [LimitName, string] | undefined {
+  if (outcome.signal === "SIGXCPU") return ["time", "it used up its CPU time (SIGXCPU)"];
+  if (outcome.exitCode === 0) return undefined;
+  for (const [pattern, limit, what] of LIMIT_ERRORS) if (pattern.test(outcome.stderr)) return [limit, what];
+  return undefined;
 }
 
 /**

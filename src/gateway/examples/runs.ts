@@ -30,7 +30,7 @@ export class RunGate {
 }
 
 /** Which limit a run broke, in structuredContent.error.detail.limit. */
-export type LimitName = "time" | "output" | "memory" | "budget" | "stack";
+export type LimitName = "time" | "output" | "memory" | "processes" | "file" | "budget" | "stack";
 
 /**
  * A run stopped at one of the tool's limits: INVALID_REQUEST (the request asked for more than the
