@@ -1,0 +1,286 @@
+/**
+ * `make bench`, the gateway: a proxied `tools/call` (client → Parley /mcp → upstream) against the
+ * same client calling the same upstream directly over the upstream's own transport, in one run.
+ *
+ *   (g) stdio upstream: direct = the client spawns it and speaks JSON-RPC on its stdio;
+ *       proxied = the client's MCP session over HTTP to Parley, which holds one stdio connection
+ *   (h) HTTP upstream: direct = the client's MCP session to it; proxied = the same to Parley,
+ *       which holds one Streamable HTTP session to it
+ *   with 1 client (latency p50) and 16 (calls/s), rounds alternating direct → proxied so that
+ *   machine noise hits both alike; medians over rounds, added latency and throughput ratio taken
+ *   per round (paired). The upstream is test/fixtures/upstream-server.ts (the SDK's McpServer),
+ *   tool `echo` {text}.
+ *   (i) RSS of the Parley process per idle upstream connection: started with 0, 1 and N upstreams
+ *       (HTTP: N sessions to one server; stdio: N child processes), read once all are up.
+ *
+ * Every server is its own process and so is the load generator (gateway-load.ts); the server's
+ * and the upstream's CPU per call are read from /proc beside each figure.
+ *
+ * Env: BENCH_ROUNDS (5), BENCH_SECONDS (3), BENCH_CONCURRENCY (16), BENCH_IDLE_UPSTREAMS (20),
+ *      BENCH_SERVER=src to run `bun src/main.ts` instead of dist/parley.
+ */
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { signIn } from "../helpers/oauth.ts";
+import { startServer, type ServerProcess } from "../helpers/start-server.ts";
+import type { LoadResult } from "./gateway-load.ts";
+import { BUN, cpuSeconds, ROOT, spawnListening, vmRssKiB, type Listening } from "./procs.ts";
+import { median } from "./stats.ts";
+
+const BIN = join(ROOT, "dist/parley");
+const FIXTURE = join(ROOT, "test/fixtures/upstream-server.ts");
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const IDLE = Number(process.env.BENCH_IDLE_UPSTREAMS ?? 20);
+const WARMUP_MS = 500;
+const RSS_ROUNDS = 3;
+/** After the last upstream is up: time for start-up garbage to be collected before RSS is read. */
+const SETTLE_MS = 2_000;
+
+const useSource = process.env.BENCH_SERVER === "src" || !existsSync(BIN);
+const parleyCommand = useSource ? [BUN, join(ROOT, "src/main.ts")] : [BIN];
+
+const log = (s: string) => process.stdout.write(`${s}\n`);
+const fmtInt = (n: number) => Math.round(n).toLocaleString("en-US");
+const fmtMs = (n: number) => n.toFixed(3);
+const pct = (n: number) => `${(n * 100).toFixed(1)}%`;
+const mb = (kib: number) => (kib * 1024) / 1e6;
+
+// ---------------------------------------------------------------------------------------------
+// Parley with upstreams from a config file
+
+const stdioCommand = (name: string) => [BUN, FIXTURE, "--name", name];
+
+type UpstreamSpec = { name: string; command: string[] } | { name: string; url: string };
+
+function toml(upstreams: UpstreamSpec[], grant: string[]): string {
+  const lines = ["[auth]", `default_servers = ${JSON.stringify(["channels", ...grant])}`, ""];
+  for (const u of upstreams) {
+    lines.push("[[upstream]]", `name = ${JSON.stringify(u.name)}`);
+    lines.push("command" in u ? `command = ${JSON.stringify(u.command)}` : `url = ${JSON.stringify(u.url)}`, "");
+  }
+  return lines.join("\n");
+}
+
+interface Gateway {
+  server: ServerProcess;
+  /** Each stdio upstream's pid, by name. */
+  pids: Map<string, number>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Starts Parley with these upstreams and waits until every one of them is up (its "upstream up" log line). */
+async function startGateway(upstreams: UpstreamSpec[], grant: string[] = []): Promise<Gateway> {
+  const dir = mkdtempSync(join(tmpdir(), "parley-bench-gw-"));
+  const config = join(dir, "parley.toml");
+  writeFileSync(config, toml(upstreams, grant));
+  const server = await startServer({ command: parleyCommand, args: ["--config", config] });
+  const dispose = async () => {
+    await server[Symbol.asyncDispose]();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const pids = new Map<string, number>();
+  const deadline = performance.now() + 60_000;
+  for (;;) {
+    pids.clear();
+    let up = 0;
+    for (const m of server.stderr().matchAll(/upstream up server=(\S+) tools=\d+(?: pid=(\d+))?/g)) {
+      up++;
+      if (m[2]) pids.set(m[1]!, Number(m[2]));
+    }
+    if (up >= upstreams.length) break;
+    if (/upstream down/.test(server.stderr()) || performance.now() > deadline) {
+      await dispose();
+      throw new Error(`upstreams did not come up (${up}/${upstreams.length}):\n${server.stderr()}`);
+    }
+    await Bun.sleep(20);
+  }
+  return { server, pids, [Symbol.asyncDispose]: dispose };
+}
+
+async function loadgen(job: Record<string, unknown>): Promise<LoadResult> {
+  const proc = Bun.spawn([BUN, join(import.meta.dir, "gateway-load.ts"), JSON.stringify(job)], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0) throw new Error(`gateway-load ${String(job.kind)} exited ${code}\n${err}\n${out}`);
+  return JSON.parse(out.trim().split("\n").at(-1)!) as LoadResult;
+}
+
+interface Measured extends LoadResult {
+  /** Parley's CPU per call, µs (0 for a direct call). */
+  gatewayUs: number;
+  /** The upstream's CPU per call, µs. */
+  upstreamUs: number;
+}
+
+/** One load run with the CPU per call of the gateway (if any) and of the upstream (its pid, or the stdio child the load generator starts). */
+async function measure(job: Record<string, unknown>, gatewayPid: number | null, upstreamPid: number | null): Promise<Measured> {
+  const g0 = gatewayPid === null ? 0 : cpuSeconds(gatewayPid);
+  const u0 = upstreamPid === null ? 0 : cpuSeconds(upstreamPid);
+  const r = await loadgen({ warmupMs: WARMUP_MS, durationMs: SECONDS * 1000, ...job });
+  if (r.errors || r.firstError) throw new Error(`${JSON.stringify(job).slice(0, 200)}: ${r.errors} failed calls, first: ${r.firstError}`);
+  const calls = Math.max(1, r.total);
+  const gatewayUs = gatewayPid === null ? 0 : ((cpuSeconds(gatewayPid) - g0) / calls) * 1e6;
+  const upstreamS = upstreamPid === null ? (r.childCpuS ?? NaN) : cpuSeconds(upstreamPid) - u0;
+  return { ...r, gatewayUs, upstreamUs: (upstreamS / calls) * 1e6 };
+}
+
+// ---------------------------------------------------------------------------------------------
+// (g)(h) latency and throughput
+
+type Transport = "stdio" | "http";
+type Path = "direct" | "proxied";
+type Key = `${Transport}-${Path}-${1 | 16}`;
+
+async function latencyAndThroughput() {
+  const httpUpstream = await spawnListening([FIXTURE, "--name", "http", "--port", "0"]);
+  const upstreamUrl = `http://127.0.0.1:${httpUpstream.port}/mcp`;
+  await using gw = await startGateway(
+    [
+      { name: "stdio", command: stdioCommand("stdio") },
+      { name: "http", url: upstreamUrl },
+    ],
+    ["stdio", "http"],
+  );
+  const runs = new Map<Key, Measured[]>();
+  try {
+    const parleyPid = gw.server.proc.pid;
+    const stdioPid = gw.pids.get("stdio")!;
+    // Signed in once for every round (sign-ins are rate-limited per address); each session its own identity.
+    const tokens = await Promise.all(Array.from({ length: CONCURRENCY }, async () => (await signIn(gw.server.url)).access_token));
+    const jobs: Record<Transport, Record<Path, (c: number) => Promise<Measured>>> = {
+      stdio: {
+        direct: (c) => measure({ kind: "stdio", argv: stdioCommand("stdio"), tool: "echo", concurrency: c }, null, null),
+        proxied: (c) => measure({ kind: "http", url: gw.server.mcpUrl, tokens, tool: "stdio_echo", concurrency: c }, parleyPid, stdioPid),
+      },
+      http: {
+        direct: (c) => measure({ kind: "http", url: upstreamUrl, tool: "echo", concurrency: c }, null, httpUpstream.pid),
+        proxied: (c) => measure({ kind: "http", url: gw.server.mcpUrl, tokens, tool: "http_echo", concurrency: c }, parleyPid, httpUpstream.pid),
+      },
+    };
+    for (let round = 1; round <= ROUNDS; round++) {
+      const parts: string[] = [];
+      for (const clients of [1, CONCURRENCY] as const) {
+        for (const transport of ["stdio", "http"] as const) {
+          const d = await jobs[transport].direct(clients);
+          const p = await jobs[transport].proxied(clients);
+          const k = (path: Path) => `${transport}-${path}-${clients === 1 ? 1 : 16}` as Key;
+          for (const [key, r] of [[k("direct"), d], [k("proxied"), p]] as const) runs.set(key, [...(runs.get(key) ?? []), r]);
+          parts.push(
+            clients === 1
+              ? `${transport} c1 p50 ${fmtMs(d.p50ms)} → ${fmtMs(p.p50ms)} ms`
+              : `${transport} c${clients} ${fmtInt(d.rate)} → ${fmtInt(p.rate)}/s [gw ${p.gatewayUs.toFixed(0)} µs/call]`,
+          );
+        }
+      }
+      log(`  round ${round}/${ROUNDS}: ${parts.join("; ")}`);
+    }
+  } finally {
+    await httpUpstream.stop();
+  }
+  return runs;
+}
+
+// ---------------------------------------------------------------------------------------------
+// (i) RSS per idle upstream connection
+
+/** Parley's VmRSS with `n` idle upstreams of a kind, all up and settled: the median of a few readings. */
+async function idleRss(n: number, transport: Transport, http: Listening): Promise<number> {
+  const specs: UpstreamSpec[] = Array.from({ length: n }, (_, i) =>
+    transport === "http" ? { name: `u${i}`, url: `http://127.0.0.1:${http.port}/mcp` } : { name: `u${i}`, command: stdioCommand(`u${i}`) },
+  );
+  await using gw = await startGateway(specs);
+  await Bun.sleep(SETTLE_MS);
+  const readings: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    readings.push(vmRssKiB(gw.server.proc.pid));
+    await Bun.sleep(200);
+  }
+  return median(readings);
+}
+
+async function rssPerUpstream() {
+  const http = await spawnListening([FIXTURE, "--name", "idle", "--port", "0"]);
+  const rss: Record<string, number[]> = { none: [], "http-1": [], "http-n": [], "stdio-1": [], "stdio-n": [] };
+  try {
+    for (let round = 1; round <= RSS_ROUNDS; round++) {
+      rss.none!.push(await idleRss(0, "http", http));
+      for (const t of ["http", "stdio"] as const) {
+        rss[`${t}-1`]!.push(await idleRss(1, t, http));
+        rss[`${t}-n`]!.push(await idleRss(IDLE, t, http));
+      }
+      log(`  round ${round}/${RSS_ROUNDS}: ${Object.entries(rss).map(([k, v]) => `${k} ${mb(v.at(-1)!).toFixed(1)} MB`).join(", ")}`);
+    }
+  } finally {
+    await http.stop();
+  }
+  const m = (k: string) => median(rss[k]!);
+  const per = (t: Transport) => ({
+    zero: m("none"),
+    one: m(`${t}-1`),
+    n: m(`${t}-n`),
+    perConnKiB: (m(`${t}-n`) - m("none")) / IDLE,
+    slopeKiB: (m(`${t}-n`) - m(`${t}-1`)) / (IDLE - 1),
+  });
+  return { http: per("http"), stdio: per("stdio") };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const started = performance.now();
+log(
+  `Parley gateway bench — ${cpus().length} CPUs, Bun ${Bun.version}, server: ${useSource ? "bun src/main.ts" : "dist/parley"}, ` +
+    `${ROUNDS} rounds × ${SECONDS} s (+${WARMUP_MS} ms warm-up), 1 and ${CONCURRENCY} clients, upstream: test/fixtures/upstream-server.ts echo`,
+);
+log("(g)(h) direct → proxied, alternating each round");
+const runs = await latencyAndThroughput();
+log(`(i) RSS with 0, 1 and ${IDLE} idle upstreams`);
+const rss = await rssPerUpstream();
+
+type Row = [string, string, string, string, string];
+const verdict = (ok: boolean) => (ok ? "PASS" : "MISS");
+const get = (t: Transport, p: Path, c: 1 | 16) => runs.get(`${t}-${p}-${c}`)!;
+const med = (xs: Measured[], f: (r: Measured) => number) => median(xs.map(f));
+const paired = (t: Transport, c: 1 | 16, f: (d: Measured, p: Measured) => number) => get(t, "direct", c).map((d, i) => f(d, get(t, "proxied", c)[i]!));
+const rows: Row[] = [];
+const label: Record<Transport, string> = { stdio: "(g) stdio upstream", http: "(h) HTTP upstream" };
+for (const t of ["stdio", "http"] as const) {
+  const added = paired(t, 1, (d, p) => p.p50ms - d.p50ms);
+  const ratio = paired(t, 16, (d, p) => p.rate / d.rate);
+  const d1 = get(t, "direct", 1);
+  const p1 = get(t, "proxied", 1);
+  const d16 = get(t, "direct", 16);
+  const p16 = get(t, "proxied", 16);
+  const gwUs = med([...p1, ...p16], (r) => r.gatewayUs);
+  const upDirect = med(d16, (r) => r.upstreamUs);
+  const upProxied = med(p16, (r) => r.upstreamUs);
+  rows.push(
+    [`${label[t]}, 1 client: p50 direct / proxied`, `${fmtMs(med(d1, (r) => r.p50ms))} / ${fmtMs(med(p1, (r) => r.p50ms))} ms`, `p99 ${fmtMs(med(d1, (r) => r.p99ms))} / ${fmtMs(med(p1, (r) => r.p99ms))} ms`, "", ""],
+    ["    added latency p50 (proxied − direct)", `${fmtMs(median(added))} ms`, added.map(fmtMs).join(", "), "≤ 0.3 ms", verdict(median(added) <= 0.3)],
+    [`    ${CONCURRENCY} clients: direct / proxied`, `${fmtInt(med(d16, (r) => r.rate))} / ${fmtInt(med(p16, (r) => r.rate))} calls/s`, `p50 ${fmtMs(med(d16, (r) => r.p50ms))} / ${fmtMs(med(p16, (r) => r.p50ms))} ms`, "", ""],
+    ["    throughput proxied / direct", pct(median(ratio)), ratio.map(pct).join(", "), "≥ 80%", verdict(median(ratio) >= 0.8)],
+    ["    CPU per call: gateway; upstream direct / proxied", `${gwUs.toFixed(0)}; ${upDirect.toFixed(0)} / ${upProxied.toFixed(0)} µs`, "all threads, /proc/PID/stat", "", ""],
+    ["    ratio if each process had its own core", pct(upProxied / Math.max(gwUs, upProxied)), "upstream µs ÷ max(gateway µs, upstream µs)", "", ""],
+  );
+}
+// The stdio path has an HTTP hop (client → Parley) the direct stdio call has not: against the same server over HTTP, directly.
+const overHttp = get("stdio", "proxied", 1).map((p, i) => p.p50ms - get("http", "direct", 1)[i]!.p50ms);
+rows.splice(2, 0, ["    proxied stdio − direct HTTP (same server)", `${fmtMs(median(overHttp))} ms`, overHttp.map(fmtMs).join(", "), "", ""]);
+for (const t of ["http", "stdio"] as const) {
+  const r = rss[t];
+  rows.push(
+    [`(i) RSS per idle ${t} upstream, (RSS_${IDLE} − RSS_0)/${IDLE}`, `${mb(r.perConnKiB).toFixed(2)} MB`, `RSS 0 / 1 / ${IDLE}: ${mb(r.zero).toFixed(1)} / ${mb(r.one).toFixed(1)} / ${mb(r.n).toFixed(1)} MB`, "≤ 2 MB", verdict(mb(r.perConnKiB) <= 2)],
+    [`    (RSS_${IDLE} − RSS_1)/${IDLE - 1}`, `${mb(r.slopeKiB).toFixed(2)} MB`, "without the first upstream's one-time cost", "", ""],
+  );
+}
+const header: Row = ["measurement", "median", "rounds / detail", "target", "result"];
+const widths = header.map((_, i) => Math.max(...[header, ...rows].map((r) => r[i]!.length)));
+const line = (r: Row) => `| ${r.map((cell, i) => cell.padEnd(widths[i]!)).join(" | ")} |`;
+log("");
+log(line(header));
+log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
+for (const r of rows) log(line(r));
+log("");
+log(`gateway bench finished in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+process.exit(0);
