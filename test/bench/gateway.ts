@@ -131,10 +131,29 @@ async function measure(job: Record<string, unknown>, gatewayPid: number | null, 
 
 type Transport = "stdio" | "http";
 type Path = "direct" | "proxied";
-type Key = `${Transport}-${Path}-${1 | 16}`;
+type Key = `${Transport}-${Path}-${1 | 16}` | `local-${1 | 16}`;
+
+interface InProc {
+  callers: number;
+  rate: number;
+  p50ms: number;
+  cpuUsPerCall: number;
+}
+
+/** (q) Gateway.call alone in its own process (gateway-inproc.ts), for 1 and CONCURRENCY callers. */
+async function inProcess(transport: Transport, url: string): Promise<InProc[]> {
+  const job = { transport, url, concurrency: CONCURRENCY, warmupMs: WARMUP_MS, durationMs: Math.min(2, SECONDS) * 1000 };
+  const proc = Bun.spawn([BUN, join(import.meta.dir, "gateway-inproc.ts"), JSON.stringify(job)], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0) throw new Error(`gateway-inproc ${transport} exited ${code}\n${err}\n${out}`);
+  return JSON.parse(out.trim().split("\n").at(-1)!) as InProc[];
+}
 
 async function latencyAndThroughput() {
   const httpUpstream = await spawnListening([FIXTURE, "--name", "http", "--port", "0"]);
+  // (r): Parley's own stack (from source) answering an echo tool itself, no upstream: what the proxied call costs beyond it is the forwarding.
+  const local = await spawnListening([join(import.meta.dir, "parley-echo-server.ts")], "ignore");
+  const localUrl = `http://127.0.0.1:${local.port}/mcp`;
   const upstreamUrl = `http://127.0.0.1:${httpUpstream.port}/mcp`;
   await using gw = await startGateway(
     [
@@ -144,11 +163,13 @@ async function latencyAndThroughput() {
     ["stdio", "http"],
   );
   const runs = new Map<Key, Measured[]>();
+  const inproc: Record<Transport, InProc[][]> = { stdio: [], http: [] };
   try {
     const parleyPid = gw.server.proc.pid;
     const stdioPid = gw.pids.get("stdio")!;
     // Signed in once for every round (sign-ins are rate-limited per address); each session its own identity.
     const tokens = await Promise.all(Array.from({ length: CONCURRENCY }, async () => (await signIn(gw.server.url)).access_token));
+    const localTokens = await Promise.all(Array.from({ length: CONCURRENCY }, async () => (await signIn(new URL(localUrl).origin)).access_token));
     const jobs: Record<Transport, Record<Path, (c: number) => Promise<Measured>>> = {
       stdio: {
         direct: (c) => measure({ kind: "stdio", argv: stdioCommand("stdio"), tool: "echo", concurrency: c }, null, null),
@@ -173,13 +194,22 @@ async function latencyAndThroughput() {
               : `${transport} c${clients} ${fmtInt(d.rate)} → ${fmtInt(p.rate)}/s [gw ${p.gatewayUs.toFixed(0)} µs/call]`,
           );
         }
+        const r = await measure({ kind: "http", url: localUrl, tokens: localTokens, tool: "echo", concurrency: clients }, local.pid, null);
+        const key = `local-${clients === 1 ? 1 : 16}` as Key;
+        runs.set(key, [...(runs.get(key) ?? []), r]);
+        parts.push(clients === 1 ? `(r) c1 p50 ${fmtMs(r.p50ms)} ms` : `(r) c${clients} ${fmtInt(r.rate)}/s [${r.gatewayUs.toFixed(0)} µs/call]`);
+      }
+      for (const t of ["stdio", "http"] as const) {
+        const q = await inProcess(t, upstreamUrl);
+        inproc[t].push(q);
+        parts.push(`(q) ${t} ${q.map((x) => `c${x.callers} ${x.cpuUsPerCall.toFixed(0)}`).join(", ")} µs/call`);
       }
       log(`  round ${round}/${ROUNDS}: ${parts.join("; ")}`);
     }
   } finally {
-    await httpUpstream.stop();
+    await Promise.all([httpUpstream.stop(), local.stop()]);
   }
-  return runs;
+  return { runs, inproc };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -234,7 +264,7 @@ log(
     `${ROUNDS} rounds × ${SECONDS} s (+${WARMUP_MS} ms warm-up), 1 and ${CONCURRENCY} clients, upstream: test/fixtures/upstream-server.ts echo`,
 );
 log("(g)(h) direct → proxied, alternating each round");
-const runs = await latencyAndThroughput();
+const { runs, inproc } = await latencyAndThroughput();
 log(`(i) RSS with 0, 1 and ${IDLE} idle upstreams`);
 const rss = await rssPerUpstream();
 
@@ -245,6 +275,10 @@ const med = (xs: Measured[], f: (r: Measured) => number) => median(xs.map(f));
 const paired = (t: Transport, c: 1 | 16, f: (d: Measured, p: Measured) => number) => get(t, "direct", c).map((d, i) => f(d, get(t, "proxied", c)[i]!));
 const rows: Row[] = [];
 const label: Record<Transport, string> = { stdio: "(g) stdio upstream", http: "(h) HTTP upstream" };
+const inq = (t: Transport, i: number, f: (x: InProc) => number) => median(inproc[t].map((q) => f(q[i]!)));
+const l1 = runs.get("local-1")!;
+const l16 = runs.get("local-16")!;
+const localUs = med([...l1, ...l16], (r) => r.gatewayUs);
 for (const t of ["stdio", "http"] as const) {
   const added = paired(t, 1, (d, p) => p.p50ms - d.p50ms);
   const ratio = paired(t, 16, (d, p) => p.rate / d.rate);
@@ -255,18 +289,38 @@ for (const t of ["stdio", "http"] as const) {
   const gwUs = med([...p1, ...p16], (r) => r.gatewayUs);
   const upDirect = med(d16, (r) => r.upstreamUs);
   const upProxied = med(p16, (r) => r.upstreamUs);
+  const beyond = p1.map((p, i) => p.p50ms - l1[i]!.p50ms);
   rows.push(
     [`${label[t]}, 1 client: p50 direct / proxied`, `${fmtMs(med(d1, (r) => r.p50ms))} / ${fmtMs(med(p1, (r) => r.p50ms))} ms`, `p99 ${fmtMs(med(d1, (r) => r.p99ms))} / ${fmtMs(med(p1, (r) => r.p99ms))} ms`, "", ""],
     ["    added latency p50 (proxied − direct)", `${fmtMs(median(added))} ms`, added.map(fmtMs).join(", "), "≤ 0.3 ms", verdict(median(added) <= 0.3)],
+    ...(t === "stdio" ? [stdioOverHttp()] : []),
+    ["    proxied − (r) p50: the forwarding alone", `${fmtMs(median(beyond))} ms`, beyond.map(fmtMs).join(", "), "", ""],
     [`    ${CONCURRENCY} clients: direct / proxied`, `${fmtInt(med(d16, (r) => r.rate))} / ${fmtInt(med(p16, (r) => r.rate))} calls/s`, `p50 ${fmtMs(med(d16, (r) => r.p50ms))} / ${fmtMs(med(p16, (r) => r.p50ms))} ms`, "", ""],
     ["    throughput proxied / direct", pct(median(ratio)), ratio.map(pct).join(", "), "≥ 80%", verdict(median(ratio) >= 0.8)],
-    ["    CPU per call: gateway; upstream direct / proxied", `${gwUs.toFixed(0)}; ${upDirect.toFixed(0)} / ${upProxied.toFixed(0)} µs`, "all threads, /proc/PID/stat", "", ""],
-    ["    ratio if each process had its own core", pct(upProxied / Math.max(gwUs, upProxied)), "upstream µs ÷ max(gateway µs, upstream µs)", "", ""],
+    ["    CPU per call: Parley; upstream direct / proxied", `${gwUs.toFixed(0)}; ${upDirect.toFixed(0)} / ${upProxied.toFixed(0)} µs`, `Parley beyond (r): ${(gwUs - localUs).toFixed(0)} µs`, "", ""],
+    [
+      "    (q) Gateway.call alone, in process: CPU per call",
+      `${inq(t, 0, (x) => x.cpuUsPerCall).toFixed(0)} / ${inq(t, 1, (x) => x.cpuUsPerCall).toFixed(0)} µs`,
+      `1 / ${CONCURRENCY} callers; p50 ${fmtMs(inq(t, 0, (x) => x.p50ms))} ms at 1, ${fmtInt(inq(t, 1, (x) => x.rate))} calls/s at ${CONCURRENCY}`,
+      "",
+      "",
+    ],
+    ["    throughput ratio if each process had a core", pct(upProxied / Math.max(gwUs, upProxied)), "upstream µs ÷ max(Parley µs, upstream µs)", "", ""],
   );
 }
-// The stdio path has an HTTP hop (client → Parley) the direct stdio call has not: against the same server over HTTP, directly.
-const overHttp = get("stdio", "proxied", 1).map((p, i) => p.p50ms - get("http", "direct", 1)[i]!.p50ms);
-rows.splice(2, 0, ["    proxied stdio − direct HTTP (same server)", `${fmtMs(median(overHttp))} ms`, overHttp.map(fmtMs).join(", "), "", ""]);
+rows.push([
+  "(r) Parley's stack answering echo itself",
+  `${fmtMs(med(l1, (r) => r.p50ms))} ms; ${fmtInt(med(l16, (r) => r.rate))} calls/s`,
+  `1-client p50; ${CONCURRENCY} clients; ${localUs.toFixed(0)} µs CPU/call (parley-echo-server.ts)`,
+  "reference",
+  "",
+]);
+
+/** The stdio path has an HTTP hop (client → Parley) the direct stdio call has not: against the same server over HTTP, directly. */
+function stdioOverHttp(): Row {
+  const d = get("stdio", "proxied", 1).map((p, i) => p.p50ms - get("http", "direct", 1)[i]!.p50ms);
+  return ["    proxied stdio − direct HTTP (same server)", `${fmtMs(median(d))} ms`, d.map(fmtMs).join(", "), "", ""];
+}
 for (const t of ["http", "stdio"] as const) {
   const r = rss[t];
   rows.push(
