@@ -293,10 +293,11 @@ for (const t of ["stdio", "http"] as const) {
   rows.push(
     [`${label[t]}, 1 client: p50 direct / proxied`, `${fmtMs(med(d1, (r) => r.p50ms))} / ${fmtMs(med(p1, (r) => r.p50ms))} ms`, `p99 ${fmtMs(med(d1, (r) => r.p99ms))} / ${fmtMs(med(p1, (r) => r.p99ms))} ms`, "", ""],
     ["    added latency p50 (proxied − direct)", `${fmtMs(median(added))} ms`, added.map(fmtMs).join(", "), "≤ 0.3 ms", verdict(median(added) <= 0.3)],
-    ...(t === "stdio" ? [stdioOverHttp()] : []),
+    ...(t === "stdio" ? [stdioOverHttp()[0]!] : []),
     ["    proxied − (r) p50: the forwarding alone", `${fmtMs(median(beyond))} ms`, beyond.map(fmtMs).join(", "), "", ""],
     [`    ${CONCURRENCY} clients: direct / proxied`, `${fmtInt(med(d16, (r) => r.rate))} / ${fmtInt(med(p16, (r) => r.rate))} calls/s`, `p50 ${fmtMs(med(d16, (r) => r.p50ms))} / ${fmtMs(med(p16, (r) => r.p50ms))} ms`, "", ""],
     ["    throughput proxied / direct", pct(median(ratio)), ratio.map(pct).join(", "), "≥ 80%", verdict(median(ratio) >= 0.8)],
+    ...(t === "stdio" ? [stdioOverHttp()[1]!] : []),
     ["    CPU per call: Parley; upstream direct / proxied", `${gwUs.toFixed(0)}; ${upDirect.toFixed(0)} / ${upProxied.toFixed(0)} µs`, `Parley beyond (r): ${(gwUs - localUs).toFixed(0)} µs`, "", ""],
     [
       "    (q) Gateway.call alone, in process: CPU per call",
@@ -317,9 +318,13 @@ rows.push([
 ]);
 
 /** The stdio path has an HTTP hop (client → Parley) the direct stdio call has not: against the same server over HTTP, directly. */
-function stdioOverHttp(): Row {
+function stdioOverHttp(): Row[] {
   const d = get("stdio", "proxied", 1).map((p, i) => p.p50ms - get("http", "direct", 1)[i]!.p50ms);
-  return ["    proxied stdio − direct HTTP (same server)", `${fmtMs(median(d))} ms`, d.map(fmtMs).join(", "), "", ""];
+  const r = get("stdio", "proxied", 16).map((p, i) => p.rate / get("http", "direct", 16)[i]!.rate);
+  return [
+    ["    p50 proxied stdio − direct HTTP (same server)", `${fmtMs(median(d))} ms`, d.map(fmtMs).join(", "), "", ""],
+    ["    throughput proxied stdio / direct HTTP", pct(median(r)), r.map(pct).join(", "), "", ""],
+  ];
 }
 for (const t of ["http", "stdio"] as const) {
   const r = rss[t];
