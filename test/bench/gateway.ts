@@ -13,31 +13,30 @@
  *   (i) RSS of the Parley process per idle upstream connection: started with 0, 1 and N upstreams
  *       (HTTP: N sessions to one server; stdio: N child processes), read once all are up.
  *
- * Every server is its own process and so is the load generator (gateway-load.ts); the server's
- * and the upstream's CPU per call are read from /proc beside each figure.
+ * Every server is its own process and so is the load generator (gateway-load.ts; Parley is
+ * started by gateway-server.ts); Parley's and the upstream's CPU per call are read from /proc
+ * beside each figure. (r) Parley's stack answering echo itself and (q) Gateway.call alone in
+ * process (gateway-inproc.ts) split the proxied call's cost into its parts.
  *
  * Env: BENCH_ROUNDS (5), BENCH_SECONDS (3), BENCH_CONCURRENCY (16), BENCH_IDLE_UPSTREAMS (20),
  *      BENCH_SERVER=src to run `bun src/main.ts` instead of dist/parley.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { existsSync } from "node:fs";
+import { cpus } from "node:os";
 import { join } from "node:path";
 import { signIn } from "../helpers/oauth.ts";
-import { startServer, type ServerProcess } from "../helpers/start-server.ts";
 import type { LoadResult } from "./gateway-load.ts";
-import { BUN, cpuSeconds, ROOT, spawnListening, vmRssKiB, type Listening } from "./procs.ts";
+import { FIXTURE, rssPerUpstream, startGateway, stdioCommand } from "./gateway-server.ts";
+import { BUN, cpuSeconds, ROOT, spawnListening } from "./procs.ts";
 import { median } from "./stats.ts";
 
 const BIN = join(ROOT, "dist/parley");
-const FIXTURE = join(ROOT, "test/fixtures/upstream-server.ts");
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const IDLE = Number(process.env.BENCH_IDLE_UPSTREAMS ?? 20);
 const WARMUP_MS = 500;
 const RSS_ROUNDS = 3;
-/** After the last upstream is up: time for start-up garbage to be collected before RSS is read. */
-const SETTLE_MS = 2_000;
 
 const useSource = process.env.BENCH_SERVER === "src" || !existsSync(BIN);
 const parleyCommand = useSource ? [BUN, join(ROOT, "src/main.ts")] : [BIN];
@@ -48,57 +47,6 @@ const fmtMs = (n: number) => n.toFixed(3);
 const pct = (n: number) => `${(n * 100).toFixed(1)}%`;
 const mb = (kib: number) => (kib * 1024) / 1e6;
 
-// ---------------------------------------------------------------------------------------------
-// Parley with upstreams from a config file
-
-const stdioCommand = (name: string) => [BUN, FIXTURE, "--name", name];
-
-type UpstreamSpec = { name: string; command: string[] } | { name: string; url: string };
-
-function toml(upstreams: UpstreamSpec[], grant: string[]): string {
-  const lines = ["[auth]", `default_servers = ${JSON.stringify(["channels", ...grant])}`, ""];
-  for (const u of upstreams) {
-    lines.push("[[upstream]]", `name = ${JSON.stringify(u.name)}`);
-    lines.push("command" in u ? `command = ${JSON.stringify(u.command)}` : `url = ${JSON.stringify(u.url)}`, "");
-  }
-  return lines.join("\n");
-}
-
-interface Gateway {
-  server: ServerProcess;
-  /** Each stdio upstream's pid, by name. */
-  pids: Map<string, number>;
-  [Symbol.asyncDispose](): Promise<void>;
-}
-
-/** Starts Parley with these upstreams and waits until every one of them is up (its "upstream up" log line). */
-async function startGateway(upstreams: UpstreamSpec[], grant: string[] = []): Promise<Gateway> {
-  const dir = mkdtempSync(join(tmpdir(), "parley-bench-gw-"));
-  const config = join(dir, "parley.toml");
-  writeFileSync(config, toml(upstreams, grant));
-  const server = await startServer({ command: parleyCommand, args: ["--config", config] });
-  const dispose = async () => {
-    await server[Symbol.asyncDispose]();
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const pids = new Map<string, number>();
-  const deadline = performance.now() + 60_000;
-  for (;;) {
-    pids.clear();
-    let up = 0;
-    for (const m of server.stderr().matchAll(/upstream up server=(\S+) tools=\d+(?: pid=(\d+))?/g)) {
-      up++;
-      if (m[2]) pids.set(m[1]!, Number(m[2]));
-    }
-    if (up >= upstreams.length) break;
-    if (/upstream down/.test(server.stderr()) || performance.now() > deadline) {
-      await dispose();
-      throw new Error(`upstreams did not come up (${up}/${upstreams.length}):\n${server.stderr()}`);
-    }
-    await Bun.sleep(20);
-  }
-  return { server, pids, [Symbol.asyncDispose]: dispose };
-}
 
 async function loadgen(job: Record<string, unknown>): Promise<LoadResult> {
   const proc = Bun.spawn([BUN, join(import.meta.dir, "gateway-load.ts"), JSON.stringify(job)], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
@@ -156,6 +104,7 @@ async function latencyAndThroughput() {
   const localUrl = `http://127.0.0.1:${local.port}/mcp`;
   const upstreamUrl = `http://127.0.0.1:${httpUpstream.port}/mcp`;
   await using gw = await startGateway(
+    parleyCommand,
     [
       { name: "stdio", command: stdioCommand("stdio") },
       { name: "http", url: upstreamUrl },
@@ -212,49 +161,6 @@ async function latencyAndThroughput() {
   return { runs, inproc };
 }
 
-// ---------------------------------------------------------------------------------------------
-// (i) RSS per idle upstream connection
-
-/** Parley's VmRSS with `n` idle upstreams of a kind, all up and settled: the median of a few readings. */
-async function idleRss(n: number, transport: Transport, http: Listening): Promise<number> {
-  const specs: UpstreamSpec[] = Array.from({ length: n }, (_, i) =>
-    transport === "http" ? { name: `u${i}`, url: `http://127.0.0.1:${http.port}/mcp` } : { name: `u${i}`, command: stdioCommand(`u${i}`) },
-  );
-  await using gw = await startGateway(specs);
-  await Bun.sleep(SETTLE_MS);
-  const readings: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    readings.push(vmRssKiB(gw.server.proc.pid));
-    await Bun.sleep(200);
-  }
-  return median(readings);
-}
-
-async function rssPerUpstream() {
-  const http = await spawnListening([FIXTURE, "--name", "idle", "--port", "0"]);
-  const rss: Record<string, number[]> = { none: [], "http-1": [], "http-n": [], "stdio-1": [], "stdio-n": [] };
-  try {
-    for (let round = 1; round <= RSS_ROUNDS; round++) {
-      rss.none!.push(await idleRss(0, "http", http));
-      for (const t of ["http", "stdio"] as const) {
-        rss[`${t}-1`]!.push(await idleRss(1, t, http));
-        rss[`${t}-n`]!.push(await idleRss(IDLE, t, http));
-      }
-      log(`  round ${round}/${RSS_ROUNDS}: ${Object.entries(rss).map(([k, v]) => `${k} ${mb(v.at(-1)!).toFixed(1)} MB`).join(", ")}`);
-    }
-  } finally {
-    await http.stop();
-  }
-  const m = (k: string) => median(rss[k]!);
-  const per = (t: Transport) => ({
-    zero: m("none"),
-    one: m(`${t}-1`),
-    n: m(`${t}-n`),
-    perConnKiB: (m(`${t}-n`) - m("none")) / IDLE,
-    slopeKiB: (m(`${t}-n`) - m(`${t}-1`)) / (IDLE - 1),
-  });
-  return { http: per("http"), stdio: per("stdio") };
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -266,7 +172,7 @@ log(
 log("(g)(h) direct → proxied, alternating each round");
 const { runs, inproc } = await latencyAndThroughput();
 log(`(i) RSS with 0, 1 and ${IDLE} idle upstreams`);
-const rss = await rssPerUpstream();
+const rss = await rssPerUpstream(parleyCommand, IDLE, RSS_ROUNDS, log);
 
 type Row = [string, string, string, string, string];
 const verdict = (ok: boolean) => (ok ? "PASS" : "MISS");
@@ -278,7 +184,8 @@ const label: Record<Transport, string> = { stdio: "(g) stdio upstream", http: "(
 const inq = (t: Transport, i: number, f: (x: InProc) => number) => median(inproc[t].map((q) => f(q[i]!)));
 const l1 = runs.get("local-1")!;
 const l16 = runs.get("local-16")!;
-const localUs = med([...l1, ...l16], (r) => r.gatewayUs);
+// CPU per call under load (16 clients): with one client an idle event loop's own wake-ups weigh on every call.
+const localUs = med(l16, (r) => r.gatewayUs);
 for (const t of ["stdio", "http"] as const) {
   const added = paired(t, 1, (d, p) => p.p50ms - d.p50ms);
   const ratio = paired(t, 16, (d, p) => p.rate / d.rate);
@@ -286,7 +193,7 @@ for (const t of ["stdio", "http"] as const) {
   const p1 = get(t, "proxied", 1);
   const d16 = get(t, "direct", 16);
   const p16 = get(t, "proxied", 16);
-  const gwUs = med([...p1, ...p16], (r) => r.gatewayUs);
+  const gwUs = med(p16, (r) => r.gatewayUs);
   const upDirect = med(d16, (r) => r.upstreamUs);
   const upProxied = med(p16, (r) => r.upstreamUs);
   const beyond = p1.map((p, i) => p.p50ms - l1[i]!.p50ms);
@@ -298,7 +205,7 @@ for (const t of ["stdio", "http"] as const) {
     [`    ${CONCURRENCY} clients: direct / proxied`, `${fmtInt(med(d16, (r) => r.rate))} / ${fmtInt(med(p16, (r) => r.rate))} calls/s`, `p50 ${fmtMs(med(d16, (r) => r.p50ms))} / ${fmtMs(med(p16, (r) => r.p50ms))} ms`, "", ""],
     ["    throughput proxied / direct", pct(median(ratio)), ratio.map(pct).join(", "), "≥ 80%", verdict(median(ratio) >= 0.8)],
     ...(t === "stdio" ? [stdioOverHttp()[1]!] : []),
-    ["    CPU per call: Parley; upstream direct / proxied", `${gwUs.toFixed(0)}; ${upDirect.toFixed(0)} / ${upProxied.toFixed(0)} µs`, `Parley beyond (r): ${(gwUs - localUs).toFixed(0)} µs`, "", ""],
+    [`    CPU per call at ${CONCURRENCY}: Parley; upstream direct / proxied`, `${gwUs.toFixed(0)}; ${upDirect.toFixed(0)} / ${upProxied.toFixed(0)} µs`, `Parley beyond (r): ${(gwUs - localUs).toFixed(0)} µs`, "", ""],
     [
       "    (q) Gateway.call alone, in process: CPU per call",
       `${inq(t, 0, (x) => x.cpuUsPerCall).toFixed(0)} / ${inq(t, 1, (x) => x.cpuUsPerCall).toFixed(0)} µs`,
@@ -312,7 +219,7 @@ for (const t of ["stdio", "http"] as const) {
 rows.push([
   "(r) Parley's stack answering echo itself",
   `${fmtMs(med(l1, (r) => r.p50ms))} ms; ${fmtInt(med(l16, (r) => r.rate))} calls/s`,
-  `1-client p50; ${CONCURRENCY} clients; ${localUs.toFixed(0)} µs CPU/call (parley-echo-server.ts)`,
+  `1-client p50; ${CONCURRENCY} clients, ${localUs.toFixed(0)} µs CPU/call (parley-echo-server.ts)`,
   "reference",
   "",
 ]);
