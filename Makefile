@@ -20,6 +20,7 @@ bench: node_modules build
 	$(BUN) test/bench/run.ts
 	$(BUN) test/bench/bots.ts
 	$(BUN) test/bench/bot-attack.ts
+	$(BUN) test/bench/gateway.ts
 
 check: node_modules
 	$(BUN) x tsc --noEmit

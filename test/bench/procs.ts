@@ -12,9 +12,9 @@ export interface Listening {
   stop(): Promise<void>;
 }
 
-/** Spawns a bench server script that prints `listening on PORT` once it accepts connections. */
-export async function spawnListening(args: string[]): Promise<Listening> {
-  const proc = Bun.spawn([BUN, ...args], { cwd: ROOT, stdout: "pipe", stderr: "inherit", stdin: "ignore" });
+/** Spawns a bench server script that prints `listening on PORT` once it accepts connections; its stderr is ours unless `stderr: "ignore"`. */
+export async function spawnListening(args: string[], stderr: "inherit" | "ignore" = "inherit"): Promise<Listening> {
+  const proc = Bun.spawn([BUN, ...args], { cwd: ROOT, stdout: "pipe", stderr, stdin: "ignore" });
   const reader = proc.stdout.getReader();
   const decoder = new TextDecoder();
   let text = "";
