@@ -595,10 +595,20 @@ describe("OAuth attacks", () => {
     expect(refused.code).toBe(2);
     expect(refused.err).toContain("this server serves: channels");
     const { header, payload, sign } = await serverKeyForger(srv);
-    const res = await expectRejected(srv, await sign(header, { ...payload, scope: "battle" }), 403);
+    // What a token grants is its grant's row, read on every request: a scope claim forged with the
+    // server's own key changes nothing (the row still grants channels).
+    await expectWorks(srv, await sign(header, { ...payload, scope: "battle" }));
+    // A grant whose row names only a server this one no longer serves (an upstream since removed).
+    const db = new Database(join(srv.dataDir, "parley.db"));
+    db.run("UPDATE grants SET scope = 'battle' WHERE id = ?", [payload.gid as string]);
+    db.close();
+    const res = await expectRejected(srv, await sign(header, payload), 403);
     expect(res.headers.get("www-authenticate")).toContain('error="insufficient_scope"');
     expect(res.json().error).toBe("insufficient_scope");
-    await expectWorks(srv, await sign(header, { ...payload, scope: "battle channels" }));
+    const db2 = new Database(join(srv.dataDir, "parley.db"));
+    db2.run("UPDATE grants SET scope = 'battle channels' WHERE id = ?", [payload.gid as string]);
+    db2.close();
+    await expectWorks(srv, await sign(header, payload));
     return "403 insufficient_scope";
   });
 
