@@ -10,7 +10,7 @@ import { tempDir } from "../../helpers/temp-dir.ts";
 const SECRET = "sk-live-7c1f0f4e-DO-NOT-LEAK";
 
 /** An audit log on a store in a fresh temporary data directory; `reopen` is a restart. */
-function auditOnDisk(options = { retentionDays: 90, maxRows: 1_000_000 }) {
+function auditOnDisk(options: { retentionDays: number; maxRows: number; batchMs?: number } = { retentionDays: 90, maxRows: 1_000_000 }) {
   const dir = tempDir();
   const quiet = captureLog("error");
   let store = new SqliteStore(dir.path);
@@ -108,6 +108,27 @@ describe("AuditLog", () => {
     expect(files).toContain("parley.db-wal");
     for (const f of files) expect(readFileSync(join(disk.dir, f)).includes(Buffer.from(SECRET))).toBe(false);
     expect(verifyAuditLog(disk.rows).ok).toBe(true);
+  });
+
+  test("with batchMs (the server's), the rows of many turns are written together once it has passed, or at close", async () => {
+    await using disk = auditOnDisk({ retentionDays: 90, maxRows: 1_000_000, batchMs: 100 });
+    const transactions: number[] = [];
+    const append = disk.rows.append.bind(disk.rows);
+    (disk.audit as unknown as { store: { append(rows: unknown[]): void } }).store.append = (rows) => {
+      transactions.push(rows.length);
+      append(rows as never);
+    };
+    for (let turn = 0; turn < 5; turn++) {
+      disk.audit.record(call(turn));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(disk.all()).toEqual([]);
+    await Bun.sleep(150);
+    expect([transactions, disk.all().map((r) => r.id)]).toEqual([[5], [1, 2, 3, 4, 5]]);
+    disk.audit.record(call(5));
+    await disk.audit.close();
+    expect(transactions).toEqual([5, 1]);
+    expect(disk.verify().ok).toBe(true);
   });
 
   test("the rows of one turn are written together, in order, and a restart continues the same chain", async () => {
