@@ -2,7 +2,7 @@ import { UriTemplate } from "@modelcontextprotocol/sdk/shared/uriTemplate.js";
 import type { Prompt, Resource, ResourceTemplate } from "@modelcontextprotocol/sdk/types.js";
 import { grantCovers } from "../identity.ts";
 import { log } from "../lib/log.ts";
-import type { UpstreamExtras } from "./extras.ts";
+import type { UpstreamExtras } from "./listing.ts";
 import { exposedName } from "./names.ts";
 
 /** URI schemes of Parley's own resources (`doc://…`, `channel://…/transcript`): no upstream may take them. */

@@ -5,10 +5,11 @@ import { grantCovers, grantServer } from "../identity.ts";
 import { log } from "../lib/log.ts";
 import { exposeTools, type ExposedTool, type ToolSet } from "./catalog.ts";
 import { ExtrasCatalog } from "./extras-catalog.ts";
-import { NO_HOOKS, type CallRecord, type GatewayHooks } from "./hooks.ts";
+import { audited, NO_HOOKS, type GatewayHooks } from "./hooks.ts";
+import { upstreamStatus, type UpstreamStatus } from "./status.ts";
 import { planReload, type ReloadSummary } from "./reload.ts";
 import { selfCommand } from "./upstream-process.ts";
-import { Upstream, type CallOptions, type UpstreamState } from "./upstream.ts";
+import { Upstream, type CallOptions } from "./upstream.ts";
 
 const NO_EXTRAS_PRINT = JSON.stringify({ resources: [], templates: [], prompts: [] });
 
@@ -29,27 +30,6 @@ export interface GatewayCaller {
   grant: readonly string[];
 }
 
-/** One upstream as `parley status` shows it. */
-export interface UpstreamStatus {
-  name: string;
-  transport: "stdio" | "http";
-  state: UpstreamState;
-  /** When it entered this state (ISO 8601). */
-  since: string;
-  /** While down: when it is tried again. */
-  retry_at: string | null;
-  /** While down: why. */
-  error: string | null;
-  /** Tools it exposes now (held ones not counted). */
-  tools: number;
-  held: string[];
-  skipped: ToolSet["skipped"];
-  shortened: ToolSet["shortened"];
-  restarts: number;
-  pid: number | null;
-  /** Up, but it answered tools/list with no tools after having had some. */
-  emptied: boolean;
-}
 
 interface Exposure {
   upstream: Upstream;
@@ -205,7 +185,7 @@ export class Gateway {
     const hit = this.index.get(name);
     // The audit names the upstream's own tool, refused calls included (what was asked for).
     const upstreamTool = hit?.tool.upstreamName ?? "";
-    return this.audited(caller, { server, tool: name, upstreamTool, method: "tools/call" }, args, async () => {
+    return audited(this.hooks, caller, { server, tool: name, upstreamTool, method: "tools/call" }, args, async () => {
       if (!grantCovers(caller.grant, server, name)) {
         throw new AppError("FORBIDDEN", `Tool "${name}" is outside your grant (${caller.grant.join(", ")}); ask the operator for a token that names "${server}" or "${name}"`);
       }
@@ -246,7 +226,7 @@ export class Gateway {
   /** resources/read of an upstream's resource (ownsResource said yes), for `caller`; audited like a call. */
   async readResource(caller: GatewayCaller, uri: string, options: CallOptions = {}): Promise<ReadResourceResult> {
     const server = this.extras.serverOfUri(uri) ?? "";
-    return this.audited(caller, { server, tool: uri, upstreamTool: uri, method: "resources/read" }, undefined, async () => {
+    return audited(this.hooks, caller, { server, tool: uri, upstreamTool: uri, method: "resources/read" }, undefined, async () => {
       if (!caller.grant.includes(server)) throw new AppError("FORBIDDEN", `Resource ${uri} is upstream "${server}"'s, outside your grant (${caller.grant.join(", ")})`);
       return this.configured(server).readResource(uri, options);
     });
@@ -256,7 +236,7 @@ export class Gateway {
   async getPrompt(caller: GatewayCaller, name: string, args: Record<string, string> | undefined, options: CallOptions = {}): Promise<GetPromptResult> {
     const server = grantServer(name);
     const hit = this.extras.prompt(name);
-    return this.audited(caller, { server, tool: name, upstreamTool: hit?.upstreamName ?? "", method: "prompts/get" }, args, async () => {
+    return audited(this.hooks, caller, { server, tool: name, upstreamTool: hit?.upstreamName ?? "", method: "prompts/get" }, args, async () => {
       if (!grantCovers(caller.grant, server, name)) throw new AppError("FORBIDDEN", `Prompt "${name}" is outside your grant (${caller.grant.join(", ")})`);
       const upstream = this.configured(server);
       if (!hit) {
@@ -274,37 +254,6 @@ export class Gateway {
     return upstream;
   }
 
-  /**
-   * Runs one routed request and hands it to hooks.recordCall whatever its outcome: `ok`,
-   * `tool_error` (a tool result with isError), or the code the caller got; sizes, never values.
-   */
-  private async audited<T>(caller: GatewayCaller, what: Pick<CallRecord, "server" | "tool" | "upstreamTool" | "method">, args: unknown, run: () => Promise<T>): Promise<T> {
-    const at = Date.now();
-    const t0 = performance.now();
-    let outcome: CallRecord["outcome"] = "INTERNAL_ERROR";
-    let result: T | undefined;
-    try {
-      result = await run();
-      outcome = (result as { isError?: boolean }).isError ? "tool_error" : "ok";
-      return result;
-    } catch (err) {
-      if (err instanceof AppError) outcome = err.code;
-      throw err;
-    } finally {
-      void Promise.resolve(
-        this.hooks.recordCall({
-          at,
-          caller: caller.subject,
-          ...what,
-          ms: performance.now() - t0,
-          outcome,
-          argBytes: args === undefined ? 0 : Buffer.byteLength(JSON.stringify(args)),
-          resultBytes: result === undefined ? 0 : Buffer.byteLength(JSON.stringify(result)),
-        }),
-      ).catch((err) => log.error("audit hook failed", { server: what.server, tool: what.tool, err }));
-    }
-  }
-
   /** Upstreams that are up, in the config's order (what the extras catalog is built from). */
   private upUpstreams(): Upstream[] {
     return [...this.upstreams.values()].filter((u) => u.state === "up");
@@ -318,25 +267,7 @@ export class Gateway {
 
   /** Each upstream's state for `parley status`. */
   status(): UpstreamStatus[] {
-    return [...this.upstreams.values()].map((u) => {
-      const set = this.exposures.get(u.name)?.set;
-      const listed = set?.tools.filter((t) => !t.held) ?? [];
-      return {
-        name: u.name,
-        transport: u.kind,
-        state: u.state,
-        since: new Date(u.since).toISOString(),
-        retry_at: u.retryAt === null ? null : new Date(u.retryAt).toISOString(),
-        error: u.state === "down" ? u.lastError : null,
-        tools: listed.length,
-        held: set?.tools.filter((t) => t.held).map((t) => t.name) ?? [],
-        skipped: set?.skipped ?? [],
-        shortened: set?.shortened ?? [],
-        restarts: u.restarts,
-        pid: u.pid,
-        emptied: u.emptied,
-      };
-    });
+    return [...this.upstreams.values()].map((u) => upstreamStatus(u, this.exposures.get(u.name)?.set));
   }
 
   /** Whether an upstream is down, or up with its tools gone (`/healthz` says "degraded"). */

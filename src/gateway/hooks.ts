@@ -1,5 +1,6 @@
 import type { Tool } from "@modelcontextprotocol/sdk/types.js";
-import type { ErrorCode } from "../errors.ts";
+import { AppError, type ErrorCode } from "../errors.ts";
+import { log } from "../lib/log.ts";
 import type { AuditLog } from "./audit.ts";
 import type { ToolPins } from "./pins.ts";
 
@@ -75,3 +76,35 @@ export function pinAndAuditHooks(pins: ToolPins, audit: AuditLog): GatewayHooks 
     },
   };
 }
+
+/**
+ * Runs one routed request and hands it to hooks.recordCall whatever its outcome: `ok`,
+ * `tool_error` (a tool result with isError), or the code the caller got; sizes, never values.
+ */
+export async function audited<T>(hooks: GatewayHooks, caller: { subject: string }, what: Pick<CallRecord, "server" | "tool" | "upstreamTool" | "method">, args: unknown, run: () => Promise<T>): Promise<T> {
+  const at = Date.now();
+  const t0 = performance.now();
+  let outcome: CallRecord["outcome"] = "INTERNAL_ERROR";
+  let result: T | undefined;
+  try {
+    result = await run();
+    outcome = (result as { isError?: boolean }).isError ? "tool_error" : "ok";
+    return result;
+  } catch (err) {
+    if (err instanceof AppError) outcome = err.code;
+    throw err;
+  } finally {
+    void Promise.resolve(
+      hooks.recordCall({
+        at,
+        caller: caller.subject,
+        ...what,
+        ms: performance.now() - t0,
+        outcome,
+        argBytes: args === undefined ? 0 : Buffer.byteLength(JSON.stringify(args)),
+        resultBytes: result === undefined ? 0 : Buffer.byteLength(JSON.stringify(result)),
+      }),
+    ).catch((err) => log.error("audit hook failed", { server: what.server, tool: what.tool, err }));
+  }
+}
+

@@ -3,7 +3,8 @@ export { ToolPins, digest, PINNED_FIELDS, type ApprovedPin, type PinCheck, type 
 export { definitionDiff } from "./definition-diff.ts";
 export { AuditLog, jsonBytes, type AuditCall, type AuditMethod, type AuditOptions, type AuditOutcome } from "./audit.ts";
 export { AUDIT_GENESIS, auditHash, describeAuditRow, verifyAuditLog, type AuditVerdict } from "./audit-chain.ts";
-export { Gateway, type GatewayCaller, type GatewayOptions, type UpstreamStatus } from "./gateway.ts";
+export { Gateway, type GatewayCaller, type GatewayOptions } from "./gateway.ts";
+export type { UpstreamStatus } from "./status.ts";
 export { NO_HOOKS, pinAndAuditHooks, type CallRecord, type GatewayHooks } from "./hooks.ts";
 export type { ReloadSummary } from "./reload.ts";
 export { exposedName, TOOL_NAME } from "./names.ts";

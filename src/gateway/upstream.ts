@@ -5,7 +5,6 @@ import {
   CallToolResultSchema,
   ErrorCode,
   GetPromptResultSchema,
-  ListToolsResultSchema,
   McpError,
   PromptListChangedNotificationSchema,
   ReadResourceResultSchema,
@@ -21,7 +20,7 @@ import type { z } from "zod";
 import { ENV_REFERENCE, type UpstreamConfig } from "../config/index.ts";
 import { AppError } from "../errors.ts";
 import { log } from "../lib/log.ts";
-import { listExtras, NO_EXTRAS, type UpstreamExtras } from "./extras.ts";
+import { listExtras, listTools, NO_EXTRAS, type UpstreamExtras } from "./listing.ts";
 import { StdioTransport } from "./stdio-transport.ts";
 import { childEnv, resolveCommand, UpstreamProcess } from "./upstream-process.ts";
 
@@ -34,9 +33,6 @@ const PING_INTERVAL_MS = 30_000;
 const PING_TIMEOUT_MS = 10_000;
 /** Time a stopping child gets after its stdin closes, and again after SIGTERM, before SIGKILL. */
 const STOP_GRACE_MS = 1_000;
-/** Bounds on one upstream's tools/list (a listing that never ends must not fill memory). */
-const MAX_TOOLS = 1_000;
-const MAX_LIST_PAGES = 100;
 
 export type UpstreamState = "starting" | "up" | "down" | "stopped";
 
@@ -263,16 +259,7 @@ export class Upstream {
 
   /** tools/list, every page (bounded), then the pin review; the tools change only when all of it succeeded. */
   private async list(client: Client, timeout: number): Promise<void> {
-    const tools: Tool[] = [];
-    let cursor: string | undefined;
-    for (let page = 0; page < MAX_LIST_PAGES && tools.length < MAX_TOOLS; page++) {
-      const result = await client.request({ method: "tools/list", params: cursor ? { cursor } : {} }, ListToolsResultSchema, { timeout });
-      tools.push(...result.tools);
-      cursor = result.nextCursor;
-      if (!cursor) break;
-    }
-    if (tools.length > MAX_TOOLS) log.warn("upstream lists too many tools; the rest are ignored", { server: this.name, max: MAX_TOOLS });
-    const listed = tools.slice(0, MAX_TOOLS);
+    const listed = await listTools(client, this.name, timeout);
     const held = await this.options.review(this.name, listed);
     this.extras = await listExtras(client, this.name, timeout);
     this.emptied = this.hadTools && listed.length === 0;

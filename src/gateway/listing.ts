@@ -1,11 +1,13 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import {
+  ListToolsResultSchema,
   ListPromptsResultSchema,
   ListResourcesResultSchema,
   ListResourceTemplatesResultSchema,
   type Prompt,
   type Resource,
   type ResourceTemplate,
+  type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { z } from "zod";
 import { log } from "../lib/log.ts";
@@ -19,7 +21,7 @@ export interface UpstreamExtras {
 
 export const NO_EXTRAS: UpstreamExtras = Object.freeze({ resources: [], templates: [], prompts: [] });
 
-/** Bounds on each listing (a listing that never ends must not fill memory), as for tools. */
+/** Bounds on each listing (a listing that never ends must not fill memory). */
 const MAX_ITEMS = 1_000;
 const MAX_PAGES = 100;
 
@@ -38,7 +40,29 @@ export async function listExtras(client: Client, server: string, timeout: number
   return { resources, templates, prompts };
 }
 
+/** tools/list, every page (bounded); a failure is the caller's (the upstream is not up without its tools). */
+export function listTools(client: Client, server: string, timeout: number): Promise<Tool[]> {
+  return pages(client, server, "tools/list", ListToolsResultSchema, (r) => r.tools, timeout);
+}
+
+/** A listing that failed leaves its kind empty, logged. */
 async function listAll<S extends z.ZodType<{ nextCursor?: string }>, T>(
+  client: Client,
+  server: string,
+  method: string,
+  schema: S,
+  items: (result: z.infer<S>) => T[],
+  timeout: number,
+): Promise<T[]> {
+  try {
+    return await pages(client, server, method, schema, items, timeout);
+  } catch (err) {
+    log.warn("upstream listing failed; that kind is left empty", { server, method, err });
+    return [];
+  }
+}
+
+async function pages<S extends z.ZodType<{ nextCursor?: string }>, T>(
   client: Client,
   server: string,
   method: string,
@@ -48,16 +72,11 @@ async function listAll<S extends z.ZodType<{ nextCursor?: string }>, T>(
 ): Promise<T[]> {
   const all: T[] = [];
   let cursor: string | undefined;
-  try {
-    for (let page = 0; page < MAX_PAGES && all.length < MAX_ITEMS; page++) {
-      const result = await client.request({ method, params: cursor ? { cursor } : {} } as never, schema, { timeout });
-      all.push(...items(result));
-      cursor = result.nextCursor;
-      if (!cursor) break;
-    }
-  } catch (err) {
-    log.warn("upstream listing failed; that kind is left empty", { server, method, err });
-    return [];
+  for (let page = 0; page < MAX_PAGES && all.length < MAX_ITEMS; page++) {
+    const result = await client.request({ method, params: cursor ? { cursor } : {} } as never, schema, { timeout });
+    all.push(...items(result));
+    cursor = result.nextCursor;
+    if (!cursor) break;
   }
   if (all.length > MAX_ITEMS) log.warn("upstream lists too many; the rest are ignored", { server, method, max: MAX_ITEMS });
   return all.slice(0, MAX_ITEMS);
