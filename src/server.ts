@@ -12,12 +12,10 @@ import { createApp, listen, serveAdmin } from "./http/index.ts";
 import { channelTools, createMcpServer, McpEndpoint, ToolTable, TranscriptDownloads, type McpServerOptions, type ToolDef } from "./mcp/index.ts";
 import { allowListFetcher, BotPool, PRESETS, SandboxEngine } from "./sandbox/index.ts";
 import { AuditLog, Gateway, pinAndAuditHooks, ToolPins, type ReloadSummary } from "./gateway/index.ts";
-import { AuditStore, lockDataDir, PinStore, prepareDataDir, SqliteAuthStore, SqliteStore } from "./store/index.ts";
+import { AuditStore, COMMIT_TURNS, lockDataDir, PinStore, prepareDataDir, SqliteAuthStore, SqliteStore } from "./store/index.ts";
 import { ed25519Signer } from "./transcript/index.ts";
 import { VERSION } from "./version.ts";
 
-/** A POST's SSE response waits this long, at most, for its answer, to go out in one write (mcp/transport.ts). */
-const ANSWER_WAIT_MS = 20;
 /** Audit rows are written in one transaction at most this long after their calls (gateway/audit.ts). */
 const AUDIT_BATCH_MS = 20;
 
@@ -204,7 +202,7 @@ function wire(base: Config, port: number, { dataDir, key, store, options, gatewa
       }),
     idleMs: config.session_idle_seconds * 1000,
     maxBodyBytes: config.max_body_bytes,
-    answerWaitMs: ANSWER_WAIT_MS,
+    answerTurns: COMMIT_TURNS + 1,
     maxSessions: config.max_sessions,
     maxSessionsPerAddress: config.max_sessions_per_address,
   });

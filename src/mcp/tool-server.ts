@@ -105,7 +105,7 @@ export function serveHttp(options: HttpToolServerOptions): HttpToolServer {
     createServer: () => options.createServer(),
     idleMs: options.idleMs ?? 30 * 60_000,
     maxBodyBytes,
-    answerWaitMs: 20,
+    answerTurns: 0,
     maxSessions: options.maxSessions ?? 256,
   });
   const loopbackOnly = isLoopbackHost(options.host);

@@ -23,8 +23,6 @@ interface Session {
   address: string;
   /** The caller of the session's latest request (what its server pushes under). */
   auth: SessionAuth;
-  /** POSTed requests waiting for their answer to be written (see whenAnswered), by JSON-RPC id. */
-  answers: Map<string | number, () => void>;
 }
 
 /** Who a session's latest request was verified as: a client refreshes its token mid-session. */
@@ -38,10 +36,10 @@ export interface McpEndpointOptions {
   idleMs: number;
   maxBodyBytes: number;
   /**
-   * How long a POST's SSE response is held back, at most, for its answer (whenAnswered): a call
-   * answered within it goes out whole; a longer one (a long poll) streams then. 0: not held.
+   * Event-loop turns a call usually takes to be answered (a write: until its group commit, plus
+   * one): a POST's response is handed to Bun only then, so that it goes out whole.
    */
-  answerWaitMs: number;
+  answerTurns: number;
   /** Most sessions in all (config max_sessions); beyond, a flooder's session goes first. */
   maxSessions?: number;
   /**
@@ -55,27 +53,17 @@ export interface McpEndpointOptions {
 }
 
 /**
- * Hands a POST's SSE response to Bun once its answer is in it (`answered`), or after `waitMs`. The
+ * Hands a POST's SSE response to Bun only after `turns` event-loop turns (see answerTurns). The
  * SDK returns the stream before the call has run. A stream that is complete when Bun starts
  * reading it goes out in one write; one still open goes out in two (headers and priming event,
  * then answer and end), each a syscall and a wake-up of the client, and through Bun's slower
- * streaming path: ~20 µs more server CPU per call (measured on post_message; a call through the
- * gateway, answered several turns later, paid it on every call). A call that takes longer (a
- * long poll, a slow upstream) streams as before, `waitMs` later.
+ * streaming path: ~20 µs more server CPU per call, measured on post_message. A call that takes
+ * longer (a long poll) streams as before, `turns` turns later.
  */
-async function whenAnswered(response: Response, answered: Promise<void> | undefined, waitMs: number): Promise<Response> {
-  if (!answered || waitMs <= 0 || !response.headers.get("content-type")?.startsWith("text/event-stream")) return response;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([answered, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
-  clearTimeout(timer);
+async function afterCallTurns(response: Response, turns: number): Promise<Response> {
+  if (!response.headers.get("content-type")?.startsWith("text/event-stream")) return response;
+  for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve));
   return response;
-}
-
-/** The id of a POST body that is one request (not a notification, not a batch). */
-function requestIdOf(body: unknown): string | number | undefined {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) return undefined;
-  const { id, method } = body as { id?: unknown; method?: unknown };
-  return typeof method === "string" && (typeof id === "string" || typeof id === "number") ? id : undefined;
 }
 
 /**
@@ -139,13 +127,7 @@ export class McpEndpoint {
       if (identity) session.auth.current = identity;
       if (request.method !== "POST") return session.transport.handleRequest(request, { authInfo });
       const read = await readJsonBody(request);
-      const id = requestIdOf(read.body);
-      const answered = id === undefined ? undefined : new Promise<void>((resolve) => session.answers.set(id, resolve));
-      try {
-        return await whenAnswered(await session.transport.handleRequest(read.request, { authInfo, parsedBody: read.body }), answered, this.options.answerWaitMs);
-      } finally {
-        if (id !== undefined) session.answers.delete(id);
-      }
+      return afterCallTurns(await session.transport.handleRequest(read.request, { authInfo, parsedBody: read.body }), this.options.answerTurns);
     }
     if (request.method !== "POST") return jsonRpcError(400, -32000, "Bad Request: Mcp-Session-Id header is required");
 
@@ -168,7 +150,6 @@ export class McpEndpoint {
     const auth: SessionAuth = { current: identity ?? undefined };
     const server = this.options.createServer(auth);
     const events = new SessionEventStore(this.eventBudget, undefined, this.options.eventBytes?.perSession);
-    const answers = new Map<string | number, () => void>();
     const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => crypto.randomUUID(),
       eventStore: events,
@@ -176,7 +157,7 @@ export class McpEndpoint {
       retryInterval: 1_000,
       maxRequestBodySize: this.options.maxBodyBytes,
       onsessioninitialized: (id) => {
-        this.sessions.set(id, { transport, server, events, lastSeen: Date.now(), subject, address, auth, answers });
+        this.sessions.set(id, { transport, server, events, lastSeen: Date.now(), subject, address, auth });
         this.perSubject.add(subject);
         this.perAddress.add(address);
       },
@@ -186,12 +167,6 @@ export class McpEndpoint {
     });
     transport.onclose = () => {
       if (transport.sessionId) this.drop(transport.sessionId);
-    };
-    // An answer written (its stream complete): the POST waiting for it may hand its response on.
-    const send = transport.send.bind(transport);
-    transport.send = async (message, options) => {
-      await send(message, options);
-      if ("id" in message && ("result" in message || "error" in message)) answers.get(message.id as string | number)?.();
     };
     await server.connect(transport);
     return transport.handleRequest(request, { parsedBody: body, authInfo });

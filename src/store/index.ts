@@ -1,4 +1,5 @@
 export { SqliteStore } from "./sqlite-store.ts";
+export { COMMIT_TURNS } from "./group-commit.ts";
 export { MIGRATIONS } from "./migrations.ts";
 export * from "./types.ts";
 export { SqliteAuthStore } from "./sqlite-auth-store.ts";

@@ -28,7 +28,7 @@ async function endpointWithBigChannel(options: { maxSessions?: number } = {}) {
     },
     idleMs: 60_000,
     maxBodyBytes: 1 << 20,
-    answerWaitMs: 20,
+    answerTurns: 0,
     ...options,
   });
   return {
