@@ -141,6 +141,38 @@ describe("gateway walkthrough over stdio upstreams (parley example config)", () 
     expect([verified.code, verified.out]).toEqual([0, expect.stringMatching(/^VALID/)]);
   }, 60_000);
 
+  test("bad input to every example tool through the gateway: each a clear error, the gateway and the other upstreams unaffected", async () => {
+    await allUp(w);
+    const { token } = await issue(w, "attacker", "battle,docker,code");
+    const client = await connect(w.server.mcpUrl, token);
+    try {
+      const call = (name: string, args: Record<string, unknown>) => client.callTool({ name, arguments: args }, undefined, { timeout: 60_000 }) as Promise<CallToolResult>;
+      const attacks: [string, Record<string, unknown>, RegExp][] = [
+        ["battle_update_battle_process", { battle_id: "../../etc/passwd", message: "x", reported_by: "a" }, /^INVALID_REQUEST: .*battle_id/],
+        ["battle_get_battle_log", { battle_id: "a\u0000b" }, /^INVALID_REQUEST: .*battle_id/],
+        ["docker_run_docker", { image: "alpine;rm -rf /", args: [] }, /^INVALID_REQUEST: .*image/],
+        ["docker_run_docker", { image: "alpine", args: ["sh", "-c", "$(id); `reboot`"] }, /^UPSTREAM_UNAVAILABLE: No Docker engine/],
+        ["code_run_python_code", { code: "while True: pass", timeout_s: 1 }, /^INVALID_REQUEST: .*time/],
+        ["code_run_python_code", { code: "import os\nwhile True: os.fork()", timeout_s: 5 }, /^INVALID_REQUEST: /],
+        ["code_run_python_code", { code: "import sys\nsys.stdout.write('x' * 100_000_000)" }, /^INVALID_REQUEST: .*output/],
+        ["code_run_js_code", { code: "for (;;) {}" }, /^INVALID_REQUEST: /],
+      ];
+      const running = attacks.map(([name, args]) => call(name, args));
+      // Meanwhile every upstream answers at once.
+      for (const name of ["battle_echo", "docker_echo", "code_echo"]) expect((await call(name, { message: "still here" })).structuredContent).toEqual({ message: "still here" });
+      const results = await Promise.all(running);
+      results.forEach((r, i) => {
+        expect([attacks[i]![0], r.isError]).toEqual([attacks[i]![0], true]);
+        expect(text(r)).toMatch(attacks[i]![2]);
+      });
+      const status = await allUp(w);
+      expect(status.upstreams.map((u) => [u.name, u.state])).toEqual([["battle", "up"], ["docker", "up"], ["code", "up"]]);
+      expect((await call("code_run_python_code", { code: "print('after')" })).structuredContent).toMatchObject({ exit_code: 0, stdout: "after\n" });
+    } finally {
+      await client.close();
+    }
+  }, 90_000);
+
   test("200 concurrent calls across the three upstreams all answer", async () => {
     await allUp(w);
     const { token } = await issue(w, "loader", "battle,docker,code");
