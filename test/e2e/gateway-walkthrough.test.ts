@@ -40,7 +40,7 @@ async function issue(w: Walkthrough, agent: string, servers: string): Promise<{ 
 }
 
 /** `parley status --json` until every upstream is up (they start in the background). */
-async function allUp(w: Walkthrough): Promise<{ upstreams: { name: string; state: string; tools: number; transport: string }[] }> {
+async function allUp(w: Walkthrough): Promise<{ upstreams: { name: string; state: string; tools: number; transport: string; restarts: number }[] }> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const run = await w.cli(["status", "--json"]);
@@ -166,7 +166,7 @@ describe("gateway walkthrough over stdio upstreams (parley example config)", () 
         expect(text(r)).toMatch(attacks[i]![2]);
       });
       const status = await allUp(w);
-      expect(status.upstreams.map((u) => [u.name, u.state])).toEqual([["battle", "up"], ["docker", "up"], ["code", "up"]]);
+      expect(status.upstreams.map((u) => [u.name, u.state, u.restarts])).toEqual([["battle", "up", 0], ["docker", "up", 0], ["code", "up", 0]]);
       expect((await call("code_run_python_code", { code: "print('after')" })).structuredContent).toMatchObject({ exit_code: 0, stdout: "after\n" });
     } finally {
       await client.close();
