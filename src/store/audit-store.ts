@@ -1,5 +1,5 @@
 import type { Database } from "bun:sqlite";
-import { storageFailure } from "./storage-errors.ts";
+import { guardStorage } from "./storage-errors.ts";
 
 /**
  * One row of the audit log (table audit_log; the migrations header documents it). Columns a kind
@@ -46,11 +46,7 @@ export class AuditStore {
   }
 
   private sql<T>(fn: () => T): T {
-    try {
-      return fn();
-    } catch (err) {
-      throw storageFailure(err, this.db.filename);
-    }
+    return guardStorage(this.db.filename, fn);
   }
 
   /** The newest row's id and hash, or null for an empty log. */

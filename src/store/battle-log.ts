@@ -1,7 +1,7 @@
 import type { Database } from "bun:sqlite";
 import { resolve } from "node:path";
 import { openDatabase } from "./db.ts";
-import { openFailure, storageFailure } from "./storage-errors.ts";
+import { guardStorage, openFailure } from "./storage-errors.ts";
 
 /**
  * The battle log of the `battle` example upstream (`parley example battle`): its own SQLite file,
@@ -159,11 +159,7 @@ export class BattleLog {
 
   /** A storage failure (disk full, the file's cap, I/O) as STORAGE_UNAVAILABLE; nothing was written. */
   private guard<T>(fn: () => T): T {
-    try {
-      return fn();
-    } catch (err) {
-      throw storageFailure(err, this.file);
-    }
+    return guardStorage(this.file, fn);
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Database } from "bun:sqlite";
 import type { ChannelRecord } from "./types.ts";
-import { storageFailure } from "./storage-errors.ts";
+import { guardStorage } from "./storage-errors.ts";
 
 /** A channel as `parley channels list` shows it. */
 export interface ChannelSummary extends ChannelRecord {
@@ -31,11 +31,7 @@ export class OperatorQueries {
   constructor(private readonly db: Database) {}
 
   private sql<T>(fn: () => T): T {
-    try {
-      return fn();
-    } catch (err) {
-      throw storageFailure(err, this.db.filename);
-    }
+    return guardStorage(this.db.filename, fn);
   }
 
   channels(): ChannelSummary[] {

@@ -1,5 +1,5 @@
 import type { Database } from "bun:sqlite";
-import { storageFailure } from "./storage-errors.ts";
+import { guardStorage } from "./storage-errors.ts";
 
 /** One upstream tool's pinned definition (table tool_pins; the migrations header documents it). */
 export interface PinRecord {
@@ -27,11 +27,7 @@ export class PinStore {
   }
 
   private sql<T>(fn: () => T): T {
-    try {
-      return fn();
-    } catch (err) {
-      throw storageFailure(err, this.db.filename);
-    }
+    return guardStorage(this.db.filename, fn);
   }
 
   all(): PinRecord[] {

@@ -1,7 +1,7 @@
 import type { Database, Statement } from "bun:sqlite";
 import type { AuthStore, ClientRecord, CodeRecord, GrantRecord, RefreshRecord, SweepCounts, SweepCutoffs } from "./auth-types.ts";
 import { ReadBatch } from "./read-batch.ts";
-import { storageFailure } from "./storage-errors.ts";
+import { guardStorage } from "./storage-errors.ts";
 
 type ClientRow = Omit<ClientRecord, "metadata"> & { metadata: string };
 
@@ -18,11 +18,7 @@ export class SqliteAuthStore implements AuthStore {
 
   /** Each statement runs on its own (autocommit); a storage failure becomes STORAGE_UNAVAILABLE. */
   private sql<T>(fn: () => T): T {
-    try {
-      return fn();
-    } catch (err) {
-      throw storageFailure(err, this.db.filename);
-    }
+    return guardStorage(this.db.filename, fn);
   }
 
   async createClient(c: ClientRecord): Promise<void> {

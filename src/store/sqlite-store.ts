@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { openDatabase } from "./db.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { migrate } from "./migrations.ts";
-import { openFailure, storageFailure, storageRecovered } from "./storage-errors.ts";
+import { guardStorage, openFailure, storageFailure, storageRecovered } from "./storage-errors.ts";
 import {
   StoreConflict,
   type Change,
@@ -77,11 +77,7 @@ export class SqliteStore implements Store {
 
   /** Runs a read; a storage failure (corrupt page, I/O error) becomes STORAGE_UNAVAILABLE. */
   private read<T>(fn: () => T): T {
-    try {
-      return fn();
-    } catch (err) {
-      throw storageFailure(err, this.db.filename);
-    }
+    return guardStorage(this.db.filename, fn);
   }
 
   async createChannel(input: NewChannel, messages: MessageDraft[], seal: Sealer): Promise<Message[]> {

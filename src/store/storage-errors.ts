@@ -37,6 +37,15 @@ function sqliteCode(err: unknown): string | null {
 const REPEAT_WINDOW_MS = 60_000;
 let episode: { code: string; id: string; since: number; repeats: number } | null = null;
 
+/** Runs `fn` (SQLite work on `file`); a storage failure it throws becomes STORAGE_UNAVAILABLE (storageFailure). */
+export function guardStorage<T>(file: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw storageFailure(err, file);
+  }
+}
+
 /**
  * A storage failure as `STORAGE_UNAVAILABLE` (HTTP 503) carrying a short error id, its cause
  * logged once under that id; any other error is returned unchanged.

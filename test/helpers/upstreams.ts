@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { ConfigSchema, type UpstreamConfig } from "../../src/config/index.ts";
+import { AppError } from "../../src/errors.ts";
 import type { Gateway } from "../../src/gateway/index.ts";
 
 export const UPSTREAM_FIXTURE = resolve(import.meta.dir, "../fixtures/upstream-server.ts");
@@ -90,4 +91,24 @@ export async function gone(pid: number, ms = 5_000): Promise<void> {
     if (performance.now() > deadline) throw new Error(`process ${pid} still runs after ${ms} ms`);
     await Bun.sleep(20);
   }
+}
+
+/** An upstream's status line as `parley status` has it (undefined when not configured). */
+export const upstreamState = (g: Gateway, name: string) => g.status().find((u) => u.name === name);
+
+/** Until every named upstream is up. */
+export const upstreamsUp = (g: Gateway, ...names: string[]) => whenGateway(g, () => names.every((n) => upstreamState(g, n)?.state === "up"), 15_000, `${names.join(", ")} up`);
+
+/** A caller of the gateway with that grant. */
+export const gatewayCaller = (...grant: string[]) => ({ subject: "agent:test", grant });
+
+/** The AppError a promise fails with (any other failure, or none, fails the test). */
+export async function appFailure(promise: Promise<unknown>): Promise<AppError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof AppError) return err;
+    throw err;
+  }
+  throw new Error("expected the call to fail");
 }

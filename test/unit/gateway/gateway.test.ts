@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { AppError } from "../../../src/errors.ts";
 import { Gateway, type CallRecord } from "../../../src/gateway/index.ts";
 import { captureLog } from "../../helpers/log-capture.ts";
-import { alive, gone, httpFixture, stdioUpstream, upstreamConfigs, whenGateway } from "../../helpers/upstreams.ts";
+import { alive, appFailure, gatewayCaller, gone, httpFixture, stdioUpstream, upstreamConfigs, upstreamState, upstreamsUp, whenGateway } from "../../helpers/upstreams.ts";
 
 const ENV = { PATH: process.env.PATH, HOME: "/home/nobody", SECRET_TOKEN: "s3cret", FIXTURE_ALLOWED: "yes" };
 const open: Gateway[] = [];
@@ -14,19 +13,10 @@ function gateway(upstreams: Record<string, unknown>[], options: Partial<Construc
   return g;
 }
 
-const state = (g: Gateway, name: string) => g.status().find((u) => u.name === name)!;
-const up = (g: Gateway, ...names: string[]) => whenGateway(g, () => names.every((n) => state(g, n).state === "up"), 15_000, `${names.join(", ")} up`);
-const caller = (...grant: string[]) => ({ subject: "agent:test", grant });
-
-async function failure(promise: Promise<unknown>): Promise<AppError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof AppError) return err;
-    throw err;
-  }
-  throw new Error("expected the call to fail");
-}
+const state = (g: Gateway, name: string) => upstreamState(g, name)!;
+const up = upstreamsUp;
+const caller = gatewayCaller;
+const failure = appFailure;
 
 afterEach(async () => {
   await Promise.all(open.splice(0).map((g) => g.stop()));

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { AppError } from "../../../src/errors.ts";
 import { Gateway } from "../../../src/gateway/index.ts";
 import { captureLog } from "../../helpers/log-capture.ts";
-import { alive, gone, httpFixture, stdioUpstream, upstreamConfigs, whenGateway } from "../../helpers/upstreams.ts";
+import { alive, appFailure, gatewayCaller, gone, httpFixture, stdioUpstream, upstreamConfigs, upstreamState, upstreamsUp } from "../../helpers/upstreams.ts";
 
 // Issue 11 item 6: a config reload adds, removes and restarts upstreams; the others keep running.
 const ENV = { PATH: process.env.PATH, TOKEN_A: "a" };
@@ -15,20 +15,12 @@ function gateway(...upstreams: Record<string, unknown>[]): Gateway {
   return g;
 }
 
-const state = (g: Gateway, name: string) => g.status().find((u) => u.name === name);
-const up = (g: Gateway, ...names: string[]) => whenGateway(g, () => names.every((n) => state(g, n)?.state === "up"), 15_000, `${names.join(", ")} up`);
-const caller = (...grant: string[]) => ({ subject: "agent:test", grant });
+const state = (g: Gateway, name: string) => upstreamState(g, name)!;
+const up = upstreamsUp;
+const caller = gatewayCaller;
+const failure = appFailure;
 const listed = (g: Gateway, ...grant: string[]) => g.listTools(grant).map((t) => t.name.split("_")[0]);
 
-async function failure(promise: Promise<unknown>): Promise<AppError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof AppError) return err;
-    throw err;
-  }
-  throw new Error("expected the call to fail");
-}
 
 afterEach(async () => {
   await Promise.all(open.splice(0).map((g) => g.stop()));
