@@ -13,7 +13,7 @@
  */
 import { McpSession, PROTOCOL_VERSION, type JsonRpcResponse } from "./http-client.ts";
 import { cpuSeconds } from "./procs.ts";
-import { percentile } from "./stats.ts";
+import { closedLoop } from "./stats.ts";
 
 interface Job {
   kind: "http" | "stdio";
@@ -134,48 +134,23 @@ async function run(job: Job): Promise<LoadResult> {
   }
   const cpu0 = childPid === null ? 0 : cpuSeconds(childPid);
 
-  const errors: string[] = [];
-  const start = performance.now();
-  const measureFrom = start + job.warmupMs;
-  const end = measureFrom + job.durationMs;
-  let requests = 0;
-  let total = 0;
-  let failed = 0;
-  const latencies: number[] = [];
-  await Promise.all(
-    callers.map(async (call) => {
-      for (;;) {
-        const t0 = performance.now();
-        if (t0 >= end) return;
-        let ok: boolean;
-        try {
-          const msg = await call();
-          ok = !msg.error && !!msg.result && !msg.result.isError;
-          if (!ok) errors.push(JSON.stringify(msg).slice(0, 300));
-        } catch (err) {
-          ok = false;
-          errors.push(String(err));
-        }
-        const t1 = performance.now();
-        total++;
-        if (t0 >= measureFrom && t1 <= end) {
-          if (ok) requests++;
-          else failed++;
-          latencies.push(t1 - t0);
-        }
-      }
+  const loop = await closedLoop(
+    callers.map((call) => async () => {
+      const msg = await call();
+      return !msg.error && !!msg.result && !msg.result.isError ? true : JSON.stringify(msg).slice(0, 300);
     }),
+    job,
   );
   const childCpuS = childPid === null ? undefined : cpuSeconds(childPid) - cpu0;
   await cleanup();
   return {
-    requests,
-    total,
-    errors: failed,
-    rate: requests / (job.durationMs / 1000),
-    p50ms: percentile(latencies, 50),
-    p99ms: percentile(latencies, 99),
-    ...(errors.length ? { firstError: errors[0] } : {}),
+    requests: loop.requests,
+    total: loop.total,
+    errors: loop.failed,
+    rate: loop.rate,
+    p50ms: loop.p50ms,
+    p99ms: loop.p99ms,
+    ...(loop.firstError ? { firstError: loop.firstError } : {}),
     ...(childCpuS === undefined ? {} : { childCpuS }),
   };
 }

@@ -28,7 +28,7 @@ import { signIn } from "../helpers/oauth.ts";
 import type { LoadResult } from "./gateway-load.ts";
 import { FIXTURE, rssPerUpstream, startGateway, stdioCommand } from "./gateway-server.ts";
 import { BUN, cpuSeconds, ROOT, spawnListening } from "./procs.ts";
-import { median } from "./stats.ts";
+import { median, printTable } from "./stats.ts";
 
 const BIN = join(ROOT, "dist/parley");
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -240,13 +240,6 @@ for (const t of ["http", "stdio"] as const) {
     [`    (RSS_${IDLE} − RSS_1)/${IDLE - 1}`, `${mb(r.slopeKiB).toFixed(2)} MB`, "without the first upstream's one-time cost", "", ""],
   );
 }
-const header: Row = ["measurement", "median", "rounds / detail", "target", "result"];
-const widths = header.map((_, i) => Math.max(...[header, ...rows].map((r) => r[i]!.length)));
-const line = (r: Row) => `| ${r.map((cell, i) => cell.padEnd(widths[i]!)).join(" | ")} |`;
-log("");
-log(line(header));
-log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
-for (const r of rows) log(line(r));
-log("");
+printTable(rows, log);
 log(`gateway bench finished in ${((performance.now() - started) / 1000).toFixed(0)} s`);
 process.exit(0);

@@ -11,7 +11,7 @@
  *   sync-page  one session re-seated with a rejoin token reads a fixed page with sync_messages
  */
 import { buildRequest, HttpConnection, McpSession, type JsonRpcResponse } from "./http-client.ts";
-import { median, percentile } from "./stats.ts";
+import { closedLoop, median, percentile } from "./stats.ts";
 
 interface ThroughputJob {
   kind: "hello" | "echo" | "post";
@@ -106,46 +106,28 @@ async function throughput(job: ThroughputJob): Promise<ThroughputResult> {
     };
   }
 
-  const start = performance.now();
-  const measureFrom = start + job.warmupMs;
-  const end = measureFrom + job.durationMs;
-  let requests = 0;
-  let total = 0;
-  let failed = 0;
-  const latencies: number[] = [];
-  await Promise.all(
-    calls.map(async (call) => {
-      for (;;) {
-        const t0 = performance.now();
-        if (t0 >= end) return;
-        let ok: boolean;
-        try {
-          ok = await call();
-        } catch (err) {
-          ok = false;
-          errors.push(String(err));
-        }
-        const t1 = performance.now();
-        total++;
-        if (t0 >= measureFrom && t1 <= end) {
-          if (ok) requests++;
-          else failed++;
-          latencies.push(t1 - t0);
-        }
+  const loop = await closedLoop(
+    calls.map((call) => async () => {
+      try {
+        return (await call()) ? true : "failed";
+      } catch (err) {
+        errors.push(String(err));
+        return String(err);
       }
     }),
+    job,
   );
   await cleanup();
   const seconds = job.durationMs / 1000;
   return {
     kind: job.kind,
-    requests,
-    total,
-    errors: failed,
+    requests: loop.requests,
+    total: loop.total,
+    errors: loop.failed,
     seconds,
-    rate: requests / seconds,
-    p50ms: percentile(latencies, 50),
-    p99ms: percentile(latencies, 99),
+    rate: loop.requests / seconds,
+    p50ms: loop.p50ms,
+    p99ms: loop.p99ms,
     ...(errors.length ? { firstError: errors[0] } : {}),
   };
 }

@@ -23,7 +23,7 @@ import { signIn } from "../helpers/oauth.ts";
 import { startServer } from "../helpers/start-server.ts";
 import { measureDomainSync, seedBigChannel } from "./big-channel.ts";
 import { BUN, loadgen, measureRate, ROOT, spawnListening, vmRssKiB, type MeasuredRate } from "./procs.ts";
-import { median } from "./stats.ts";
+import { median, printTable } from "./stats.ts";
 
 const BIN = join(ROOT, "dist/parley");
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -227,13 +227,6 @@ const rows: Row[] = [
   [`    same page via MCP over HTTP`, `${fmtMs(bc.mcp.p50ms)} ms`, `p99 ${fmtMs(bc.mcp.p99ms)}; ${fmtInt(bc.mcp.responseBytes)} B response`, "≤ 1 ms", verdict(bc.mcp.p50ms <= 1)],
   [`    last ${BIG_PAGE}, in-process / via MCP`, `${fmtMs(bc.domainSmall.p50ms)} / ${fmtMs(bc.mcpSmall.p50ms)} ms`, `${fmtInt(bc.mcpSmall.responseBytes)} B response`, "", ""],
 ];
-const header: Row = ["measurement", "median", "rounds / detail", "target", "result"];
-const widths = header.map((_, i) => Math.max(...[header, ...rows].map((r) => r[i]!.length)));
-const line = (r: Row) => `| ${r.map((cell, i) => cell.padEnd(widths[i]!)).join(" | ")} |`;
-log("");
-log(line(header));
-log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
-for (const r of rows) log(line(r));
-log("");
+printTable(rows, log);
 log(`bench finished in ${((performance.now() - started) / 1000).toFixed(0)} s`);
 process.exit(0);
