@@ -49,6 +49,8 @@ describe("upstream resources and prompts", () => {
     expect((await client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate)).toEqual(expect.arrayContaining(["channel://{channel_id}/transcript", "fx://items/{id}"]));
     expect((await client.readResource({ uri: "fx://readme" })).contents).toEqual([{ uri: "fx://readme", mimeType: "text/plain", text: "readme of fx" }]);
     expect(JSON.parse(((await client.readResource({ uri: "fx://items/42" })).contents[0] as { text: string }).text)).toEqual({ id: "42", server: "fx" });
+    // doc://gateway tells an agent what these names, grants and errors mean.
+    expect(((await client.readResource({ uri: "doc://gateway" })).contents[0] as { text: string }).text).toMatch(/FORBIDDEN[\s\S]*UPSTREAM_UNAVAILABLE/);
     // Parley's own resources still read through the extended handler.
     expect(((await client.readResource({ uri: "doc://quick-start" })).contents[0] as { text: string }).text).toMatch(/create_channel/);
     const { prompts } = await client.listPrompts();

@@ -158,7 +158,7 @@ describe("channels over MCP (two real SDK clients)", () => {
 
   test("resources: the quick-start and messages guides are readable", async () => {
     const { resources } = await env.alice.client.listResources();
-    expect(resources.map((r) => r.uri).filter((u) => u.startsWith("doc://")).sort()).toEqual(["doc://bots", "doc://messages", "doc://quick-start"]);
+    expect(resources.map((r) => r.uri).filter((u) => u.startsWith("doc://")).sort()).toEqual(["doc://bots", "doc://gateway", "doc://messages", "doc://quick-start"]);
     const guide = await env.alice.client.readResource({ uri: "doc://quick-start" });
     expect((guide.contents[0] as { text: string }).text).toContain("join_channel");
   });
