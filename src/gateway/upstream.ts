@@ -84,6 +84,7 @@ export class Upstream {
   private wake: (() => void) | null = null;
   private lose: ((reason: string) => void) | null = null;
   private probing = false;
+  private inFlight = 0;
   private readonly headers: Record<string, string>;
 
   constructor(private readonly options: UpstreamOptions) {
@@ -139,11 +140,18 @@ export class Upstream {
   private async request<S extends z.ZodType>(method: string, params: Record<string, unknown>, schema: S, options: CallOptions): Promise<z.infer<S>> {
     const client = this.client;
     if (this.state !== "up" || !client) throw this.unavailable();
-    const timeout = this.options.config.call_timeout_seconds * 1000;
+    const { call_timeout_seconds, max_calls_in_flight } = this.options.config;
+    if (this.inFlight >= max_calls_in_flight) {
+      throw new AppError("RATE_LIMITED", `Upstream "${this.name}" has ${this.inFlight} calls in progress, its most at once (max_calls_in_flight); try again when one has ended`);
+    }
+    const timeout = call_timeout_seconds * 1000;
+    this.inFlight++;
     try {
       return await client.request({ method, params } as never, schema, { signal: options.signal, timeout, onprogress: options.onprogress });
     } catch (err) {
       throw this.callError(err, options.signal, timeout);
+    } finally {
+      this.inFlight--;
     }
   }
 

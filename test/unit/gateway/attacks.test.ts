@@ -1,0 +1,87 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { Gateway } from "../../../src/gateway/index.ts";
+import { appFailure, gatewayCaller, httpFixture, stdioUpstream, upstreamConfigs, upstreamsUp } from "../../helpers/upstreams.ts";
+
+/**
+ * The gateway attacked: by an upstream that is hostile or broken (it must never take Parley down,
+ * fill its memory or stall other callers and upstreams), and by a caller with a grant for one
+ * upstream (it must reach nothing else and make Parley hold nothing unbounded).
+ */
+const ENV = { PATH: process.env.PATH };
+const open: Gateway[] = [];
+
+function gateway(upstreams: Record<string, unknown>[]): Gateway {
+  const g = new Gateway(upstreamConfigs(...upstreams), { env: ENV, version: "test", reserved: ["create_channel"] });
+  open.push(g);
+  g.start();
+  return g;
+}
+
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((g) => g.stop()));
+});
+
+const settledWithin = <T>(promises: Promise<T>[], ms: number) => {
+  const outcomes: (PromiseSettledResult<T> | undefined)[] = promises.map(() => undefined);
+  promises.forEach((p, i) =>
+    p.then(
+      (value) => (outcomes[i] = { status: "fulfilled", value }),
+      (reason) => (outcomes[i] = { status: "rejected", reason }),
+    ),
+  );
+  return Bun.sleep(ms).then(() => outcomes);
+};
+
+describe("Gateway attacked by a caller", () => {
+  test("thousands of calls to a hanging upstream: past max_calls_in_flight each is RATE_LIMITED at once, other upstreams unaffected", async () => {
+    const g = gateway([stdioUpstream("stuck", "hang"), stdioUpstream("steady")]);
+    await upstreamsUp(g, "stuck", "steady");
+    const me = gatewayCaller("stuck", "steady");
+    const calls = Array.from({ length: 2_000 }, (_, i) => g.call(me, "stuck_echo", { text: `call ${i}` }));
+    const outcomes = await settledWithin(calls, 1_000);
+    // The default bound: 128 waiting, every other one refused with a stable code, none left pending.
+    expect(outcomes.filter((o) => o === undefined)).toHaveLength(128);
+    const refused = outcomes.filter((o) => o?.status === "rejected").map((o) => (o as PromiseRejectedResult).reason);
+    expect(refused).toHaveLength(2_000 - 128);
+    expect(refused[0]).toMatchObject({ code: "RATE_LIMITED", message: expect.stringContaining("max_calls_in_flight") });
+    expect(await g.call(me, "steady_echo", { text: "still here" })).toMatchObject({ content: [{ text: "still here" }] });
+    await g.stop();
+    await Promise.allSettled(calls);
+  }, 20_000);
+
+  test("max_calls_in_flight is per upstream and frees its slot when a call ends", async () => {
+    const g = gateway([stdioUpstream("small", "echo", { max_calls_in_flight: 2 })]);
+    await upstreamsUp(g, "small");
+    const me = gatewayCaller("small");
+    const slow = [g.call(me, "small_slow", { ms: 300, steps: 1 }), g.call(me, "small_slow", { ms: 300, steps: 1 })];
+    expect((await appFailure(g.call(me, "small_echo", { text: "third" }))).code).toBe("RATE_LIMITED");
+    await Promise.all(slow);
+    expect(await g.call(me, "small_echo", { text: "after" })).toMatchObject({ content: [{ text: "after" }] });
+  }, 20_000);
+});
+
+describe("Gateway attacked by an upstream", () => {
+  test("a flood of notifications/tools/list_changed costs a few tools/list, not one each", async () => {
+    const g = gateway([stdioUpstream("noisy")]);
+    await upstreamsUp(g, "noisy");
+    const me = gatewayCaller("noisy");
+    await g.call(me, "noisy_list_flood", { count: 500 });
+    await Bun.sleep(1_000);
+    const lists = (await g.call(me, "noisy_lists", {})).structuredContent as { lists: number };
+    // Before: 501 (the first listing and one per notification, all at once).
+    expect(lists.lists).toBeLessThan(10);
+  }, 20_000);
+
+  test("an HTTP upstream answering 20 MB: UPSTREAM_UNAVAILABLE naming the cap, the upstream still serves", async () => {
+    await using fx = await httpFixture("fat");
+    const g = gateway([{ name: "fat", url: fx.url }]);
+    await upstreamsUp(g, "fat");
+    const me = gatewayCaller("fat");
+    const err = await appFailure(g.call(me, "fat_big", { bytes: 20 * 1024 * 1024 }));
+    expect(err).toMatchObject({ code: "UPSTREAM_UNAVAILABLE", message: expect.stringContaining("16 MiB") });
+    expect(await g.call(me, "fat_echo", { text: "small" })).toMatchObject({ content: [{ text: "small" }] });
+    // Under the cap passes whole.
+    const big = await g.call(me, "fat_big", { bytes: 1024 * 1024 });
+    expect((big.content[0] as { text: string }).text).toHaveLength(1024 * 1024);
+  }, 30_000);
+});
