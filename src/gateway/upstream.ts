@@ -85,6 +85,8 @@ export class Upstream {
   private lose: ((reason: string) => void) | null = null;
   private probing = false;
   private inFlight = 0;
+  private relisting: Promise<void> | null = null;
+  private relistAgain = false;
   private readonly headers: Record<string, string>;
 
   constructor(private readonly options: UpstreamOptions) {
@@ -218,9 +220,9 @@ export class Upstream {
     const timeout = this.options.config.start_timeout_seconds * 1000;
     const started = (async () => {
       await client.connect(this.transport(), { timeout });
-      client.setNotificationHandler(ToolListChangedNotificationSchema, () => void this.relist());
-      client.setNotificationHandler(ResourceListChangedNotificationSchema, () => void this.relist());
-      client.setNotificationHandler(PromptListChangedNotificationSchema, () => void this.relist());
+      client.setNotificationHandler(ToolListChangedNotificationSchema, () => this.relist());
+      client.setNotificationHandler(ResourceListChangedNotificationSchema, () => this.relist());
+      client.setNotificationHandler(PromptListChangedNotificationSchema, () => this.relist());
       await this.list(client, timeout);
     })();
     let first: string | null;
@@ -286,8 +288,26 @@ export class Upstream {
     this.options.onChange(this);
   }
 
-  /** The upstream said its tools changed (notifications/tools/list_changed): list them again. */
-  private async relist(): Promise<void> {
+  /**
+   * The upstream said its tools (resources, prompts) changed: list them again. One listing at a
+   * time, and notifications that come during it make one more after it: each listing is a
+   * tools/list, a pin review and a fingerprint of every definition, and an upstream could send
+   * thousands of notifications at once.
+   */
+  private relist(): void {
+    if (this.relisting) {
+      this.relistAgain = true;
+      return;
+    }
+    this.relisting = (async () => {
+      do {
+        this.relistAgain = false;
+        await this.listAgain();
+      } while (this.relistAgain && !this.stopping);
+    })().finally(() => (this.relisting = null));
+  }
+
+  private async listAgain(): Promise<void> {
     const client = this.client;
     if (!client || this.state !== "up") return;
     try {
