@@ -21,7 +21,8 @@ import { ENV_REFERENCE, type UpstreamConfig } from "../config/index.ts";
 import { AppError } from "../errors.ts";
 import { log } from "../lib/log.ts";
 import { listExtras, listTools, NO_EXTRAS, type UpstreamExtras } from "./listing.ts";
-import { StdioTransport } from "./stdio-transport.ts";
+import { HttpAnswers } from "./http-answers.ts";
+import { MAX_STDIO_MESSAGE_BYTES, StdioTransport } from "./stdio-transport.ts";
 import { childEnv, resolveCommand, UpstreamProcess } from "./upstream-process.ts";
 
 /** The first restart waits this long; each failure in a row doubles it, up to restart_max_seconds. */
@@ -33,6 +34,8 @@ const PING_INTERVAL_MS = 30_000;
 const PING_TIMEOUT_MS = 10_000;
 /** Time a stopping child gets after its stdin closes, and again after SIGTERM, before SIGKILL. */
 const STOP_GRACE_MS = 1_000;
+/** An HTTP answer may stream this much longer than the call waits for it, then it is cut. */
+const ANSWER_MARGIN_MS = 10_000;
 
 export type UpstreamState = "starting" | "up" | "down" | "stopped";
 
@@ -79,6 +82,7 @@ export class Upstream {
   private failures = 0;
   private client: Client | null = null;
   private process: UpstreamProcess | null = null;
+  private answers: HttpAnswers | null = null;
   private stopping = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
@@ -260,7 +264,10 @@ export class Upstream {
 
   private transport(): Transport {
     const { config, env, self } = this.options;
-    if (config.url) return new StreamableHTTPClientTransport(new URL(config.url), { requestInit: { headers: this.headers } });
+    if (config.url) {
+      this.answers = new HttpAnswers(MAX_STDIO_MESSAGE_BYTES, config.call_timeout_seconds * 1000 + ANSWER_MARGIN_MS);
+      return new StreamableHTTPClientTransport(new URL(config.url), { requestInit: { headers: this.headers }, fetch: this.answers.fetch });
+    }
     // The caller of the spawn failing (no such command) ends this session: down, retried with backoff.
     const argv = resolveCommand(config.command!, env.PATH, self);
     this.process = new UpstreamProcess({ server: this.name, argv, env: childEnv(config.env, env), cwd: config.cwd });
@@ -339,6 +346,8 @@ export class Upstream {
     this.process = null;
     this.lose = null;
     await client?.close().catch(() => {});
+    this.answers?.close();
+    this.answers = null;
     await child?.stop(STOP_GRACE_MS);
   }
 

@@ -72,8 +72,8 @@ describe("Gateway attacked by an upstream", () => {
     expect(lists.lists).toBeLessThan(10);
   }, 20_000);
 
-  test("an HTTP upstream answering 20 MB: UPSTREAM_UNAVAILABLE naming the cap, the upstream still serves", async () => {
-    await using fx = await httpFixture("fat");
+  test.each(["echo", "json"])("an HTTP upstream answering 20 MB (mode %s): UPSTREAM_UNAVAILABLE naming the cap, the upstream still serves", async (mode) => {
+    await using fx = await httpFixture("fat", mode);
     const g = gateway([{ name: "fat", url: fx.url }]);
     await upstreamsUp(g, "fat");
     const me = gatewayCaller("fat");
