@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { Gateway } from "../../../src/gateway/index.ts";
-import { appFailure, gatewayCaller, httpFixture, stdioUpstream, upstreamConfigs, upstreamsUp } from "../../helpers/upstreams.ts";
+import { appFailure, gatewayCaller, httpFixture, stdioUpstream, upstreamConfigs, upstreamState, upstreamsUp, whenGateway } from "../../helpers/upstreams.ts";
 
 /**
  * The gateway attacked: by an upstream that is hostile or broken (it must never take Parley down,
@@ -71,6 +71,14 @@ describe("Gateway attacked by an upstream", () => {
     // Before: 501 (the first listing and one per notification, all at once).
     expect(lists.lists).toBeLessThan(10);
   }, 20_000);
+
+  test("a tools/list of 80 MiB over 40 pages: the upstream is down with the cap named, its neighbour up", async () => {
+    const g = gateway([stdioUpstream("hoard", "hugelist"), stdioUpstream("steady")]);
+    await upstreamsUp(g, "steady");
+    await whenGateway(g, () => upstreamState(g, "hoard")?.state === "down", 20_000, "hoard down");
+    expect(upstreamState(g, "hoard")!.error).toContain("16 MiB");
+    expect(g.listTools(["hoard", "steady"]).every((t) => t.name.startsWith("steady_"))).toBe(true);
+  }, 30_000);
 
   test.each(["echo", "json"])("an HTTP upstream answering 20 MB (mode %s): UPSTREAM_UNAVAILABLE naming the cap, the upstream still serves", async (mode) => {
     await using fx = await httpFixture("fat", mode);
