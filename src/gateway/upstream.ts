@@ -34,6 +34,8 @@ const PING_INTERVAL_MS = 30_000;
 const PING_TIMEOUT_MS = 10_000;
 /** Time a stopping child gets after its stdin closes, and again after SIGTERM, before SIGKILL. */
 const STOP_GRACE_MS = 1_000;
+const PROGRESS_BURST = 100;
+const PROGRESS_PER_SECOND = 50;
 /** An HTTP answer may stream this much longer than the call waits for it, then it is cut. */
 const ANSWER_MARGIN_MS = 10_000;
 
@@ -153,7 +155,8 @@ export class Upstream {
     const timeout = call_timeout_seconds * 1000;
     this.inFlight++;
     try {
-      return await client.request({ method, params } as never, schema, { signal: options.signal, timeout, onprogress: options.onprogress });
+      const onprogress = options.onprogress && rateLimited(options.onprogress);
+      return await client.request({ method, params } as never, schema, { signal: options.signal, timeout, onprogress });
     } catch (err) {
       throw this.callError(err, options.signal, timeout);
     } finally {
@@ -361,6 +364,25 @@ export class Upstream {
     this.since = Date.now();
     this.options.onChange(this);
   }
+}
+
+/**
+ * Progress handed on to the caller at most PROGRESS_BURST at once and PROGRESS_PER_SECOND after
+ * (the rest dropped): each costs a message to the caller's session, and an upstream could send
+ * any number. MCP (basic/utilities/progress): "Both parties SHOULD implement rate limiting to
+ * prevent flooding."
+ */
+function rateLimited(onprogress: (progress: Progress) => void): (progress: Progress) => void {
+  let tokens = PROGRESS_BURST;
+  let at = performance.now();
+  return (progress) => {
+    const now = performance.now();
+    tokens = Math.min(PROGRESS_BURST, tokens + ((now - at) * PROGRESS_PER_SECOND) / 1000);
+    at = now;
+    if (tokens < 1) return;
+    tokens--;
+    onprogress(progress);
+  };
 }
 
 /** `${NAME}` in header values, from the server's environment at start; one that is not set stops the start. */

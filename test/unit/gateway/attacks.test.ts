@@ -80,6 +80,16 @@ describe("Gateway attacked by an upstream", () => {
     expect(g.listTools(["hoard", "steady"]).every((t) => t.name.startsWith("steady_"))).toBe(true);
   }, 30_000);
 
+  test("a flood of progress notifications reaches the caller rate-limited", async () => {
+    const g = gateway([stdioUpstream("chatty")]);
+    await upstreamsUp(g, "chatty");
+    const seen: number[] = [];
+    await g.call(gatewayCaller("chatty"), "chatty_progress_flood", { count: 20_000 }, { onprogress: (p) => seen.push(p.progress) });
+    // Before: all 20,000 handed on.
+    expect(seen.length).toBeLessThan(1_000);
+    expect(seen.slice(0, 3)).toEqual([1, 2, 3]);
+  }, 30_000);
+
   test.each(["echo", "json"])("an HTTP upstream answering 20 MB (mode %s): UPSTREAM_UNAVAILABLE naming the cap, the upstream still serves", async (mode) => {
     await using fx = await httpFixture("fat", mode);
     const g = gateway([{ name: "fat", url: fx.url }]);
