@@ -20,8 +20,8 @@ export interface ExposedPrompt {
  * The resources, resource templates and prompts of the upstreams that are up, as callers see them.
  * Resources keep their URIs (a URI is the upstream's address for the thing, and clients keep and
  * re-read it), so a read is routed by URI: an exact resource first, then the templates, each in
- * the config's order; a URI two upstreams list goes to the first, one with Parley's own schemes to
- * none (both logged). Prompts are renamed `SERVER_PROMPT`, as tools are. A grant reaches an
+ * the config's order (the caller's granted upstreams' templates first); a URI two upstreams list
+ * goes to the first, one with Parley's own schemes to none (both logged). Prompts are renamed `SERVER_PROMPT`, as tools are. A grant reaches an
  * upstream's resources when it names the whole server, its prompts when it names the server or the
  * prompt (`SERVER_PROMPT`).
  */
@@ -66,10 +66,17 @@ export class ExtrasCatalog {
     return [...this.prompts.values()].filter((p) => grantCovers(grant, p.server, p.prompt.name)).map((p) => p.prompt);
   }
 
-  /** The upstream a resource URI belongs to, if any. */
-  serverOfUri(uri: string): string | undefined {
+  /**
+   * The upstream a resource URI belongs to, if any. With a grant, a URI no upstream lists goes to
+   * the first template of an upstream in it: any upstream may declare a template that matches
+   * another's URIs (`{+path}` matches everything), and must not take that other's reads.
+   */
+  serverOfUri(uri: string, grant?: readonly string[]): string | undefined {
     if (RESERVED_SCHEMES.some((s) => uri.startsWith(s))) return undefined;
-    return this.byUri.get(uri) ?? this.templates.find((t) => t.matcher?.match(uri))?.server;
+    const listed = this.byUri.get(uri);
+    if (listed !== undefined) return listed;
+    const matches = this.templates.filter((t) => t.matcher?.match(uri));
+    return (grant && matches.find((t) => grant.includes(t.server)))?.server ?? matches[0]?.server;
   }
 
   prompt(name: string): ExposedPrompt | undefined {

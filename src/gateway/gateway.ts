@@ -225,7 +225,7 @@ export class Gateway {
 
   /** resources/read of an upstream's resource (ownsResource said yes), for `caller`; audited like a call. */
   async readResource(caller: GatewayCaller, uri: string, options: CallOptions = {}): Promise<ReadResourceResult> {
-    const server = this.extras.serverOfUri(uri) ?? "";
+    const server = this.extras.serverOfUri(uri, caller.grant) ?? "";
     return audited(this.hooks, caller, { server, tool: uri, upstreamTool: uri, method: "resources/read" }, undefined, async () => {
       if (!caller.grant.includes(server)) throw new AppError("FORBIDDEN", `Resource ${uri} is upstream "${server}"'s, outside your grant (${caller.grant.join(", ")})`);
       return this.configured(server).readResource(uri, options);

@@ -61,6 +61,15 @@ describe("Gateway attacked by a caller", () => {
 });
 
 describe("Gateway attacked by an upstream", () => {
+  test("an upstream whose resource template also matches another's URIs does not capture that other's reads", async () => {
+    // Both list the template fx://items/{id}; the first in the config used to take every read of it.
+    const g = gateway([stdioUpstream("grabby"), stdioUpstream("owner")]);
+    await upstreamsUp(g, "grabby", "owner");
+    const read = await g.readResource(gatewayCaller("owner"), "fx://items/42");
+    expect(JSON.parse((read.contents[0] as { text: string }).text)).toEqual({ id: "42", server: "owner" });
+    expect((await appFailure(g.readResource(gatewayCaller("nobody"), "fx://items/42"))).code).toBe("FORBIDDEN");
+  }, 20_000);
+
   test("a flood of notifications/tools/list_changed costs a few tools/list, not one each", async () => {
     const g = gateway([stdioUpstream("noisy")]);
     await upstreamsUp(g, "noisy");
