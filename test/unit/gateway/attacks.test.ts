@@ -99,6 +99,18 @@ describe("Gateway attacked by an upstream", () => {
     expect(seen.slice(0, 3)).toEqual([1, 2, 3]);
   }, 30_000);
 
+  test("an upstream that sends Parley requests, a response to an id never sent and an unknown notification: each request refused, calls still answered", async () => {
+    const g = gateway([stdioUpstream("rogue", "rogue"), stdioUpstream("steady")]);
+    await upstreamsUp(g, "rogue", "steady");
+    const me = gatewayCaller("rogue", "steady");
+    for (let i = 0; i < 3; i++) expect(await g.call(me, "rogue_echo", { text: `still ${i}` })).toMatchObject({ content: [{ text: `still ${i}` }] });
+    const { answers } = (await g.call(me, "rogue_rogue_answers", {})).structuredContent as { answers: { id: string; error?: { code: number } }[] };
+    expect(answers).toHaveLength(9);
+    for (const answer of answers) expect(answer.error?.code).toBe(-32601);
+    expect(g.status().find((u) => u.name === "rogue")).toMatchObject({ state: "up", restarts: 0 });
+    expect(await g.call(me, "steady_echo", { text: "fine" })).toMatchObject({ content: [{ text: "fine" }] });
+  }, 20_000);
+
   test.each(["echo", "json"])("an HTTP upstream answering 20 MB (mode %s): UPSTREAM_UNAVAILABLE naming the cap, the upstream still serves", async (mode) => {
     await using fx = await httpFixture("fat", mode);
     const g = gateway([{ name: "fat", url: fx.url }]);
