@@ -49,6 +49,25 @@ describe("Gateway attacked by a caller", () => {
     await Promise.allSettled(calls);
   }, 20_000);
 
+  test("name tricks reach nothing outside the grant: a longer server name, a neighbour tool, case, look-alike characters, resources and prompts", async () => {
+    const g = gateway([stdioUpstream("battle"), stdioUpstream("battle-x")]);
+    await upstreamsUp(g, "battle", "battle-x");
+    const server = gatewayCaller("battle");
+    const oneTool = gatewayCaller("battle_echo");
+    expect((await appFailure(g.call(server, "battle-x_echo", { text: "x" }))).code).toBe("FORBIDDEN");
+    expect(g.listTools(["battle"]).some((t) => t.name.startsWith("battle-x"))).toBe(false);
+    expect((await appFailure(g.call(oneTool, "battle_env", {}))).code).toBe("FORBIDDEN");
+    expect(g.listTools(["battle_echo"]).map((t) => t.name)).toEqual(["battle_echo"]);
+    // Not the gateway's at all (the channel tools' "not found"), or a tool the upstream does not have.
+    expect(g.serves("Battle_echo") || g.serves("battle\uFF3Fecho")).toBe(false);
+    for (const name of ["battle_echo\u200B", "battle_", "battle_ECHO"]) expect((await appFailure(g.call(server, name, {}))).code).toBe("INVALID_REQUEST");
+    // Resources need the whole server; a prompt named like a granted tool is the prompt's own grant.
+    expect(g.listResources(["battle_echo"])).toEqual([]);
+    expect((await appFailure(g.readResource(oneTool, "fx://readme"))).code).toBe("FORBIDDEN");
+    expect((await appFailure(g.getPrompt(oneTool, "battle_greet", { who: "x" }))).code).toBe("FORBIDDEN");
+    expect((await appFailure(g.getPrompt(server, "battle-x_greet", { who: "x" }))).code).toBe("FORBIDDEN");
+  }, 20_000);
+
   test("max_calls_in_flight is per upstream and frees its slot when a call ends", async () => {
     const g = gateway([stdioUpstream("small", "echo", { max_calls_in_flight: 2 })]);
     await upstreamsUp(g, "small");
