@@ -55,6 +55,8 @@ export interface UpstreamOptions {
 }
 
 export interface CallOptions {
+  /** Who calls (the audit's subject): one caller may hold at most half of max_calls_in_flight. */
+  caller?: string;
   /** The caller's cancellation (notifications/cancelled), passed on upstream. */
   signal?: AbortSignal;
   onprogress?: (progress: Progress) => void;
@@ -91,6 +93,8 @@ export class Upstream {
   private lose: ((reason: string) => void) | null = null;
   private probing = false;
   private inFlight = 0;
+  /** Calls in progress per caller (entries removed at zero). */
+  private readonly inFlightBy = new Map<string, number>();
   private relisting: Promise<void> | null = null;
   private relistAgain = false;
   private readonly headers: Record<string, string>;
@@ -152,8 +156,14 @@ export class Upstream {
     if (this.inFlight >= max_calls_in_flight) {
       throw new AppError("RATE_LIMITED", `Upstream "${this.name}" has ${this.inFlight} calls in progress, its most at once (max_calls_in_flight); try again when one has ended`);
     }
+    const caller = options.caller;
+    const mine = caller === undefined ? 0 : (this.inFlightBy.get(caller) ?? 0);
+    if (mine >= Math.ceil(max_calls_in_flight / 2)) {
+      throw new AppError("RATE_LIMITED", `You have ${mine} calls in progress to upstream "${this.name}", half of its max_calls_in_flight (the most one caller may hold); try again when one has ended`);
+    }
     const timeout = call_timeout_seconds * 1000;
     this.inFlight++;
+    if (caller !== undefined) this.inFlightBy.set(caller, mine + 1);
     try {
       const onprogress = options.onprogress && rateLimited(options.onprogress);
       return await client.request({ method, params } as never, schema, { signal: options.signal, timeout, onprogress });
@@ -161,6 +171,11 @@ export class Upstream {
       throw this.callError(err, options.signal, timeout);
     } finally {
       this.inFlight--;
+      if (caller !== undefined) {
+        const left = this.inFlightBy.get(caller)! - 1;
+        if (left === 0) this.inFlightBy.delete(caller);
+        else this.inFlightBy.set(caller, left);
+      }
     }
   }
 

@@ -36,8 +36,9 @@ describe("Gateway attacked by a caller", () => {
   test("thousands of calls to a hanging upstream: past max_calls_in_flight each is RATE_LIMITED at once, other upstreams unaffected", async () => {
     const g = gateway([stdioUpstream("stuck", "hang"), stdioUpstream("steady")]);
     await upstreamsUp(g, "stuck", "steady");
-    const me = gatewayCaller("stuck", "steady");
-    const calls = Array.from({ length: 2_000 }, (_, i) => g.call(me, "stuck_echo", { text: `call ${i}` }));
+    const callers = Array.from({ length: 4 }, (_, i) => ({ subject: `agent:a${i}`, grant: ["stuck", "steady"] }));
+    const me = callers[0]!;
+    const calls = Array.from({ length: 2_000 }, (_, i) => g.call(callers[i % 4]!, "stuck_echo", { text: `call ${i}` }));
     const outcomes = await settledWithin(calls, 1_000);
     // The default bound: 128 waiting, every other one refused with a stable code, none left pending.
     expect(outcomes.filter((o) => o === undefined)).toHaveLength(128);
@@ -68,14 +69,21 @@ describe("Gateway attacked by a caller", () => {
     expect((await appFailure(g.getPrompt(server, "battle-x_greet", { who: "x" }))).code).toBe("FORBIDDEN");
   }, 20_000);
 
-  test("max_calls_in_flight is per upstream and frees its slot when a call ends", async () => {
-    const g = gateway([stdioUpstream("small", "echo", { max_calls_in_flight: 2 })]);
-    await upstreamsUp(g, "small");
-    const me = gatewayCaller("small");
-    const slow = [g.call(me, "small_slow", { ms: 300, steps: 1 }), g.call(me, "small_slow", { ms: 300, steps: 1 })];
-    expect((await appFailure(g.call(me, "small_echo", { text: "third" }))).code).toBe("RATE_LIMITED");
-    await Promise.all(slow);
-    expect(await g.call(me, "small_echo", { text: "after" })).toMatchObject({ content: [{ text: "after" }] });
+  test("max_calls_in_flight is per upstream, one caller holds at most half of it, a slot frees when its call ends", async () => {
+    const g = gateway([stdioUpstream("small", "echo", { max_calls_in_flight: 4 }), stdioUpstream("other")]);
+    await upstreamsUp(g, "small", "other");
+    const hog = { subject: "agent:hog", grant: ["small", "other"] };
+    const polite = { subject: "agent:polite", grant: ["small"] };
+    const slow = (who: typeof hog) => g.call(who, "small_slow", { ms: 300, steps: 1 });
+    const held = [slow(hog), slow(hog)];
+    // Before: the hog took all four slots and the polite caller got none.
+    const third = await appFailure(slow(hog));
+    expect(third).toMatchObject({ code: "RATE_LIMITED", message: expect.stringContaining("half of its max_calls_in_flight") });
+    expect(await g.call(hog, "other_echo", { text: "elsewhere" })).toMatchObject({ content: [{ text: "elsewhere" }] });
+    held.push(slow(polite), slow(polite));
+    expect((await appFailure(g.call(polite, "small_echo", { text: "fifth" }))).code).toBe("RATE_LIMITED");
+    await Promise.all(held);
+    expect(await g.call(hog, "small_echo", { text: "after" })).toMatchObject({ content: [{ text: "after" }] });
   }, 20_000);
 });
 
