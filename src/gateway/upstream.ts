@@ -247,13 +247,19 @@ export class Upstream {
       client.setNotificationHandler(PromptListChangedNotificationSchema, () => this.relist());
       await this.list(client, timeout);
     })();
+    // Each request of the start has its own timeout; the whole start has it too (an upstream paging
+    // its tools/list slowly, each page just in time, would otherwise keep it starting for good).
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<string>((resolve) => (timer = setTimeout(resolve, timeout, `did not start within ${timeout / 1000} s`)));
     let first: string | null;
     try {
-      first = await Promise.race([started.then(() => null), ended]);
+      first = await Promise.race([started.then(() => null), ended, late]);
     } catch (err) {
       // A child that exits while starting fails the handshake with "Connection closed": say how it ended.
       if (this.process && err instanceof McpError && err.code === ErrorCode.ConnectionClosed) return { reason: await this.closeReason(), upFor: 0 };
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
     if (first !== null) {
       started.catch(() => {});
@@ -296,7 +302,10 @@ export class Upstream {
   private async list(client: Client, timeout: number): Promise<void> {
     const listed = await listTools(client, this.name, timeout);
     const held = await this.options.review(this.name, listed);
-    this.extras = await listExtras(client, this.name, timeout);
+    const extras = await listExtras(client, this.name, timeout);
+    // A start that ran out of time: its connection is gone, and with it its say.
+    if (this.client !== client) return;
+    this.extras = extras;
     this.emptied = this.hadTools && listed.length === 0;
     this.hadTools ||= listed.length > 0;
     this.tools = listed;

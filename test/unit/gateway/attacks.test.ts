@@ -108,6 +108,13 @@ describe("Gateway attacked by an upstream", () => {
     expect(lists.lists).toBeLessThan(10);
   }, 20_000);
 
+  test("a tools/list paged slowly (each page within the timeout, all of them not): down after start_timeout_seconds", async () => {
+    const g = gateway([stdioUpstream("dawdle", "slowpages", { start_timeout_seconds: 1 })]);
+    // Before: up after ten pages of 400 ms, 4 s into a start bounded at 1 s.
+    await whenGateway(g, () => upstreamState(g, "dawdle")?.state !== "starting", 10_000, "dawdle started or failed");
+    expect(upstreamState(g, "dawdle")).toMatchObject({ state: "down", error: expect.stringContaining("within 1 s") });
+  }, 20_000);
+
   test("a tools/list of 80 MiB over 40 pages: the upstream is down with the cap named, its neighbour up", async () => {
     const g = gateway([stdioUpstream("hoard", "hugelist"), stdioUpstream("steady")]);
     await upstreamsUp(g, "steady");
