@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { Gateway } from "../../../src/gateway/index.ts";
+import { Gateway, NO_HOOKS, type CallRecord, type GatewayHooks } from "../../../src/gateway/index.ts";
 import { appFailure, gatewayCaller, httpFixture, stdioUpstream, upstreamConfigs, upstreamState, upstreamsUp, whenGateway } from "../../helpers/upstreams.ts";
 
 /**
@@ -10,8 +10,8 @@ import { appFailure, gatewayCaller, httpFixture, stdioUpstream, upstreamConfigs,
 const ENV = { PATH: process.env.PATH };
 const open: Gateway[] = [];
 
-function gateway(upstreams: Record<string, unknown>[]): Gateway {
-  const g = new Gateway(upstreamConfigs(...upstreams), { env: ENV, version: "test", reserved: ["create_channel"] });
+function gateway(upstreams: Record<string, unknown>[], hooks?: GatewayHooks): Gateway {
+  const g = new Gateway(upstreamConfigs(...upstreams), { env: ENV, version: "test", reserved: ["create_channel"], ...(hooks ? { hooks } : {}) });
   open.push(g);
   g.start();
   return g;
@@ -20,6 +20,15 @@ function gateway(upstreams: Record<string, unknown>[]): Gateway {
 afterEach(async () => {
   await Promise.all(open.splice(0).map((g) => g.stop()));
 });
+
+/** JSON nested `depth` deep: parses, but JSON.stringify of it overflows the stack. */
+const nested = (depth: number) => JSON.parse('{"a":'.repeat(depth) + "1" + "}".repeat(depth)) as Record<string, unknown>;
+
+/** Hooks that keep every call's audit record. */
+function recording(): { hooks: GatewayHooks; records: CallRecord[] } {
+  const records: CallRecord[] = [];
+  return { records, hooks: { ...NO_HOOKS, recordCall: (r) => void records.push(r) } };
+}
 
 const settledWithin = <T>(promises: Promise<T>[], ms: number) => {
   const outcomes: (PromiseSettledResult<T> | undefined)[] = promises.map(() => undefined);
@@ -69,6 +78,20 @@ describe("Gateway attacked by a caller", () => {
     expect((await appFailure(g.getPrompt(server, "battle-x_greet", { who: "x" }))).code).toBe("FORBIDDEN");
   }, 20_000);
 
+  test("arguments nested too deep to serialize: INVALID_REQUEST and audited, the upstream not restarted", async () => {
+    const { hooks, records } = recording();
+    const g = gateway([stdioUpstream("target")], hooks);
+    await upstreamsUp(g, "target");
+    const me = gatewayCaller("target");
+    const pid = upstreamState(g, "target")!.pid;
+    const err = await appFailure(g.call(me, "target_echo", nested(200_000)));
+    // Before: a RangeError sending it, taken for a broken connection: the upstream restarted for every caller.
+    expect(err).toMatchObject({ code: "INVALID_REQUEST", message: expect.stringContaining("nested") });
+    expect(records.at(-1)).toMatchObject({ tool: "target_echo", outcome: "INVALID_REQUEST" });
+    expect(await g.call(me, "target_echo", { text: "same" })).toMatchObject({ content: [{ text: "same" }] });
+    expect(upstreamState(g, "target")).toMatchObject({ state: "up", restarts: 0, pid });
+  }, 20_000);
+
   test("max_calls_in_flight is per upstream, one caller holds at most half of it, a slot frees when its call ends", async () => {
     const g = gateway([stdioUpstream("small", "echo", { max_calls_in_flight: 4 }), stdioUpstream("other")]);
     await upstreamsUp(g, "small", "other");
@@ -106,6 +129,17 @@ describe("Gateway attacked by an upstream", () => {
     const lists = (await g.call(me, "noisy_lists", {})).structuredContent as { lists: number };
     // Before: 501 (the first listing and one per notification, all at once).
     expect(lists.lists).toBeLessThan(10);
+  }, 20_000);
+
+  test("a result nested too deep to serialize: UPSTREAM_UNAVAILABLE, and the call is still audited", async () => {
+    const { hooks, records } = recording();
+    const g = gateway([stdioUpstream("deep")], hooks);
+    await upstreamsUp(g, "deep");
+    const err = await appFailure(g.call(gatewayCaller("deep"), "deep_deep", { depth: 200_000 }));
+    // Before: a RangeError (INTERNAL_ERROR to the caller) and no audit record at all.
+    expect(err).toMatchObject({ code: "UPSTREAM_UNAVAILABLE", message: expect.stringContaining("nested") });
+    await Bun.sleep(10);
+    expect(records.at(-1)).toMatchObject({ tool: "deep_deep", outcome: "UPSTREAM_UNAVAILABLE" });
   }, 20_000);
 
   test("a tools/list paged slowly (each page within the timeout, all of them not): down after start_timeout_seconds", async () => {
