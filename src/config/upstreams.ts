@@ -38,7 +38,7 @@ export const UpstreamSchema = z
      * until call_timeout_seconds: without a bound, callers of a hung upstream could make the
      * gateway hold any number of them, and one caller could take every slot of a slow one.
      */
-    max_calls_in_flight: z.coerce.number().int().min(1).max(10_000).default(128),
+    max_calls_in_flight: z.coerce.number().int().min(1).max(10_000).default(256),
   })
   .strict()
   .superRefine((u, ctx) => {

@@ -34,6 +34,8 @@ const PING_INTERVAL_MS = 30_000;
 const PING_TIMEOUT_MS = 10_000;
 /** Time a stopping child gets after its stdin closes, and again after SIGTERM, before SIGKILL. */
 const STOP_GRACE_MS = 1_000;
+/** Re-listings after an upstream's list_changed are at least this far apart (the first is at once). */
+const RELIST_GAP_MS = 1_000;
 const PROGRESS_BURST = 100;
 const PROGRESS_PER_SECOND = 50;
 /** An HTTP answer may stream this much longer than the call waits for it, then it is cut. */
@@ -97,6 +99,7 @@ export class Upstream {
   private readonly inFlightBy = new Map<string, number>();
   private relisting: Promise<void> | null = null;
   private relistAgain = false;
+  private lastRelist = -Infinity;
   private readonly headers: Record<string, string>;
 
   constructor(private readonly options: UpstreamOptions) {
@@ -324,9 +327,10 @@ export class Upstream {
 
   /**
    * The upstream said its tools (resources, prompts) changed: list them again. One listing at a
-   * time, and notifications that come during it make one more after it: each listing is a
-   * tools/list, a pin review and a fingerprint of every definition, and an upstream could send
-   * thousands of notifications at once.
+   * time, at most one a RELIST_GAP_MS, and notifications that come meanwhile make one more after
+   * it: each listing is a tools/list, a pin review, a fingerprint of every definition and, when
+   * they changed, a list_changed to every session granted them, and an upstream could send
+   * thousands of notifications at once, or change its tools without pause.
    */
   private relist(): void {
     if (this.relisting) {
@@ -336,6 +340,10 @@ export class Upstream {
     this.relisting = (async () => {
       do {
         this.relistAgain = false;
+        const wait = this.lastRelist + RELIST_GAP_MS - performance.now();
+        if (wait > 0) await Bun.sleep(wait);
+        if (this.stopping) break;
+        this.lastRelist = performance.now();
         await this.listAgain();
       } while (this.relistAgain && !this.stopping);
     })().finally(() => (this.relisting = null));

@@ -49,10 +49,10 @@ describe("Gateway attacked by a caller", () => {
     const me = callers[0]!;
     const calls = Array.from({ length: 2_000 }, (_, i) => g.call(callers[i % 4]!, "stuck_echo", { text: `call ${i}` }));
     const outcomes = await settledWithin(calls, 1_000);
-    // The default bound: 128 waiting, every other one refused with a stable code, none left pending.
-    expect(outcomes.filter((o) => o === undefined)).toHaveLength(128);
+    // The default bound: 256 waiting, every other one refused with a stable code, none left pending.
+    expect(outcomes.filter((o) => o === undefined)).toHaveLength(256);
     const refused = outcomes.filter((o) => o?.status === "rejected").map((o) => (o as PromiseRejectedResult).reason);
-    expect(refused).toHaveLength(2_000 - 128);
+    expect(refused).toHaveLength(2_000 - 256);
     expect(refused[0]).toMatchObject({ code: "RATE_LIMITED", message: expect.stringContaining("max_calls_in_flight") });
     expect(await g.call(me, "steady_echo", { text: "still here" })).toMatchObject({ content: [{ text: "still here" }] });
     await g.stop();
@@ -129,6 +129,18 @@ describe("Gateway attacked by an upstream", () => {
     const lists = (await g.call(me, "noisy_lists", {})).structuredContent as { lists: number };
     // Before: 501 (the first listing and one per notification, all at once).
     expect(lists.lists).toBeLessThan(10);
+  }, 20_000);
+
+  test("an upstream whose tools change without pause: its callers hear of it about once a second, not at every change", async () => {
+    const g = gateway([stdioUpstream("flappy")]);
+    await upstreamsUp(g, "flappy");
+    let told = 0;
+    g.onChange((server) => server === "flappy" && told++);
+    await g.call(gatewayCaller("flappy"), "flappy_flap", { count: 200, ms: 10 });
+    await Bun.sleep(1_500);
+    // Before: one list_changed to every session per change that a listing caught (~100 in these 2 s).
+    expect(told).toBeLessThan(10);
+    expect(g.listTools(["flappy"]).some((t) => t.name === "flappy_flapper")).toBe(false);
   }, 20_000);
 
   test("a result nested too deep to serialize: UPSTREAM_UNAVAILABLE, and the call is still audited", async () => {
