@@ -215,6 +215,7 @@ export class Upstream {
       }
       await this.teardown();
       if (this.stopping) break;
+      reason = clip(reason);
       if (upFor >= STABLE_MS) this.failures = 0;
       const delay = Math.min(this.options.config.restart_max_seconds * 1000, BACKOFF_BASE_MS * 2 ** Math.min(this.failures, 30));
       this.failures++;
@@ -428,6 +429,13 @@ function resolveHeaders(config: UpstreamConfig, env: Readonly<Record<string, str
     });
   }
   return out;
+}
+
+/** Characters of a reason kept (status, the log, each refused call's error): an upstream writes its error messages. */
+const MAX_REASON_CHARS = 500;
+
+function clip(reason: string): string {
+  return reason.length <= MAX_REASON_CHARS ? reason : `${reason.slice(0, MAX_REASON_CHARS)}… (${reason.length} characters)`;
 }
 
 function describe(err: unknown): string {

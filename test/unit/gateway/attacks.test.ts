@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { Gateway, NO_HOOKS, type CallRecord, type GatewayHooks } from "../../../src/gateway/index.ts";
+import { captureLog } from "../../helpers/log-capture.ts";
 import { appFailure, gatewayCaller, httpFixture, stdioUpstream, upstreamConfigs, upstreamState, upstreamsUp, whenGateway } from "../../helpers/upstreams.ts";
 
 /**
@@ -152,6 +153,21 @@ describe("Gateway attacked by an upstream", () => {
     expect(err).toMatchObject({ code: "UPSTREAM_UNAVAILABLE", message: expect.stringContaining("nested") });
     await Bun.sleep(10);
     expect(records.at(-1)).toMatchObject({ tool: "deep_deep", outcome: "UPSTREAM_UNAVAILABLE" });
+  }, 20_000);
+
+  test("an upstream failing with a 1 MiB error message: status, the log and every refused call get a few hundred characters of it", async () => {
+    using captured = captureLog("info");
+    const g = gateway([stdioUpstream("verbose", "listerror")]);
+    await whenGateway(g, () => upstreamState(g, "verbose")?.state === "down", 10_000, "verbose down");
+    const status = upstreamState(g, "verbose")!;
+    // Before: the whole 1 MiB, in status, in the log line and in each call's error.
+    expect(status.error).toContain("no tools today");
+    expect(status.error!.length).toBeLessThan(1_000);
+    const err = await appFailure(g.call(gatewayCaller("verbose"), "verbose_echo", { text: "x" }));
+    expect(err.code).toBe("UPSTREAM_UNAVAILABLE");
+    expect(err.message.length).toBeLessThan(1_200);
+    const down = captured.entries().find((e) => e.msg === "upstream down");
+    expect(String(down?.reason).length).toBeLessThan(1_000);
   }, 20_000);
 
   test("a tools/list paged slowly (each page within the timeout, all of them not): down after start_timeout_seconds", async () => {
