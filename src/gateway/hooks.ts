@@ -101,10 +101,21 @@ export async function audited<T>(hooks: GatewayHooks, caller: { subject: string 
     if (err instanceof AppError) outcome = err.code;
     throw err;
   } finally {
-    void Promise.resolve(hooks.recordCall({ at, caller: caller.subject, ...what, ms: performance.now() - t0, outcome, argBytes, resultBytes })).catch((err) =>
+    const named = { server: what.server, method: what.method, tool: clipName(what.tool), upstreamTool: clipName(what.upstreamTool) };
+    void Promise.resolve(hooks.recordCall({ at, caller: caller.subject, ...named, ms: performance.now() - t0, outcome, argBytes, resultBytes })).catch((err) =>
       log.error("audit hook failed", { server: what.server, tool: what.tool, err }),
     );
   }
+}
+
+/**
+ * Characters of a name or URI the audit keeps: a resource URI and a prompt name are the caller's
+ * text, up to the request's size, and audit_max_rows bounds the rows, not their size.
+ */
+const MAX_AUDIT_NAME = 512;
+
+function clipName(name: string): string {
+  return name.length <= MAX_AUDIT_NAME ? name : `${name.slice(0, MAX_AUDIT_NAME)}…`;
 }
 
 /** UTF-8 bytes of a value's JSON (0 for none); `refuse()` is thrown when it has none (JSON.stringify overflowed). */

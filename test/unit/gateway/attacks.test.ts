@@ -93,6 +93,21 @@ describe("Gateway attacked by a caller", () => {
     expect(upstreamState(g, "target")).toMatchObject({ state: "up", restarts: 0, pid });
   }, 20_000);
 
+  test("a 1 MiB resource URI or prompt name: the audit row keeps a few hundred characters of it (audit_max_rows bounds rows, not their size)", async () => {
+    const { hooks, records } = recording();
+    const g = gateway([stdioUpstream("fx")], hooks);
+    await upstreamsUp(g, "fx");
+    const stranger = gatewayCaller("nothing");
+    const huge = "x".repeat(1024 * 1024);
+    expect((await appFailure(g.readResource(stranger, `fx://items/${huge}`))).code).toBe("FORBIDDEN");
+    expect((await appFailure(g.getPrompt(stranger, `fx_${huge}`, undefined))).code).toBe("FORBIDDEN");
+    await Bun.sleep(10);
+    // Before: each row held the whole 1 MiB: a million rows of it, a terabyte of audit log.
+    expect(records).toHaveLength(2);
+    for (const r of records) expect(r.tool.length + r.upstreamTool.length).toBeLessThan(1_200);
+    expect(records[0]!.tool).toStartWith("fx://items/xxx");
+  }, 20_000);
+
   test("max_calls_in_flight is per upstream, one caller holds at most half of it, a slot frees when its call ends", async () => {
     const g = gateway([stdioUpstream("small", "echo", { max_calls_in_flight: 4 }), stdioUpstream("other")]);
     await upstreamsUp(g, "small", "other");
