@@ -57,7 +57,8 @@ export function pinAndAuditHooks(pins: ToolPins, audit: AuditLog): GatewayHooks 
       const held = new Map<string, string>();
       for (const tool of tools) {
         const check = pins.check(server, tool);
-        if (check.state === "held") held.set(tool.name, `its definition changed since it was pinned (${check.pinnedHash.slice(0, 12)} → ${check.seenHash.slice(0, 12)}); the operator approves it with \`parley upstream approve ${server}\``);
+        if (check.state === "refused") held.set(tool.name, check.reason);
+        else if (check.state === "held") held.set(tool.name, `its definition changed since it was pinned (${check.pinnedHash.slice(0, 12)} → ${check.seenHash.slice(0, 12)}); the operator approves it with \`parley upstream approve ${server}\``);
       }
       return held;
     },
