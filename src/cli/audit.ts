@@ -1,5 +1,6 @@
 import { AppError } from "../errors.ts";
 import { describeAuditRow, verifyAuditLog } from "../gateway/index.ts";
+import { printable } from "../lib/printable.ts";
 import { AuditStore, type AuditQuery, type AuditRow } from "../store/index.ts";
 import { openData, parseDataFlags } from "./data.ts";
 
@@ -52,7 +53,7 @@ async function list(store: AuditStore, query: AuditQuery, json: boolean): Promis
   const out = Bun.stdout.writer();
   let n = 0;
   for (const row of store.rows(query)) {
-    out.write(json ? `${JSON.stringify(row)}\n` : `${line(row)}\n`);
+    out.write(json ? `${JSON.stringify(row)}\n` : `${auditLine(row)}\n`);
     if (++n % 1000 === 0) await out.flush();
   }
   if (n === 0 && !json) out.write("No audit rows.\n");
@@ -60,10 +61,11 @@ async function list(store: AuditStore, query: AuditQuery, json: boolean): Promis
   return 0;
 }
 
-function line(row: AuditRow): string {
+/** One row for the terminal, control characters escaped: a resource URI is a caller's text. */
+export function auditLine(row: AuditRow): string {
   if (row.kind !== "call") return `#${row.id}  ${describeAuditRow(row)}`;
   const what = `${row.server}/${row.tool}${row.method === "tools/call" ? "" : ` (${row.method})`}`;
-  return `#${row.id}  ${row.ts}  ${row.who}  ${what}  ${row.outcome}  ${(row.duration_us! / 1000).toFixed(2)} ms  args ${row.arg_bytes} B  result ${row.result_bytes} B`;
+  return printable(`#${row.id}  ${row.ts}  ${row.who}  ${what}  ${row.outcome}  ${(row.duration_us! / 1000).toFixed(2)} ms  args ${row.arg_bytes} B  result ${row.result_bytes} B`);
 }
 
 function verify(store: AuditStore, dir: string, json: boolean): number {

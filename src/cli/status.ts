@@ -1,4 +1,5 @@
 import { AppError } from "../errors.ts";
+import { printable } from "../lib/printable.ts";
 import type { UpstreamStatus } from "../gateway/index.ts";
 import { askAdmin } from "../http/index.ts";
 import { existingDataDir, tryLockDataDir } from "../store/index.ts";
@@ -60,7 +61,8 @@ export function describe(status: ServerStatus, now: number): string {
     for (const s of u.skipped) lines.push(`  skipped: ${s.tool} (${s.reason})`);
     for (const s of u.shortened) lines.push(`  renamed: ${s.tool} -> ${s.name}`);
   }
-  return `${lines.join("\n")}\n`;
+  // Errors and names come from upstreams: no escape sequence of theirs reaches the terminal.
+  return `${lines.map(printable).join("\n")}\n`;
 }
 
 function stateText(u: UpstreamStatus, now: number): string {

@@ -2,6 +2,7 @@ import type { Config } from "../config/index.ts";
 import { AppError } from "../errors.ts";
 import { ToolPins, type ApprovedPin } from "../gateway/index.ts";
 import { askAdmin } from "../http/index.ts";
+import { printable } from "../lib/printable.ts";
 import { existingDataDir, PinStore, tryLockDataDir, type DataDirHolder } from "../store/index.ts";
 import { openData, parseDataFlags } from "./data.ts";
 
@@ -30,7 +31,7 @@ function pins(config: Config, name: string | undefined): number {
     const width = Math.max(0, ...all.map((p) => p.tool.length));
     for (const p of all) {
       const state = p.held ? `HELD since ${p.held.at} (${p.held.hash.slice(0, 12)}): parley upstream approve ${p.server}` : `pinned ${p.pinnedAt}`;
-      process.stdout.write(`${p.server}  ${p.tool.padEnd(width)}  ${p.hash.slice(0, 12)}  ${state}\n`);
+      process.stdout.write(`${p.server}  ${printable(p.tool).padEnd(width)}  ${p.hash.slice(0, 12)}  ${state}\n`);
       if (p.held) process.stdout.write(`${indent(p.held.diff, 4)}\n`);
     }
     return 0;
@@ -81,7 +82,7 @@ async function approve(config: Config, name: string): Promise<number> {
     return 0;
   }
   process.stdout.write(`Approved ${approved.length} changed tool definition${approved.length === 1 ? "" : "s"} of ${server}${through}:\n`);
-  for (const a of approved) process.stdout.write(`  ${a.tool}  ${a.previousHash.slice(0, 12)} -> ${a.hash.slice(0, 12)}\n${indent(a.diff, 4)}\n`);
+  for (const a of approved) process.stdout.write(`  ${printable(a.tool)}  ${a.previousHash.slice(0, 12)} -> ${a.hash.slice(0, 12)}\n${indent(a.diff, 4)}\n`);
   return 0;
 }
 
@@ -97,4 +98,5 @@ async function approveThrough(holder: DataDirHolder, dir: string, server: string
   return (answer.result ?? []) as ApprovedPin[];
 }
 
-const indent = (text: string, n: number) => text.replace(/^/gm, " ".repeat(n));
+/** A diff indented, its control characters escaped: it quotes what an upstream wrote (JSON leaves C1 and U+2028 raw). */
+const indent = (text: string, n: number) => printable(text).replace(/^/gm, " ".repeat(n));

@@ -32,6 +32,13 @@ export const UpstreamSchema = z
     start_timeout_seconds: seconds(600, 30),
     /** Restarts back off 1 s, 2 s, 4 s, … up to this. */
     restart_max_seconds: seconds(3600, 60),
+    /**
+     * Calls (tools, resource reads, prompts) it may have in progress, one caller at most half of
+     * them; one more is RATE_LIMITED at once. Each waiting call holds its arguments and a timer
+     * until call_timeout_seconds: without a bound, callers of a hung upstream could make the
+     * gateway hold any number of them, and one caller could take every slot of a slow one.
+     */
+    max_calls_in_flight: z.coerce.number().int().min(1).max(10_000).default(256),
   })
   .strict()
   .superRefine((u, ctx) => {

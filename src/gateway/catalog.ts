@@ -39,15 +39,15 @@ export function exposeTools(server: string, tools: readonly Tool[], held: Readon
       continue;
     }
     if (reserved.has(exposed.name)) {
-      out.skipped.push({ tool: tool.name, reason: `${exposed.name} is a built-in tool` });
+      out.skipped.push({ tool: shown(tool.name), reason: `${exposed.name} is a built-in tool` });
       continue;
     }
     if (taken.has(exposed.name)) {
-      out.skipped.push({ tool: tool.name, reason: `${exposed.name} is taken by another tool of this upstream` });
+      out.skipped.push({ tool: shown(tool.name), reason: `${exposed.name} is taken by another tool of this upstream` });
       continue;
     }
     taken.add(exposed.name);
-    if (exposed.shortened) out.shortened.push({ tool: tool.name, name: exposed.name });
+    if (exposed.shortened) out.shortened.push({ tool: shown(tool.name), name: exposed.name });
     const reason = held.get(tool.name);
     out.tools.push({ name: exposed.name, upstreamName: tool.name, definition: { ...tool, name: exposed.name }, ...(reason === undefined ? {} : { held: reason }) });
   }

@@ -19,16 +19,21 @@ export interface ExposedPrompt {
 /**
  * The resources, resource templates and prompts of the upstreams that are up, as callers see them.
  * Resources keep their URIs (a URI is the upstream's address for the thing, and clients keep and
- * re-read it), so a read is routed by URI: an exact resource first, then the templates, each in
- * the config's order; a URI two upstreams list goes to the first, one with Parley's own schemes to
- * none (both logged). Prompts are renamed `SERVER_PROMPT`, as tools are. A grant reaches an
- * upstream's resources when it names the whole server, its prompts when it names the server or the
- * prompt (`SERVER_PROMPT`).
+ * re-read it), so a read is routed by URI: to the upstream listing that exact resource, else to the
+ * template whose literal start (the text before its first `{`) the URI begins with: of the
+ * caller's granted upstreams first, the longest start first, then in the config's order; the
+ * upstream itself checks the rest. Templates are not matched as regular expressions: the SDK's
+ * matcher backtracks, and an upstream's `{+a}{+b}…` template held the event loop 1-2 s per read
+ * of a caller's URI. A template with no literal start (it would take every URI), or with one of
+ * Parley's own schemes, is not routed; a URI two upstreams list goes to the first, one with
+ * Parley's own schemes to none (all logged). Prompts are renamed `SERVER_PROMPT`, as tools are. A
+ * grant reaches an upstream's resources when it names the whole server, its prompts when it names
+ * the server or the prompt (`SERVER_PROMPT`).
  */
 export class ExtrasCatalog {
   private readonly resources: { server: string; resource: Resource }[] = [];
   private readonly byUri = new Map<string, string>();
-  private readonly templates: { server: string; template: ResourceTemplate; matcher: UriTemplate | null }[] = [];
+  private readonly templates: { server: string; template: ResourceTemplate; start: string | null }[] = [];
   private readonly prompts = new Map<string, ExposedPrompt>();
 
   constructor(upstreams: Iterable<{ name: string; extras: UpstreamExtras }>) {
@@ -42,7 +47,7 @@ export class ExtrasCatalog {
         this.byUri.set(resource.uri, server);
         this.resources.push({ server, resource });
       }
-      for (const template of extras.templates) this.templates.push({ server, template, matcher: parseTemplate(server, template.uriTemplate) });
+      for (const template of extras.templates) this.templates.push({ server, template, start: literalStart(server, template.uriTemplate) });
       for (const prompt of extras.prompts) {
         const exposed = exposedName(server, prompt.name);
         if ("skipped" in exposed) {
@@ -59,17 +64,25 @@ export class ExtrasCatalog {
   }
 
   listTemplates(grant: readonly string[]): ResourceTemplate[] {
-    return this.templates.filter((t) => t.matcher && grant.includes(t.server)).map((t) => t.template);
+    return this.templates.filter((t) => t.start !== null && grant.includes(t.server)).map((t) => t.template);
   }
 
   listPrompts(grant: readonly string[]): Prompt[] {
     return [...this.prompts.values()].filter((p) => grantCovers(grant, p.server, p.prompt.name)).map((p) => p.prompt);
   }
 
-  /** The upstream a resource URI belongs to, if any. */
-  serverOfUri(uri: string): string | undefined {
+  /** The upstream a resource URI belongs to, if any (with a grant: its upstreams' templates first). */
+  serverOfUri(uri: string, grant?: readonly string[]): string | undefined {
     if (RESERVED_SCHEMES.some((s) => uri.startsWith(s))) return undefined;
-    return this.byUri.get(uri) ?? this.templates.find((t) => t.matcher?.match(uri))?.server;
+    const listed = this.byUri.get(uri);
+    if (listed !== undefined) return listed;
+    let best: { server: string; rank: number } | undefined;
+    for (const { server, start } of this.templates) {
+      if (start === null || !uri.startsWith(start)) continue;
+      const rank = (grant?.includes(server) ? 1e9 : 0) + start.length;
+      if (!best || rank > best.rank) best = { server, rank };
+    }
+    return best?.server;
   }
 
   prompt(name: string): ExposedPrompt | undefined {
@@ -77,15 +90,23 @@ export class ExtrasCatalog {
   }
 }
 
-function parseTemplate(server: string, uriTemplate: string): UriTemplate | null {
+/** The text before a template's first expression, or null when it is not to be routed (logged). */
+function literalStart(server: string, uriTemplate: string): string | null {
   if (RESERVED_SCHEMES.some((s) => uriTemplate.startsWith(s))) {
     log.warn("upstream resource template skipped: its scheme is Parley's own", { server, uriTemplate });
     return null;
   }
   try {
-    return new UriTemplate(uriTemplate);
+    new UriTemplate(uriTemplate);
   } catch (err) {
     log.warn("upstream resource template not understood; its URIs are not routed", { server, uriTemplate, err });
     return null;
   }
+  const brace = uriTemplate.indexOf("{");
+  const start = brace < 0 ? uriTemplate : uriTemplate.slice(0, brace);
+  if (start === "") {
+    log.warn("upstream resource template not routed: it has no literal start, so it would take every URI", { server, uriTemplate });
+    return null;
+  }
+  return start;
 }

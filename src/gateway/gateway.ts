@@ -195,7 +195,7 @@ export class Gateway {
         throw new AppError("INVALID_REQUEST", `Upstream "${server}" has no tool "${name}"`);
       }
       if (hit.tool.held) throw new AppError("UPSTREAM_UNAVAILABLE", `Tool "${name}" is held back: ${hit.tool.held}`);
-      return upstream.call(upstreamTool, args, options);
+      return upstream.call(upstreamTool, args, { ...options, caller: caller.subject });
     });
   }
 
@@ -225,10 +225,10 @@ export class Gateway {
 
   /** resources/read of an upstream's resource (ownsResource said yes), for `caller`; audited like a call. */
   async readResource(caller: GatewayCaller, uri: string, options: CallOptions = {}): Promise<ReadResourceResult> {
-    const server = this.extras.serverOfUri(uri) ?? "";
+    const server = this.extras.serverOfUri(uri, caller.grant) ?? "";
     return audited(this.hooks, caller, { server, tool: uri, upstreamTool: uri, method: "resources/read" }, undefined, async () => {
       if (!caller.grant.includes(server)) throw new AppError("FORBIDDEN", `Resource ${uri} is upstream "${server}"'s, outside your grant (${caller.grant.join(", ")})`);
-      return this.configured(server).readResource(uri, options);
+      return this.configured(server).readResource(uri, { ...options, caller: caller.subject });
     });
   }
 
@@ -243,7 +243,7 @@ export class Gateway {
         if (upstream.state !== "up") throw upstream.unavailable();
         throw new AppError("INVALID_REQUEST", `Upstream "${server}" has no prompt "${name}"`);
       }
-      return upstream.getPrompt(hit.upstreamName, args, options);
+      return upstream.getPrompt(hit.upstreamName, args, { ...options, caller: caller.subject });
     });
   }
 

@@ -57,7 +57,8 @@ export function pinAndAuditHooks(pins: ToolPins, audit: AuditLog): GatewayHooks 
       const held = new Map<string, string>();
       for (const tool of tools) {
         const check = pins.check(server, tool);
-        if (check.state === "held") held.set(tool.name, `its definition changed since it was pinned (${check.pinnedHash.slice(0, 12)} → ${check.seenHash.slice(0, 12)}); the operator approves it with \`parley upstream approve ${server}\``);
+        if (check.state === "refused") held.set(tool.name, check.reason);
+        else if (check.state === "held") held.set(tool.name, `its definition changed since it was pinned (${check.pinnedHash.slice(0, 12)} → ${check.seenHash.slice(0, 12)}); the operator approves it with \`parley upstream approve ${server}\``);
       }
       return held;
     },
@@ -80,31 +81,52 @@ export function pinAndAuditHooks(pins: ToolPins, audit: AuditLog): GatewayHooks 
 /**
  * Runs one routed request and hands it to hooks.recordCall whatever its outcome: `ok`,
  * `tool_error` (a tool result with isError), or the code the caller got; sizes, never values.
+ * The sizes are the JSON of the arguments and the result, which is also how each travels on:
+ * arguments JSON cannot express (nested deeper than the stack: ~1 MB of `{"a":` does it) are
+ * refused before they are sent, and such a result is refused too, so the SDK never fails writing
+ * them (a failed send is taken for a broken connection: the upstream would restart).
  */
 export async function audited<T>(hooks: GatewayHooks, caller: { subject: string }, what: Pick<CallRecord, "server" | "tool" | "upstreamTool" | "method">, args: unknown, run: () => Promise<T>): Promise<T> {
   const at = Date.now();
   const t0 = performance.now();
   let outcome: CallRecord["outcome"] = "INTERNAL_ERROR";
-  let result: T | undefined;
+  let argBytes = 0;
+  let resultBytes = 0;
   try {
-    result = await run();
+    argBytes = jsonBytes(args, () => new AppError("INVALID_REQUEST", `The arguments for ${what.tool} are nested too deep to pass on as JSON`));
+    const result = await run();
+    resultBytes = jsonBytes(result, () => new AppError("UPSTREAM_UNAVAILABLE", `Upstream "${what.server}" answered a result nested too deep to pass on as JSON`));
     outcome = (result as { isError?: boolean }).isError ? "tool_error" : "ok";
     return result;
   } catch (err) {
     if (err instanceof AppError) outcome = err.code;
     throw err;
   } finally {
-    void Promise.resolve(
-      hooks.recordCall({
-        at,
-        caller: caller.subject,
-        ...what,
-        ms: performance.now() - t0,
-        outcome,
-        argBytes: args === undefined ? 0 : Buffer.byteLength(JSON.stringify(args)),
-        resultBytes: result === undefined ? 0 : Buffer.byteLength(JSON.stringify(result)),
-      }),
-    ).catch((err) => log.error("audit hook failed", { server: what.server, tool: what.tool, err }));
+    const named = { server: what.server, method: what.method, tool: clipName(what.tool), upstreamTool: clipName(what.upstreamTool) };
+    void Promise.resolve(hooks.recordCall({ at, caller: caller.subject, ...named, ms: performance.now() - t0, outcome, argBytes, resultBytes })).catch((err) =>
+      log.error("audit hook failed", { server: what.server, tool: what.tool, err }),
+    );
   }
 }
 
+/**
+ * Characters of a name or URI the audit keeps: a resource URI and a prompt name are the caller's
+ * text, up to the request's size, and audit_max_rows bounds the rows, not their size.
+ */
+const MAX_AUDIT_NAME = 512;
+
+function clipName(name: string): string {
+  return name.length <= MAX_AUDIT_NAME ? name : `${name.slice(0, MAX_AUDIT_NAME)}…`;
+}
+
+/** UTF-8 bytes of a value's JSON (0 for none); `refuse()` is thrown when it has none (JSON.stringify overflowed). */
+function jsonBytes(value: unknown, refuse: () => AppError): number {
+  if (value === undefined) return 0;
+  let json: string;
+  try {
+    json = JSON.stringify(value);
+  } catch {
+    throw refuse();
+  }
+  return Buffer.byteLength(json);
+}

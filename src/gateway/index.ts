@@ -1,5 +1,5 @@
 // Pinned tool definitions and the audit log of upstream calls (issue 11 items 4 and 5).
-export { ToolPins, digest, PINNED_FIELDS, type ApprovedPin, type PinCheck, type PinView, type ToolDefinition } from "./pins.ts";
+export { ToolPins, digest, MAX_PINS_PER_UPSTREAM, PINNED_FIELDS, type ApprovedPin, type PinCheck, type PinView, type ToolDefinition } from "./pins.ts";
 export { definitionDiff } from "./definition-diff.ts";
 export { AuditLog, jsonBytes, type AuditCall, type AuditMethod, type AuditOptions, type AuditOutcome } from "./audit.ts";
 export { AUDIT_GENESIS, auditHash, describeAuditRow, verifyAuditLog, type AuditVerdict } from "./audit-chain.ts";

@@ -24,6 +24,12 @@ export const NO_EXTRAS: UpstreamExtras = Object.freeze({ resources: [], template
 /** Bounds on each listing (a listing that never ends must not fill memory). */
 const MAX_ITEMS = 1_000;
 const MAX_PAGES = 100;
+/**
+ * Characters of JSON one listing may take in all, its pages together: each page is bounded by the
+ * transport (16 MiB a message), but a hundred of them would be 1.6 GB held, fingerprinted and sent
+ * to every session that lists.
+ */
+export const MAX_LISTING_CHARS = 16 * 1024 * 1024;
 
 /**
  * Lists what the upstream declared in `initialize` besides tools: resources and their templates
@@ -72,9 +78,13 @@ async function pages<S extends z.ZodType<{ nextCursor?: string }>, T>(
 ): Promise<T[]> {
   const all: T[] = [];
   let cursor: string | undefined;
+  let chars = 0;
   for (let page = 0; page < MAX_PAGES && all.length < MAX_ITEMS; page++) {
     const result = await client.request({ method, params: cursor ? { cursor } : {} } as never, schema, { timeout });
-    all.push(...items(result));
+    const listed = items(result);
+    chars += JSON.stringify(listed).length;
+    if (chars > MAX_LISTING_CHARS) throw new Error(`its ${method} passed ${MAX_LISTING_CHARS / 1024 / 1024} MiB of JSON in all, the most the gateway takes`);
+    all.push(...listed);
     cursor = result.nextCursor;
     if (!cursor) break;
   }

@@ -28,7 +28,15 @@ export const PINNED_FIELDS = ["name", "title", "description", "inputSchema", "ou
 export type PinCheck =
   | { state: "ok" }
   | { state: "new"; hash: string }
-  | { state: "held"; pinnedHash: string; seenHash: string; diff: string };
+  | { state: "held"; pinnedHash: string; seenHash: string; diff: string }
+  /** A tool never seen, past MAX_PINS_PER_UPSTREAM of its upstream: not pinned, held back like a changed one. */
+  | { state: "refused"; reason: string };
+
+/**
+ * Tools pinned per upstream at most. A listing holds at most 1,000; an upstream renaming its tools
+ * at every listing would otherwise add pins (each with its definition, on disk and in memory) for good.
+ */
+export const MAX_PINS_PER_UPSTREAM = 10_000;
 
 /** A definition `approve` accepted, and how it differs from the one it replaces. */
 export interface ApprovedPin {
@@ -59,10 +67,15 @@ export interface PinView {
  */
 export class ToolPins {
   private readonly pins = new Map<string, PinRecord>();
+  /** Pins per upstream. */
+  private readonly counts = new Map<string, number>();
   private readonly listeners: ((approved: ApprovedPin[]) => void)[] = [];
 
   constructor(private readonly store: PinStore) {
-    for (const r of store.all()) this.pins.set(key(r.server, r.tool), r);
+    for (const r of store.all()) {
+      this.pins.set(key(r.server, r.tool), r);
+      this.counts.set(r.server, (this.counts.get(r.server) ?? 0) + 1);
+    }
   }
 
   /** Checks (and on first sight pins) one tool of `server` as the upstream lists it now. */
@@ -72,9 +85,16 @@ export class ToolPins {
     let pin = this.pins.get(k);
     const now = new Date().toISOString();
     if (!pin) {
+      const count = this.counts.get(server) ?? 0;
+      if (count >= MAX_PINS_PER_UPSTREAM) {
+        return { state: "refused", reason: `upstream "${server}" has ${count} pinned tools, the most (MAX_PINS_PER_UPSTREAM); a tool it never listed before is held back` };
+      }
       const { record, inserted } = this.store.pinIfAbsent(server, definition.name, hash, text, now);
       this.pins.set(k, (pin = record));
-      if (inserted) return { state: "new", hash };
+      if (inserted) {
+        this.counts.set(server, count + 1);
+        return { state: "new", hash };
+      }
     }
     if (pin.pinned_hash === hash) {
       if (pin.held_hash !== null) {

@@ -21,7 +21,8 @@ import { ENV_REFERENCE, type UpstreamConfig } from "../config/index.ts";
 import { AppError } from "../errors.ts";
 import { log } from "../lib/log.ts";
 import { listExtras, listTools, NO_EXTRAS, type UpstreamExtras } from "./listing.ts";
-import { StdioTransport } from "./stdio-transport.ts";
+import { HttpAnswers } from "./http-answers.ts";
+import { MAX_STDIO_MESSAGE_BYTES, StdioTransport } from "./stdio-transport.ts";
 import { childEnv, resolveCommand, UpstreamProcess } from "./upstream-process.ts";
 
 /** The first restart waits this long; each failure in a row doubles it, up to restart_max_seconds. */
@@ -33,6 +34,12 @@ const PING_INTERVAL_MS = 30_000;
 const PING_TIMEOUT_MS = 10_000;
 /** Time a stopping child gets after its stdin closes, and again after SIGTERM, before SIGKILL. */
 const STOP_GRACE_MS = 1_000;
+/** Re-listings after an upstream's list_changed are at least this far apart (the first is at once). */
+const RELIST_GAP_MS = 1_000;
+const PROGRESS_BURST = 100;
+const PROGRESS_PER_SECOND = 50;
+/** An HTTP answer may stream this much longer than the call waits for it, then it is cut. */
+const ANSWER_MARGIN_MS = 10_000;
 
 export type UpstreamState = "starting" | "up" | "down" | "stopped";
 
@@ -50,6 +57,8 @@ export interface UpstreamOptions {
 }
 
 export interface CallOptions {
+  /** Who calls (the audit's subject): one caller may hold at most half of max_calls_in_flight. */
+  caller?: string;
   /** The caller's cancellation (notifications/cancelled), passed on upstream. */
   signal?: AbortSignal;
   onprogress?: (progress: Progress) => void;
@@ -79,11 +88,18 @@ export class Upstream {
   private failures = 0;
   private client: Client | null = null;
   private process: UpstreamProcess | null = null;
+  private answers: HttpAnswers | null = null;
   private stopping = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private lose: ((reason: string) => void) | null = null;
   private probing = false;
+  private inFlight = 0;
+  /** Calls in progress per caller (entries removed at zero). */
+  private readonly inFlightBy = new Map<string, number>();
+  private relisting: Promise<void> | null = null;
+  private relistAgain = false;
+  private lastRelist = -Infinity;
   private readonly headers: Record<string, string>;
 
   constructor(private readonly options: UpstreamOptions) {
@@ -139,11 +155,30 @@ export class Upstream {
   private async request<S extends z.ZodType>(method: string, params: Record<string, unknown>, schema: S, options: CallOptions): Promise<z.infer<S>> {
     const client = this.client;
     if (this.state !== "up" || !client) throw this.unavailable();
-    const timeout = this.options.config.call_timeout_seconds * 1000;
+    const { call_timeout_seconds, max_calls_in_flight } = this.options.config;
+    if (this.inFlight >= max_calls_in_flight) {
+      throw new AppError("RATE_LIMITED", `Upstream "${this.name}" has ${this.inFlight} calls in progress, its most at once (max_calls_in_flight); try again when one has ended`);
+    }
+    const caller = options.caller;
+    const mine = caller === undefined ? 0 : (this.inFlightBy.get(caller) ?? 0);
+    if (mine >= Math.ceil(max_calls_in_flight / 2)) {
+      throw new AppError("RATE_LIMITED", `You have ${mine} calls in progress to upstream "${this.name}", half of its max_calls_in_flight (the most one caller may hold); try again when one has ended`);
+    }
+    const timeout = call_timeout_seconds * 1000;
+    this.inFlight++;
+    if (caller !== undefined) this.inFlightBy.set(caller, mine + 1);
     try {
-      return await client.request({ method, params } as never, schema, { signal: options.signal, timeout, onprogress: options.onprogress });
+      const onprogress = options.onprogress && rateLimited(options.onprogress);
+      return await client.request({ method, params } as never, schema, { signal: options.signal, timeout, onprogress });
     } catch (err) {
       throw this.callError(err, options.signal, timeout);
+    } finally {
+      this.inFlight--;
+      if (caller !== undefined) {
+        const left = this.inFlightBy.get(caller)! - 1;
+        if (left === 0) this.inFlightBy.delete(caller);
+        else this.inFlightBy.set(caller, left);
+      }
     }
   }
 
@@ -180,6 +215,7 @@ export class Upstream {
       }
       await this.teardown();
       if (this.stopping) break;
+      reason = clip(reason);
       if (upFor >= STABLE_MS) this.failures = 0;
       const delay = Math.min(this.options.config.restart_max_seconds * 1000, BACKOFF_BASE_MS * 2 ** Math.min(this.failures, 30));
       this.failures++;
@@ -210,18 +246,24 @@ export class Upstream {
     const timeout = this.options.config.start_timeout_seconds * 1000;
     const started = (async () => {
       await client.connect(this.transport(), { timeout });
-      client.setNotificationHandler(ToolListChangedNotificationSchema, () => void this.relist());
-      client.setNotificationHandler(ResourceListChangedNotificationSchema, () => void this.relist());
-      client.setNotificationHandler(PromptListChangedNotificationSchema, () => void this.relist());
+      client.setNotificationHandler(ToolListChangedNotificationSchema, () => this.relist());
+      client.setNotificationHandler(ResourceListChangedNotificationSchema, () => this.relist());
+      client.setNotificationHandler(PromptListChangedNotificationSchema, () => this.relist());
       await this.list(client, timeout);
     })();
+    // Each request of the start has its own timeout; the whole start has it too (an upstream paging
+    // its tools/list slowly, each page just in time, would otherwise keep it starting for good).
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<string>((resolve) => (timer = setTimeout(resolve, timeout, `did not start within ${timeout / 1000} s`)));
     let first: string | null;
     try {
-      first = await Promise.race([started.then(() => null), ended]);
+      first = await Promise.race([started.then(() => null), ended, late]);
     } catch (err) {
       // A child that exits while starting fails the handshake with "Connection closed": say how it ended.
       if (this.process && err instanceof McpError && err.code === ErrorCode.ConnectionClosed) return { reason: await this.closeReason(), upFor: 0 };
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
     if (first !== null) {
       started.catch(() => {});
@@ -250,7 +292,10 @@ export class Upstream {
 
   private transport(): Transport {
     const { config, env, self } = this.options;
-    if (config.url) return new StreamableHTTPClientTransport(new URL(config.url), { requestInit: { headers: this.headers } });
+    if (config.url) {
+      this.answers = new HttpAnswers(MAX_STDIO_MESSAGE_BYTES, config.call_timeout_seconds * 1000 + ANSWER_MARGIN_MS);
+      return new StreamableHTTPClientTransport(new URL(config.url), { requestInit: { headers: this.headers }, fetch: this.answers.fetch });
+    }
     // The caller of the spawn failing (no such command) ends this session: down, retried with backoff.
     const argv = resolveCommand(config.command!, env.PATH, self);
     this.process = new UpstreamProcess({ server: this.name, argv, env: childEnv(config.env, env), cwd: config.cwd });
@@ -261,7 +306,10 @@ export class Upstream {
   private async list(client: Client, timeout: number): Promise<void> {
     const listed = await listTools(client, this.name, timeout);
     const held = await this.options.review(this.name, listed);
-    this.extras = await listExtras(client, this.name, timeout);
+    const extras = await listExtras(client, this.name, timeout);
+    // A start that ran out of time: its connection is gone, and with it its say.
+    if (this.client !== client) return;
+    this.extras = extras;
     this.emptied = this.hadTools && listed.length === 0;
     this.hadTools ||= listed.length > 0;
     this.tools = listed;
@@ -278,8 +326,31 @@ export class Upstream {
     this.options.onChange(this);
   }
 
-  /** The upstream said its tools changed (notifications/tools/list_changed): list them again. */
-  private async relist(): Promise<void> {
+  /**
+   * The upstream said its tools (resources, prompts) changed: list them again. One listing at a
+   * time, at most one a RELIST_GAP_MS, and notifications that come meanwhile make one more after
+   * it: each listing is a tools/list, a pin review, a fingerprint of every definition and, when
+   * they changed, a list_changed to every session granted them, and an upstream could send
+   * thousands of notifications at once, or change its tools without pause.
+   */
+  private relist(): void {
+    if (this.relisting) {
+      this.relistAgain = true;
+      return;
+    }
+    this.relisting = (async () => {
+      do {
+        this.relistAgain = false;
+        const wait = this.lastRelist + RELIST_GAP_MS - performance.now();
+        if (wait > 0) await Bun.sleep(wait);
+        if (this.stopping) break;
+        this.lastRelist = performance.now();
+        await this.listAgain();
+      } while (this.relistAgain && !this.stopping);
+    })().finally(() => (this.relisting = null));
+  }
+
+  private async listAgain(): Promise<void> {
     const client = this.client;
     if (!client || this.state !== "up") return;
     try {
@@ -311,6 +382,8 @@ export class Upstream {
     this.process = null;
     this.lose = null;
     await client?.close().catch(() => {});
+    this.answers?.close();
+    this.answers = null;
     await child?.stop(STOP_GRACE_MS);
   }
 
@@ -326,6 +399,25 @@ export class Upstream {
   }
 }
 
+/**
+ * Progress handed on to the caller at most PROGRESS_BURST at once and PROGRESS_PER_SECOND after
+ * (the rest dropped): each costs a message to the caller's session, and an upstream could send
+ * any number. MCP (basic/utilities/progress): "Both parties SHOULD implement rate limiting to
+ * prevent flooding."
+ */
+function rateLimited(onprogress: (progress: Progress) => void): (progress: Progress) => void {
+  let tokens = PROGRESS_BURST;
+  let at = performance.now();
+  return (progress) => {
+    const now = performance.now();
+    tokens = Math.min(PROGRESS_BURST, tokens + ((now - at) * PROGRESS_PER_SECOND) / 1000);
+    at = now;
+    if (tokens < 1) return;
+    tokens--;
+    onprogress(progress);
+  };
+}
+
 /** `${NAME}` in header values, from the server's environment at start; one that is not set stops the start. */
 function resolveHeaders(config: UpstreamConfig, env: Readonly<Record<string, string | undefined>>): Record<string, string> {
   const out: Record<string, string> = {};
@@ -337,6 +429,13 @@ function resolveHeaders(config: UpstreamConfig, env: Readonly<Record<string, str
     });
   }
   return out;
+}
+
+/** Characters of a reason kept (status, the log, each refused call's error): an upstream writes its error messages. */
+const MAX_REASON_CHARS = 500;
+
+function clip(reason: string): string {
+  return reason.length <= MAX_REASON_CHARS ? reason : `${reason.slice(0, MAX_REASON_CHARS)}… (${reason.length} characters)`;
 }
 
 function describe(err: unknown): string {

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { writeSync } from "node:fs";
+import { escapeControl, printable } from "./printable.ts";
 
 /**
  * The server's log: one line per event on stderr, `text` (`TIME LEVEL msg key=value …`, for a
@@ -150,10 +151,7 @@ const cap = (s: string) => (s.length > MAX_VALUE_CHARS ? `${s.slice(0, MAX_VALUE
 const BARE = /^[^\s"=\\\x00-\x1f\x7f-\x9f\u2028\u2029]+$/;
 
 /** JSON-quoted, and the line breaks and C1 controls JSON leaves raw escaped too (some viewers break lines at them). */
-const quoted = (value: string) => JSON.stringify(value).replace(/[\x7f-\x9f\u2028\u2029]/g, escape);
-/** Every control character but the newline (a stack's lines are indented instead). */
-const CONTROLS = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]/g;
-const escape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+const quoted = (value: string) => JSON.stringify(value).replace(/[\x7f-\x9f\u2028\u2029]/g, escapeControl);
 
 function textLine(time: string, label: string, msg: string, fields: LogFields | undefined, stack: string | undefined): string {
   let line = `${time} ${label} ${msg}`;
@@ -167,7 +165,7 @@ function textLine(time: string, label: string, msg: string, fields: LogFields | 
     }
   }
   // Indented, with no control character left raw: a stack never starts a line of its own.
-  if (stack) line += `\n${stack.replace(CONTROLS, escape).replace(/^\s*/gm, "    ")}`;
+  if (stack) line += `\n${printable(stack).replace(/^\s*/gm, "    ")}`;
   return `${line}\n`;
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
-import { definitionDiff, digest, ToolPins, type ToolDefinition } from "../../../src/gateway/index.ts";
+import { definitionDiff, digest, MAX_PINS_PER_UPSTREAM, ToolPins, type ToolDefinition } from "../../../src/gateway/index.ts";
 import { PinStore, SqliteStore } from "../../../src/store/index.ts";
 import { captureLog } from "../../helpers/log-capture.ts";
 import { tempDir } from "../../helpers/temp-dir.ts";
@@ -211,4 +211,21 @@ describe("definitionDiff()", () => {
     expect(definitionDiff(before, before)).toBe("(no difference)");
     expect(definitionDiff({ a: [1, 2] }, { a: [1, 3] })).toBe(["a[1]", "  - 2", "  + 3"].join("\n"));
   });
+});
+
+describe("ToolPins: an upstream that renames its tools without end", () => {
+  test("pins at most MAX_PINS_PER_UPSTREAM per upstream; a new tool past it is refused (held back, not stored), other upstreams unaffected", () => {
+    using disk = pinsOnDisk();
+    const { pins } = disk;
+    const tool = (i: number): ToolDefinition => ({ ...echo, name: `t${i}` });
+    // Before: every name ever listed was pinned, its definition stored, for good (disk and memory without bound).
+    for (let i = 0; i < MAX_PINS_PER_UPSTREAM; i++) expect(pins.check("evil", tool(i)).state).toBe("new");
+    const refused = pins.check("evil", tool(MAX_PINS_PER_UPSTREAM));
+    expect(refused).toMatchObject({ state: "refused", reason: expect.stringContaining(String(MAX_PINS_PER_UPSTREAM)) });
+    expect(pins.list("evil")).toHaveLength(MAX_PINS_PER_UPSTREAM);
+    // Known ones are still checked as before; another upstream pins as usual.
+    expect(pins.check("evil", tool(0)).state).toBe("ok");
+    expect(pins.check("good", echo).state).toBe("new");
+    expect(disk.reopen().check("evil", tool(MAX_PINS_PER_UPSTREAM + 1)).state).toBe("refused");
+  }, 60_000);
 });
