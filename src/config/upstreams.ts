@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AppError } from "../errors.ts";
 import { CHANNELS } from "../identity.ts";
 
 /** Upstream names: they prefix tool names (`battle_echo`) and name grants, so no underscore. */
@@ -60,3 +61,16 @@ export const UpstreamsSchema = z
       seen.add(u.name);
     }
   });
+
+/** `${NAME}` in header values, from the server's environment at start; one that is not set stops the start. */
+export function resolveHeaders(config: UpstreamConfig, env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [header, template] of Object.entries(config.headers ?? {})) {
+    out[header] = template.replace(ENV_REFERENCE, (_, name: string) => {
+      const value = env[name];
+      if (value === undefined) throw new AppError("INVALID_REQUEST", `upstream "${config.name}": header ${header} names \${${name}}, which is not set in the environment`);
+      return value;
+    });
+  }
+  return out;
+}

@@ -17,9 +17,10 @@ import {
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { z } from "zod";
-import { ENV_REFERENCE, type UpstreamConfig } from "../config/index.ts";
+import { resolveHeaders, type UpstreamConfig } from "../config/index.ts";
 import { AppError } from "../errors.ts";
 import { log } from "../lib/log.ts";
+import { CallSlots, rateLimitedProgress } from "./call-slots.ts";
 import { listExtras, listTools, NO_EXTRAS, type UpstreamExtras } from "./listing.ts";
 import { HttpAnswers } from "./http-answers.ts";
 import { MAX_STDIO_MESSAGE_BYTES, StdioTransport } from "./stdio-transport.ts";
@@ -36,8 +37,6 @@ const PING_TIMEOUT_MS = 10_000;
 const STOP_GRACE_MS = 1_000;
 /** Re-listings after an upstream's list_changed are at least this far apart (the first is at once). */
 const RELIST_GAP_MS = 1_000;
-const PROGRESS_BURST = 100;
-const PROGRESS_PER_SECOND = 50;
 /** An HTTP answer may stream this much longer than the call waits for it, then it is cut. */
 const ANSWER_MARGIN_MS = 10_000;
 
@@ -94,9 +93,7 @@ export class Upstream {
   private wake: (() => void) | null = null;
   private lose: ((reason: string) => void) | null = null;
   private probing = false;
-  private inFlight = 0;
-  /** Calls in progress per caller (entries removed at zero). */
-  private readonly inFlightBy = new Map<string, number>();
+  private readonly slots: CallSlots;
   private relisting: Promise<void> | null = null;
   private relistAgain = false;
   private lastRelist = -Infinity;
@@ -106,6 +103,7 @@ export class Upstream {
     this.name = options.config.name;
     this.kind = options.config.command ? "stdio" : "http";
     this.headers = resolveHeaders(options.config, options.env);
+    this.slots = new CallSlots(this.name, () => this.options.config.max_calls_in_flight);
   }
 
   /** The config it runs with (a reload compares it with the new one). */
@@ -155,30 +153,15 @@ export class Upstream {
   private async request<S extends z.ZodType>(method: string, params: Record<string, unknown>, schema: S, options: CallOptions): Promise<z.infer<S>> {
     const client = this.client;
     if (this.state !== "up" || !client) throw this.unavailable();
-    const { call_timeout_seconds, max_calls_in_flight } = this.options.config;
-    if (this.inFlight >= max_calls_in_flight) {
-      throw new AppError("RATE_LIMITED", `Upstream "${this.name}" has ${this.inFlight} calls in progress, its most at once (max_calls_in_flight); try again when one has ended`);
-    }
-    const caller = options.caller;
-    const mine = caller === undefined ? 0 : (this.inFlightBy.get(caller) ?? 0);
-    if (mine >= Math.ceil(max_calls_in_flight / 2)) {
-      throw new AppError("RATE_LIMITED", `You have ${mine} calls in progress to upstream "${this.name}", half of its max_calls_in_flight (the most one caller may hold); try again when one has ended`);
-    }
-    const timeout = call_timeout_seconds * 1000;
-    this.inFlight++;
-    if (caller !== undefined) this.inFlightBy.set(caller, mine + 1);
+    const timeout = this.options.config.call_timeout_seconds * 1000;
+    this.slots.take(options.caller);
     try {
-      const onprogress = options.onprogress && rateLimited(options.onprogress);
+      const onprogress = options.onprogress && rateLimitedProgress(options.onprogress);
       return await client.request({ method, params } as never, schema, { signal: options.signal, timeout, onprogress });
     } catch (err) {
       throw this.callError(err, options.signal, timeout);
     } finally {
-      this.inFlight--;
-      if (caller !== undefined) {
-        const left = this.inFlightBy.get(caller)! - 1;
-        if (left === 0) this.inFlightBy.delete(caller);
-        else this.inFlightBy.set(caller, left);
-      }
+      this.slots.release(options.caller);
     }
   }
 
@@ -397,38 +380,6 @@ export class Upstream {
     this.since = Date.now();
     this.options.onChange(this);
   }
-}
-
-/**
- * Progress handed on to the caller at most PROGRESS_BURST at once and PROGRESS_PER_SECOND after
- * (the rest dropped): each costs a message to the caller's session, and an upstream could send
- * any number. MCP (basic/utilities/progress): "Both parties SHOULD implement rate limiting to
- * prevent flooding."
- */
-function rateLimited(onprogress: (progress: Progress) => void): (progress: Progress) => void {
-  let tokens = PROGRESS_BURST;
-  let at = performance.now();
-  return (progress) => {
-    const now = performance.now();
-    tokens = Math.min(PROGRESS_BURST, tokens + ((now - at) * PROGRESS_PER_SECOND) / 1000);
-    at = now;
-    if (tokens < 1) return;
-    tokens--;
-    onprogress(progress);
-  };
-}
-
-/** `${NAME}` in header values, from the server's environment at start; one that is not set stops the start. */
-function resolveHeaders(config: UpstreamConfig, env: Readonly<Record<string, string | undefined>>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [header, template] of Object.entries(config.headers ?? {})) {
-    out[header] = template.replace(ENV_REFERENCE, (_, name: string) => {
-      const value = env[name];
-      if (value === undefined) throw new AppError("INVALID_REQUEST", `upstream "${config.name}": header ${header} names \${${name}}, which is not set in the environment`);
-      return value;
-    });
-  }
-  return out;
 }
 
 /** Characters of a reason kept (status, the log, each refused call's error): an upstream writes its error messages. */
