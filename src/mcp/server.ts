@@ -92,14 +92,7 @@ export function createMcpServer(options: McpServerOptions & { table: ToolTable }
     const { name } = request.params;
     const tool = table.get(name);
     if (!tool) {
-      if (gateway?.serves(name)) {
-        try {
-          const caller = callerFrom(extra);
-          return await callGatewayTool(gateway, { subject: caller.principal, grant: grantOf(extra) }, name, request.params.arguments, extra);
-        } catch (err) {
-          return toToolError(err, name);
-        }
-      }
+      if (gateway?.serves(name)) return callGatewayTool(gateway, () => ({ subject: callerFrom(extra).principal, grant: grantOf(extra) }), name, request.params.arguments, extra);
       // Unknown tool is a protocol error (MCP 2025-11-25 tools: "Unknown tools" → -32602).
       throw new McpError(ErrorCode.InvalidParams, `Tool ${name} not found`);
     }

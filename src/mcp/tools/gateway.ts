@@ -11,8 +11,9 @@ import type { ToolExtra } from "../tool.ts";
  * (the request's signal), and the upstream's result as it is. The caller's token never leaves
  * this server: the gateway speaks to upstreams with its own connection and the config's headers.
  */
-export async function callGatewayTool(gateway: Gateway, caller: { subject: string; grant: readonly string[] }, name: string, args: unknown, extra: ToolExtra): Promise<CallToolResult> {
+export async function callGatewayTool(gateway: Gateway, callerOf: () => { subject: string; grant: readonly string[] }, name: string, args: unknown, extra: ToolExtra): Promise<CallToolResult> {
   try {
+    const caller = callerOf();
     if (args !== undefined && (typeof args !== "object" || args === null || Array.isArray(args))) {
       throw new AppError("INVALID_REQUEST", `Invalid arguments for ${name}: arguments must be an object`);
     }
