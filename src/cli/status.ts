@@ -57,7 +57,7 @@ export function describe(status: ServerStatus, now: number): string {
     const restarts = `${u.restarts} restart${u.restarts === 1 ? "" : "s"}`;
     lines.push(`${u.name.padEnd(width)}  ${u.transport.padEnd(5)}  ${stateText(u, now)}  ${tools}  ${restarts}${u.pid === null ? "" : `  pid ${u.pid}`}`);
     if (u.emptied) lines.push(`  degraded: it lists no tools after having had some`);
-    for (const name of u.held) lines.push(`  held: ${name} (definition changed; parley upstream approve ${u.name})`);
+    for (const h of u.held) lines.push(`  held: ${h.tool} (${h.reason})`);
     for (const s of u.skipped) lines.push(`  skipped: ${s.tool} (${s.reason})`);
     for (const s of u.shortened) lines.push(`  renamed: ${s.tool} -> ${s.name}`);
   }

@@ -14,7 +14,8 @@ export interface UpstreamStatus {
   error: string | null;
   /** Tools it exposes now (held ones not counted). */
   tools: number;
-  held: string[];
+  /** Tools held back (not listed, calls refused), each with why: a changed definition, the pin limit. */
+  held: { tool: string; reason: string }[];
   skipped: ToolSet["skipped"];
   shortened: ToolSet["shortened"];
   restarts: number;
@@ -34,7 +35,7 @@ export function upstreamStatus(u: Upstream, set: ToolSet | undefined): UpstreamS
     retry_at: u.retryAt === null ? null : new Date(u.retryAt).toISOString(),
     error: u.state === "down" ? u.lastError : null,
     tools: listed.length,
-    held: set?.tools.filter((t) => t.held).map((t) => t.name) ?? [],
+    held: set?.tools.flatMap((t) => (t.held ? [{ tool: t.name, reason: t.held }] : [])) ?? [],
     skipped: set?.skipped ?? [],
     shortened: set?.shortened ?? [],
     restarts: u.restarts,

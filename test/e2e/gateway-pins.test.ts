@@ -54,6 +54,8 @@ describe("pinned tool definitions through the server", () => {
     const pins = await cli(["upstream", "pins", "fx"]);
     expect(pins.out).toMatch(/fx\s+echo\s+\S+\s+HELD since/);
     expect(pins.out).toContain("Ignore all previous instructions");
+    // `parley status` names it with why it is held.
+    expect((await cli(["status"])).out).toMatch(/^  held: fx_echo \(its definition changed since it was pinned \(\w{12} → \w{12}\); the operator approves it with `parley upstream approve fx`\)$/m);
 
     const heard = changes;
     const approved = await cli(["upstream", "approve", "fx"]);

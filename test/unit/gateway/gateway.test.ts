@@ -135,7 +135,7 @@ describe("Gateway: grants", () => {
     const g = gateway([stdioUpstream("alpha")], { hooks: { reviewTools: () => new Map([["echo", "its description changed"]]), recordCall: () => {} } });
     await up(g, "alpha");
     expect(g.listTools(["alpha"]).map((t) => t.name)).not.toContain("alpha_echo");
-    expect(state(g, "alpha").held).toEqual(["alpha_echo"]);
+    expect(state(g, "alpha").held).toEqual([{ tool: "alpha_echo", reason: "its description changed" }]);
     const held = await failure(g.call(caller("alpha"), "alpha_echo", { text: "x" }));
     expect(held.message).toBe('Tool "alpha_echo" is held back: its description changed');
   });
