@@ -112,27 +112,6 @@ export class AuditLog {
     }
   }
 
-  /**
-   * Runs `call` and records it: the time it took, how it ended (a result with `isError: true` is
-   * `tool_error`; a thrown AppError its code, anything else INTERNAL_ERROR), and the sizes of `args`
-   * and of the result. Returns or throws what `call` does.
-   */
-  async track<T>(scope: { who: string; server: string; tool: string; method?: AuditMethod }, args: unknown, call: () => Promise<T>): Promise<T> {
-    const startedAt = Date.now();
-    const started = performance.now();
-    const argBytes = jsonBytes(args);
-    try {
-      const result = await call();
-      const outcome = (result as { isError?: unknown } | null)?.isError === true ? "tool_error" : "ok";
-      this.record({ ...scope, startedAt, durationMs: performance.now() - started, outcome, argBytes, resultBytes: jsonBytes(result) });
-      return result;
-    } catch (err) {
-      const outcome = err instanceof AppError ? err.code : "INTERNAL_ERROR";
-      this.record({ ...scope, startedAt, durationMs: performance.now() - started, outcome, argBytes, resultBytes: 0 });
-      throw err;
-    }
-  }
-
   /** Writes what is waiting, now; false when the storage refused it (it stays waiting). */
   flush(): boolean {
     this.scheduled = false;
@@ -239,14 +218,4 @@ const NO_CALL = { who: null, server: null, tool: null, method: null, duration_us
 
 function lostRow(count: number): Draft {
   return { ts: new Date().toISOString(), kind: "lost", ...NO_CALL, through_id: null, through_hash: null, count };
-}
-
-/** UTF-8 bytes of a value as JSON (0 for none, or one JSON cannot hold). */
-export function jsonBytes(value: unknown): number {
-  if (value === undefined) return 0;
-  try {
-    return Buffer.byteLength(JSON.stringify(value) ?? "");
-  } catch {
-    return 0;
-  }
 }

@@ -62,20 +62,24 @@ export function pinAndAuditHooks(pins: ToolPins, audit: AuditLog): GatewayHooks 
       }
       return held;
     },
-    recordCall(r) {
-      audit.record({
-        who: r.caller,
-        server: r.server,
-        tool: r.upstreamTool || r.tool,
-        method: r.method,
-        startedAt: r.at,
-        durationMs: r.ms,
-        outcome: r.outcome,
-        argBytes: r.argBytes,
-        resultBytes: r.resultBytes,
-      });
-    },
+    recordCall: recordInAudit(audit),
   };
+}
+
+/** A call record as an audit row: the upstream's own name for what was called. */
+export function recordInAudit(audit: AuditLog): GatewayHooks["recordCall"] {
+  return (r) =>
+    audit.record({
+      who: r.caller,
+      server: r.server,
+      tool: r.upstreamTool || r.tool,
+      method: r.method,
+      startedAt: r.at,
+      durationMs: r.ms,
+      outcome: r.outcome,
+      argBytes: r.argBytes,
+      resultBytes: r.resultBytes,
+    });
 }
 
 /**

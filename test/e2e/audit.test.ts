@@ -3,6 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { AuditLog } from "../../src/gateway/index.ts";
 import { AuditStore, SqliteStore } from "../../src/store/index.ts";
+import { tracked } from "../helpers/upstreams.ts";
 import { captureLog } from "../helpers/log-capture.ts";
 import { parley } from "../helpers/parley-cli.ts";
 import { startServer } from "../helpers/start-server.ts";
@@ -36,7 +37,7 @@ async function seeded(n: number, options = { retentionDays: 90, maxRows: 1_000_0
     });
     if (i % 5000 === 4999) audit.flush();
   }
-  await audit.track({ who: "agent:agent_name1", server: "code", tool: "run_python_code" }, { code: SECRET }, async () => ({ content: [{ type: "text", text: SECRET }] }));
+  await tracked(audit, { who: "agent:agent_name1", server: "code", tool: "run_python_code" }, { code: SECRET }, async () => ({ content: [{ type: "text", text: SECRET }] }));
   await audit.close();
   store.close();
   return dir;

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { ConfigSchema, type UpstreamConfig } from "../../src/config/index.ts";
 import { AppError } from "../../src/errors.ts";
-import type { Gateway } from "../../src/gateway/index.ts";
+import { audited, NO_HOOKS, recordInAudit, type AuditLog, type Gateway } from "../../src/gateway/index.ts";
 
 export const UPSTREAM_FIXTURE = resolve(import.meta.dir, "../fixtures/upstream-server.ts");
 
@@ -111,4 +111,10 @@ export async function appFailure(promise: Promise<unknown>): Promise<AppError> {
     throw err;
   }
   throw new Error("expected the call to fail");
+}
+
+/** One call through the gateway's audited() into `audit`, as an upstream tool call of `scope.who` is recorded. */
+export function tracked<T>(audit: AuditLog, scope: { who: string; server: string; tool: string }, args: unknown, run: () => Promise<T>): Promise<T> {
+  const hooks = { ...NO_HOOKS, recordCall: recordInAudit(audit) };
+  return audited(hooks, { subject: scope.who }, { server: scope.server, tool: scope.tool, upstreamTool: scope.tool, method: "tools/call" }, args, run);
 }

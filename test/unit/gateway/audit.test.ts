@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { AppError } from "../../../src/errors.ts";
 import { AUDIT_GENESIS, AuditLog, auditHash, verifyAuditLog, type AuditCall } from "../../../src/gateway/index.ts";
 import { AuditStore, SqliteStore } from "../../../src/store/index.ts";
+import { tracked } from "../../helpers/upstreams.ts";
 import { captureLog } from "../../helpers/log-capture.ts";
 import { tempDir } from "../../helpers/temp-dir.ts";
 
@@ -52,9 +53,9 @@ const call = (i: number, who = "agent:agent_name1"): AuditCall => ({
 });
 
 describe("AuditLog", () => {
-  test("track() records who, what, when, duration, outcome and sizes, and writes them on the next turn, not the call's", async () => {
+  test("an audited call is recorded: who, what, when, duration, outcome and sizes, written on the next turn, not the call's", async () => {
     await using disk = auditOnDisk();
-    const result = await disk.audit.track({ who: "agent:agent_name1", server: "code", tool: "echo" }, { text: "héllo" }, async () => ({ content: [{ type: "text", text: "héllo" }] }));
+    const result = await tracked(disk.audit, { who: "agent:agent_name1", server: "code", tool: "echo" }, { text: "héllo" }, async () => ({ content: [{ type: "text", text: "héllo" }] }));
     expect(result.content[0]!.text).toBe("héllo");
     expect(disk.all()).toEqual([]); // on the call's path: only a push
     await Bun.sleep(0);
@@ -80,9 +81,9 @@ describe("AuditLog", () => {
   test("the outcome: a tool error result is tool_error, a thrown AppError its code, anything else INTERNAL_ERROR; the error still reaches the caller", async () => {
     await using disk = auditOnDisk();
     const scope = { who: "usr_abc", server: "code", tool: "run_python_code" };
-    const toolError = await disk.audit.track(scope, {}, async () => ({ isError: true, content: [] }));
-    expect(await disk.audit.track(scope, {}, async () => Promise.reject(new AppError("UPSTREAM_UNAVAILABLE", "hung"))).catch((e: AppError) => e.code)).toBe("UPSTREAM_UNAVAILABLE");
-    expect(await disk.audit.track(scope, {}, async () => Promise.reject(new Error("bug"))).catch((e: Error) => e.message)).toBe("bug");
+    const toolError = await tracked(disk.audit, scope, {}, async () => ({ isError: true, content: [] }));
+    expect(await tracked(disk.audit, scope, {}, async () => Promise.reject(new AppError("UPSTREAM_UNAVAILABLE", "hung"))).catch((e: AppError) => e.code)).toBe("UPSTREAM_UNAVAILABLE");
+    expect(await tracked(disk.audit, scope, {}, async () => Promise.reject(new Error("bug"))).catch((e: Error) => e.message)).toBe("bug");
     disk.audit.flush();
     expect(disk.all().map((r) => [r.outcome, r.result_bytes])).toEqual([
       ["tool_error", JSON.stringify(toolError).length],
@@ -95,9 +96,9 @@ describe("AuditLog", () => {
     await using disk = auditOnDisk();
     const scope = { who: "agent:agent_name2", server: "docker", tool: "run_docker" };
     for (let i = 0; i < 50; i++) {
-      await disk.audit.track(scope, { image: "alpine", args: ["sh", "-c", `echo ${SECRET}`], env: { TOKEN: SECRET } }, async () => ({ content: [{ type: "text", text: `${SECRET}\n` }] }));
+      await tracked(disk.audit, scope, { image: "alpine", args: ["sh", "-c", `echo ${SECRET}`], env: { TOKEN: SECRET } }, async () => ({ content: [{ type: "text", text: `${SECRET}\n` }] }));
     }
-    await disk.audit.track(scope, { password: SECRET }, async () => Promise.reject(new AppError("FORBIDDEN", `bad ${SECRET}`))).catch(() => {});
+    await tracked(disk.audit, scope, { password: SECRET }, async () => Promise.reject(new AppError("FORBIDDEN", `bad ${SECRET}`))).catch(() => {});
     disk.audit.flush();
     const rows = disk.all();
     expect(rows).toHaveLength(51);
