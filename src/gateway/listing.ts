@@ -52,20 +52,12 @@ export function listTools(client: Client, server: string, timeout: number): Prom
 }
 
 /** A listing that failed leaves its kind empty, logged. */
-async function listAll<S extends z.ZodType<{ nextCursor?: string }>, T>(
-  client: Client,
-  server: string,
-  method: string,
-  schema: S,
-  items: (result: z.infer<S>) => T[],
-  timeout: number,
-): Promise<T[]> {
-  try {
-    return await pages(client, server, method, schema, items, timeout);
-  } catch (err) {
+function listAll<S extends z.ZodType<{ nextCursor?: string }>, T>(...listing: Parameters<typeof pages<S, T>>): Promise<T[]> {
+  const [, server, method] = listing;
+  return pages(...listing).catch((err) => {
     log.warn("upstream listing failed; that kind is left empty", { server, method, err });
     return [];
-  }
+  });
 }
 
 async function pages<S extends z.ZodType<{ nextCursor?: string }>, T>(

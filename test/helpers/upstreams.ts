@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { ConfigSchema, type UpstreamConfig } from "../../src/config/index.ts";
 import { AppError } from "../../src/errors.ts";
-import { audited, NO_HOOKS, recordInAudit, type AuditLog, type Gateway } from "../../src/gateway/index.ts";
+import { audited, Gateway, NO_HOOKS, recordInAudit, type AuditLog, type GatewayOptions } from "../../src/gateway/index.ts";
 
 export const UPSTREAM_FIXTURE = resolve(import.meta.dir, "../fixtures/upstream-server.ts");
 
@@ -117,4 +117,21 @@ export async function appFailure(promise: Promise<unknown>): Promise<AppError> {
 export function tracked<T>(audit: AuditLog, scope: { who: string; server: string; tool: string }, args: unknown, run: () => Promise<T>): Promise<T> {
   const hooks = { ...NO_HOOKS, recordCall: recordInAudit(audit) };
   return audited(hooks, { subject: scope.who }, { server: scope.server, tool: scope.tool, upstreamTool: scope.tool, method: "tools/call" }, args, run);
+}
+
+const started: Gateway[] = [];
+
+/**
+ * A Gateway over `upstreams` (stdioUpstream, or `{name, url}`), started unless `start` is false,
+ * stopped by stopGateways() (each test file's afterEach), so no upstream process outlives its test.
+ */
+export function testGateway(upstreams: Record<string, unknown>[], options: Omit<GatewayOptions, "version"> & { version?: string }, start = true): Gateway {
+  const g = new Gateway(upstreamConfigs(...upstreams), { version: "test", ...options });
+  started.push(g);
+  if (start) g.start();
+  return g;
+}
+
+export async function stopGateways(): Promise<void> {
+  await Promise.all(started.splice(0).map((g) => g.stop()));
 }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { Gateway, NO_HOOKS, type CallRecord, type GatewayHooks } from "../../../src/gateway/index.ts";
+import { NO_HOOKS, type CallRecord, type GatewayHooks } from "../../../src/gateway/index.ts";
 import { captureLog } from "../../helpers/log-capture.ts";
-import { appFailure, gatewayCaller, httpFixture, stdioUpstream, upstreamConfigs, upstreamState, upstreamsUp, whenGateway } from "../../helpers/upstreams.ts";
+import { appFailure, gatewayCaller, httpFixture, stdioUpstream, upstreamState, upstreamsUp, whenGateway, testGateway, stopGateways } from "../../helpers/upstreams.ts";
 
 /**
  * The gateway attacked: by an upstream that is hostile or broken (it must never take Parley down,
@@ -9,18 +9,10 @@ import { appFailure, gatewayCaller, httpFixture, stdioUpstream, upstreamConfigs,
  * upstream (it must reach nothing else and make Parley hold nothing unbounded).
  */
 const ENV = { PATH: process.env.PATH };
-const open: Gateway[] = [];
 
-function gateway(upstreams: Record<string, unknown>[], hooks?: GatewayHooks): Gateway {
-  const g = new Gateway(upstreamConfigs(...upstreams), { env: ENV, version: "test", reserved: ["create_channel"], ...(hooks ? { hooks } : {}) });
-  open.push(g);
-  g.start();
-  return g;
-}
+const gateway = (upstreams: Record<string, unknown>[], hooks?: GatewayHooks) => testGateway(upstreams, { env: ENV, reserved: ["create_channel"], ...(hooks ? { hooks } : {}) });
 
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((g) => g.stop()));
-});
+afterEach(stopGateways);
 
 /** JSON nested `depth` deep: parses, but JSON.stringify of it overflows the stack. */
 const nested = (depth: number) => JSON.parse('{"a":'.repeat(depth) + "1" + "}".repeat(depth)) as Record<string, unknown>;

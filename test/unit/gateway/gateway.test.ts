@@ -1,26 +1,15 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { Gateway, type CallRecord } from "../../../src/gateway/index.ts";
+import { Gateway, type CallRecord, type GatewayOptions } from "../../../src/gateway/index.ts";
 import { captureLog } from "../../helpers/log-capture.ts";
-import { alive, appFailure, gatewayCaller, gone, httpFixture, stdioUpstream, upstreamConfigs, upstreamState, upstreamsUp, whenGateway } from "../../helpers/upstreams.ts";
+import { alive, appFailure, gatewayCaller, gone, httpFixture, stdioUpstream, upstreamConfigs, upstreamState, upstreamsUp, whenGateway, testGateway, stopGateways } from "../../helpers/upstreams.ts";
 
 const ENV = { PATH: process.env.PATH, HOME: "/home/nobody", SECRET_TOKEN: "s3cret", FIXTURE_ALLOWED: "yes" };
-const open: Gateway[] = [];
 
-function gateway(upstreams: Record<string, unknown>[], options: Partial<ConstructorParameters<typeof Gateway>[1]> = {}): Gateway {
-  const g = new Gateway(upstreamConfigs(...upstreams), { env: ENV, version: "test", reserved: ["create_channel"], ...options });
-  open.push(g);
-  g.start();
-  return g;
-}
+const gateway = (upstreams: Record<string, unknown>[], options: Partial<GatewayOptions> = {}) => testGateway(upstreams, { env: ENV, reserved: ["create_channel"], ...options });
 
 const state = (g: Gateway, name: string) => upstreamState(g, name)!;
-const up = upstreamsUp;
-const caller = gatewayCaller;
-const failure = appFailure;
 
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((g) => g.stop()));
-});
+afterEach(stopGateways);
 
 describe("Gateway: aggregation", () => {
   test("a stdio upstream counts as up after tools/list; its tools are SERVER_TOOL with definitions passed through", async () => {
@@ -28,7 +17,7 @@ describe("Gateway: aggregation", () => {
     const g = gateway([stdioUpstream("alpha")]);
     expect(state(g, "alpha").state).toBe("starting");
     expect(g.listTools(["alpha"])).toEqual([]);
-    await up(g, "alpha");
+    await upstreamsUp(g, "alpha");
     const tools = g.listTools(["alpha"]);
     const names = tools.map((t) => t.name);
     expect(names).toContain("alpha_echo");
@@ -49,34 +38,34 @@ describe("Gateway: aggregation", () => {
     expect(captured.entries()).toContainEqual(expect.objectContaining({ msg: "upstream tool skipped", server: "alpha", tool: "bad.name" }));
     expect(captured.entries()).toContainEqual(expect.objectContaining({ msg: "upstream tool renamed", server: "alpha", name: long }));
 
-    const result = await g.call(caller("alpha"), "alpha_echo", { text: "hi" });
+    const result = await g.call(gatewayCaller("alpha"), "alpha_echo", { text: "hi" });
     expect(result).toMatchObject({ content: [{ type: "text", text: "hi" }], structuredContent: { text: "hi", server: "alpha" } });
     expect(result.isError).toBeUndefined();
-    const failed = await g.call(caller("alpha"), "alpha_fail", {});
+    const failed = await g.call(gatewayCaller("alpha"), "alpha_fail", {});
     expect(failed).toMatchObject({ isError: true, content: [{ type: "text", text: "it failed on purpose" }] });
-    expect(await g.call(caller("alpha"), long, {})).toMatchObject({ content: [{ text: "long" }] });
+    expect(await g.call(gatewayCaller("alpha"), long, {})).toMatchObject({ content: [{ text: "long" }] });
   });
 
   test("the same long tool name is shortened the same way by another gateway (a grant naming it keeps working)", async () => {
     const a = gateway([stdioUpstream("alpha")]);
     const b = gateway([stdioUpstream("alpha")]);
-    await Promise.all([up(a, "alpha"), up(b, "alpha")]);
+    await Promise.all([upstreamsUp(a, "alpha"), upstreamsUp(b, "alpha")]);
     expect(state(a, "alpha").shortened).toEqual(state(b, "alpha").shortened);
   });
 
   test("a tool that would take a built-in tool's name is skipped", async () => {
     const g = gateway([stdioUpstream("create")], { reserved: ["create_channel", "create_echo"] });
-    await up(g, "create");
+    await upstreamsUp(g, "create");
     expect(g.listTools(["create"]).map((t) => t.name)).not.toContain("create_echo");
     expect(state(g, "create").skipped).toContainEqual({ tool: "echo", reason: "create_echo is a built-in tool" });
   });
 
   test("notifications/tools/list_changed from an upstream: listed again, listeners told", async () => {
     const g = gateway([stdioUpstream("alpha")]);
-    await up(g, "alpha");
+    await upstreamsUp(g, "alpha");
     const changes: string[] = [];
     g.onChange((s) => changes.push(s));
-    await g.call(caller("alpha"), "alpha_add_tool", {});
+    await g.call(gatewayCaller("alpha"), "alpha_add_tool", {});
     await whenGateway(g, () => g.listTools(["alpha"]).some((t) => t.name === "alpha_extra"), 10_000, "alpha_extra listed");
     expect(changes).toContain("alpha");
   });
@@ -84,16 +73,16 @@ describe("Gateway: aggregation", () => {
   test("progress notifications and cancellation pass through", async () => {
     using captured = captureLog("info");
     const g = gateway([stdioUpstream("alpha")]);
-    await up(g, "alpha");
+    await upstreamsUp(g, "alpha");
     const progress: unknown[] = [];
-    const done = await g.call(caller("alpha"), "alpha_slow", { ms: 90, steps: 3 }, { onprogress: (p) => progress.push(p) });
+    const done = await g.call(gatewayCaller("alpha"), "alpha_slow", { ms: 90, steps: 3 }, { onprogress: (p) => progress.push(p) });
     expect(done.content).toEqual([{ type: "text", text: "done" }]);
     expect(progress).toEqual([1, 2, 3].map((i) => ({ progress: i, total: 3, message: `step ${i}` })));
 
     const abort = new AbortController();
-    const call = g.call(caller("alpha"), "alpha_slow", { ms: 30_000, steps: 1 }, { signal: abort.signal });
+    const call = g.call(gatewayCaller("alpha"), "alpha_slow", { ms: 30_000, steps: 1 }, { signal: abort.signal });
     setTimeout(() => abort.abort("the client cancelled"), 200);
-    expect((await failure(call)).code).toBe("UPSTREAM_UNAVAILABLE");
+    expect((await appFailure(call)).code).toBe("UPSTREAM_UNAVAILABLE");
     // The upstream got notifications/cancelled: its handler's signal fired (its stderr line is in our log).
     await whenGateway(g, () => captured.entries().some((e) => e.msg === "upstream stderr" && e.line === "alpha: cancelled"), 5_000, "cancelled upstream");
     expect(state(g, "alpha").state).toBe("up");
@@ -104,19 +93,19 @@ describe("Gateway: grants", () => {
   test("a grant names whole servers or single tools; anything else is FORBIDDEN, listed or not", async () => {
     const records: CallRecord[] = [];
     const g = gateway([stdioUpstream("alpha"), stdioUpstream("beta")], { hooks: { reviewTools: () => new Map(), recordCall: (r) => void records.push(r) } });
-    await up(g, "alpha", "beta");
+    await upstreamsUp(g, "alpha", "beta");
     expect(g.listTools(["alpha"]).every((t) => t.name.startsWith("alpha_"))).toBe(true);
     expect(g.listTools(["beta_echo"]).map((t) => t.name)).toEqual(["beta_echo"]);
     expect(g.listTools(["channels"])).toEqual([]);
 
-    const forbidden = await failure(g.call(caller("beta_echo"), "beta_env", {}));
+    const forbidden = await appFailure(g.call(gatewayCaller("beta_echo"), "beta_env", {}));
     expect(forbidden.code).toBe("FORBIDDEN");
     expect(forbidden.message).toContain('"beta_env" is outside your grant');
-    expect((await failure(g.call(caller("alpha"), "beta_echo", { text: "x" }))).code).toBe("FORBIDDEN");
+    expect((await appFailure(g.call(gatewayCaller("alpha"), "beta_echo", { text: "x" }))).code).toBe("FORBIDDEN");
     // A tool that does not exist, of a server outside the grant: FORBIDDEN too (not "unknown tool").
-    expect((await failure(g.call(caller("alpha"), "beta_nothing", {}))).code).toBe("FORBIDDEN");
-    expect((await failure(g.call(caller("alpha"), "alpha_nothing", {}))).code).toBe("INVALID_REQUEST");
-    expect((await g.call(caller("beta_echo"), "beta_echo", { text: "one tool" })).structuredContent).toEqual({ text: "one tool", server: "beta" });
+    expect((await appFailure(g.call(gatewayCaller("alpha"), "beta_nothing", {}))).code).toBe("FORBIDDEN");
+    expect((await appFailure(g.call(gatewayCaller("alpha"), "alpha_nothing", {}))).code).toBe("INVALID_REQUEST");
+    expect((await g.call(gatewayCaller("beta_echo"), "beta_echo", { text: "one tool" })).structuredContent).toEqual({ text: "one tool", server: "beta" });
 
     // The audit hook saw every call routed to the gateway, never an argument value.
     expect(records.map((r) => [r.tool, r.outcome])).toEqual([
@@ -133,10 +122,10 @@ describe("Gateway: grants", () => {
 
   test("the pin hook holds a tool back: not listed, calls refused with its reason", async () => {
     const g = gateway([stdioUpstream("alpha")], { hooks: { reviewTools: () => new Map([["echo", "its description changed"]]), recordCall: () => {} } });
-    await up(g, "alpha");
+    await upstreamsUp(g, "alpha");
     expect(g.listTools(["alpha"]).map((t) => t.name)).not.toContain("alpha_echo");
     expect(state(g, "alpha").held).toEqual([{ tool: "alpha_echo", reason: "its description changed" }]);
-    const held = await failure(g.call(caller("alpha"), "alpha_echo", { text: "x" }));
+    const held = await appFailure(g.call(gatewayCaller("alpha"), "alpha_echo", { text: "x" }));
     expect(held.message).toBe('Tool "alpha_echo" is held back: its description changed');
   });
 });
@@ -144,15 +133,15 @@ describe("Gateway: grants", () => {
 describe("Gateway: the supervisor (real child processes)", () => {
   test("a stdio upstream sees only the environment variables its config names", async () => {
     const g = gateway([stdioUpstream("alpha", "echo", { env: ["FIXTURE_ALLOWED", "NOT_SET_ANYWHERE"] })]);
-    await up(g, "alpha");
-    const { structuredContent } = await g.call(caller("alpha"), "alpha_env", {});
+    await upstreamsUp(g, "alpha");
+    const { structuredContent } = await g.call(gatewayCaller("alpha"), "alpha_env", {});
     expect(structuredContent).toEqual({ names: ["FIXTURE_ALLOWED"] });
   });
 
   test("an upstream that crashes on every call: UPSTREAM_UNAVAILABLE, restarted with backoff, the others unaffected", async () => {
     const g = gateway([stdioUpstream("crashy", "crash"), stdioUpstream("steady")]);
-    await up(g, "crashy", "steady");
-    const gone = await failure(g.call(caller("crashy"), "crashy_echo", { text: "x" }));
+    await upstreamsUp(g, "crashy", "steady");
+    const gone = await appFailure(g.call(gatewayCaller("crashy"), "crashy_echo", { text: "x" }));
     expect(gone.code).toBe("UPSTREAM_UNAVAILABLE");
     expect(gone.message).toMatch(/went away during the call|cannot be reached/);
     await whenGateway(g, () => state(g, "crashy").state === "down", 5_000, "crashy down");
@@ -161,13 +150,13 @@ describe("Gateway: the supervisor (real child processes)", () => {
     expect(Date.parse(down.retry_at!) - Date.parse(down.since)).toBe(1_000);
     // Down hides its tools only; a call to it fails at once, saying when it retries.
     expect(g.listTools(["crashy", "steady"]).every((t) => t.name.startsWith("steady_"))).toBe(true);
-    expect((await failure(g.call(caller("crashy"), "crashy_echo", { text: "x" }))).message).toMatch(/^Upstream "crashy" is (down since .*retrying in \d+ s|starting)/);
-    expect((await g.call(caller("steady"), "steady_echo", { text: "fine" })).structuredContent).toMatchObject({ text: "fine" });
+    expect((await appFailure(g.call(gatewayCaller("crashy"), "crashy_echo", { text: "x" }))).message).toMatch(/^Upstream "crashy" is (down since .*retrying in \d+ s|starting)/);
+    expect((await g.call(gatewayCaller("steady"), "steady_echo", { text: "fine" })).structuredContent).toMatchObject({ text: "fine" });
 
     // Back up after 1 s; the next crash waits 2 s (exponential, capped at restart_max_seconds).
-    await up(g, "crashy");
+    await upstreamsUp(g, "crashy");
     expect(state(g, "crashy").restarts).toBe(1);
-    await failure(g.call(caller("crashy"), "crashy_echo", { text: "x" }));
+    await appFailure(g.call(gatewayCaller("crashy"), "crashy_echo", { text: "x" }));
     await whenGateway(g, () => state(g, "crashy").state === "down", 5_000, "crashy down again");
     const again = state(g, "crashy");
     expect(Date.parse(again.retry_at!) - Date.parse(again.since)).toBe(2_000);
@@ -175,13 +164,13 @@ describe("Gateway: the supervisor (real child processes)", () => {
 
   test("an upstream that hangs: the call times out with UPSTREAM_UNAVAILABLE, other upstreams answer meanwhile", async () => {
     const g = gateway([stdioUpstream("stuck", "hang", { call_timeout_seconds: 1 }), stdioUpstream("steady")]);
-    await up(g, "stuck", "steady");
+    await upstreamsUp(g, "stuck", "steady");
     const started = performance.now();
-    const hung = g.call(caller("stuck"), "stuck_echo", { text: "x" });
-    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => g.call(caller("steady"), "steady_echo", { text: `n${i}` })));
+    const hung = g.call(gatewayCaller("stuck"), "stuck_echo", { text: "x" });
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => g.call(gatewayCaller("steady"), "steady_echo", { text: `n${i}` })));
     expect(performance.now() - started).toBeLessThan(1_000);
     expect(answers.map((a) => (a.structuredContent as { text: string }).text)).toEqual(Array.from({ length: 20 }, (_, i) => `n${i}`));
-    const timedOut = await failure(hung);
+    const timedOut = await appFailure(hung);
     expect(timedOut.code).toBe("UPSTREAM_UNAVAILABLE");
     expect(timedOut.message).toBe('Upstream "stuck" did not answer within 1 s');
     // It still answers pings (only its tools hang), so it stays up.
@@ -190,9 +179,9 @@ describe("Gateway: the supervisor (real child processes)", () => {
 
   test("an upstream whose process stops answering altogether is found by a ping and restarted", async () => {
     const g = gateway([stdioUpstream("frozen", "freeze", { call_timeout_seconds: 1 })]);
-    await up(g, "frozen");
+    await upstreamsUp(g, "frozen");
     const pid = state(g, "frozen").pid!;
-    expect((await failure(g.call(caller("frozen"), "frozen_echo", { text: "x" }))).code).toBe("UPSTREAM_UNAVAILABLE");
+    expect((await appFailure(g.call(gatewayCaller("frozen"), "frozen_echo", { text: "x" }))).code).toBe("UPSTREAM_UNAVAILABLE");
     await whenGateway(g, () => state(g, "frozen").restarts === 1 && state(g, "frozen").state === "up", 15_000, "frozen restarted");
     await gone(pid);
   });
@@ -200,8 +189,8 @@ describe("Gateway: the supervisor (real child processes)", () => {
   test("an upstream that prints garbage on stdout: lines skipped and logged, calls still work", async () => {
     using captured = captureLog("info");
     const g = gateway([stdioUpstream("noisy", "garbage")]);
-    await up(g, "noisy");
-    expect((await g.call(caller("noisy"), "noisy_echo", { text: "through" })).structuredContent).toMatchObject({ text: "through" });
+    await upstreamsUp(g, "noisy");
+    expect((await g.call(gatewayCaller("noisy"), "noisy_echo", { text: "through" })).structuredContent).toMatchObject({ text: "through" });
     const skipped = captured.entries().filter((e) => e.msg === "upstream wrote a line that is not JSON-RPC on stdout (skipped)");
     expect(skipped.map((e) => e.line)).toEqual(["garbage before the first message", "this is not JSON-RPC", '{"also": "not a message"}']);
     expect(skipped.every((e) => e.server === "noisy")).toBe(true);
@@ -210,7 +199,7 @@ describe("Gateway: the supervisor (real child processes)", () => {
   test("an upstream that exits at start: down with the reason, its stderr logged under its name, retried", async () => {
     using captured = captureLog("info");
     const g = gateway([stdioUpstream("dead", "exit"), stdioUpstream("steady")]);
-    await up(g, "steady");
+    await upstreamsUp(g, "steady");
     await whenGateway(g, () => state(g, "dead").restarts >= 1 && state(g, "dead").state === "down", 10_000, "dead retried");
     expect(state(g, "dead")).toMatchObject({ state: "down", error: "exited with code 3", tools: 0 });
     expect(g.degraded()).toBe(true);
@@ -227,14 +216,14 @@ describe("Gateway: the supervisor (real child processes)", () => {
 
   test("restart and stop kill the whole process group: a grandchild is never left behind", async () => {
     const g = gateway([stdioUpstream("forky", "fork")]);
-    await up(g, "forky");
-    const first = (await g.call(caller("forky"), "forky_pid", {})).structuredContent as { pid: number; grandchild: number };
+    await upstreamsUp(g, "forky");
+    const first = (await g.call(gatewayCaller("forky"), "forky_pid", {})).structuredContent as { pid: number; grandchild: number };
     expect(alive(first.grandchild)).toBe(true);
     // The leader dies alone (as in a crash): the restart takes its grandchild with it.
     process.kill(first.pid, "SIGKILL");
     await whenGateway(g, () => state(g, "forky").restarts === 1 && state(g, "forky").state === "up", 10_000, "forky restarted");
     await gone(first.grandchild);
-    const second = (await g.call(caller("forky"), "forky_pid", {})).structuredContent as { pid: number; grandchild: number };
+    const second = (await g.call(gatewayCaller("forky"), "forky_pid", {})).structuredContent as { pid: number; grandchild: number };
     expect(alive(second.grandchild)).toBe(true);
     await g.stop();
     await gone(second.pid);
@@ -246,13 +235,13 @@ describe("Gateway: HTTP upstreams", () => {
   test("static headers with ${ENV} from the environment; nothing else of the caller is sent", async () => {
     await using fixture = await httpFixture("web");
     const g = gateway([{ name: "web", url: fixture.url, headers: { Authorization: "Bearer ${SECRET_TOKEN}", "X-Static": "plain" } }]);
-    await up(g, "web");
+    await upstreamsUp(g, "web");
     expect(state(g, "web").transport).toBe("http");
-    const { structuredContent } = await g.call(caller("web"), "web_headers", {});
+    const { structuredContent } = await g.call(gatewayCaller("web"), "web_headers", {});
     const headers = (structuredContent as { headers: Record<string, string> }).headers;
     expect(headers.authorization).toBe("Bearer s3cret");
     expect(headers["x-static"]).toBe("plain");
-    expect((await g.call(caller("web"), "web_echo", { text: "over http" })).structuredContent).toEqual({ text: "over http", server: "web" });
+    expect((await g.call(gatewayCaller("web"), "web_echo", { text: "over http" })).structuredContent).toEqual({ text: "over http", server: "web" });
   });
 
   test("a header naming an environment variable that is not set stops the start", () => {
@@ -264,9 +253,9 @@ describe("Gateway: HTTP upstreams", () => {
   test("an HTTP upstream that goes away: down, and back when it returns", async () => {
     const fixture = await httpFixture("web");
     const g = gateway([{ name: "web", url: fixture.url }]);
-    await up(g, "web");
+    await upstreamsUp(g, "web");
     await fixture[Symbol.asyncDispose]();
-    const err = await failure(g.call(caller("web"), "web_echo", { text: "x" }));
+    const err = await appFailure(g.call(gatewayCaller("web"), "web_echo", { text: "x" }));
     expect(err.code).toBe("UPSTREAM_UNAVAILABLE");
     await whenGateway(g, () => state(g, "web").state === "down", 5_000, "web down");
     expect(g.listTools(["web"])).toEqual([]);

@@ -2,39 +2,28 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { AppError } from "../../../src/errors.ts";
 import { Gateway } from "../../../src/gateway/index.ts";
 import { captureLog } from "../../helpers/log-capture.ts";
-import { alive, appFailure, gatewayCaller, gone, httpFixture, stdioUpstream, upstreamConfigs, upstreamState, upstreamsUp } from "../../helpers/upstreams.ts";
+import { alive, appFailure, gatewayCaller, gone, httpFixture, stdioUpstream, upstreamConfigs, upstreamState, upstreamsUp, testGateway, stopGateways } from "../../helpers/upstreams.ts";
 
 // Issue 11 item 6: a config reload adds, removes and restarts upstreams; the others keep running.
 const ENV = { PATH: process.env.PATH, TOKEN_A: "a" };
-const open: Gateway[] = [];
 
-function gateway(...upstreams: Record<string, unknown>[]): Gateway {
-  const g = new Gateway(upstreamConfigs(...upstreams), { env: ENV, version: "test" });
-  open.push(g);
-  g.start();
-  return g;
-}
+const gateway = (...upstreams: Record<string, unknown>[]) => testGateway(upstreams, { env: ENV });
 
 const state = (g: Gateway, name: string) => upstreamState(g, name)!;
-const up = upstreamsUp;
-const caller = gatewayCaller;
-const failure = appFailure;
 const listed = (g: Gateway, ...grant: string[]) => g.listTools(grant).map((t) => t.name.split("_")[0]);
 
 
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((g) => g.stop()));
-});
+afterEach(stopGateways);
 
 describe("Gateway.reconfigure", () => {
   test("unchanged upstreams keep their process; removed ones are stopped and their tools go; changed ones restart; new ones start", async () => {
     using captured = captureLog("info");
     const g = gateway(stdioUpstream("keep"), stdioUpstream("drop", "fork"), stdioUpstream("change"));
-    await up(g, "keep", "drop", "change");
+    await upstreamsUp(g, "keep", "drop", "change");
     const keepPid = state(g, "keep")!.pid!;
     const dropPid = state(g, "drop")!.pid!;
     const changePid = state(g, "change")!.pid!;
-    const grandchild = (await g.call(caller("drop"), "drop_pid", {})).structuredContent!.grandchild as number;
+    const grandchild = (await g.call(gatewayCaller("drop"), "drop_pid", {})).structuredContent!.grandchild as number;
     expect(alive(grandchild)).toBe(true);
     const told: string[] = [];
     g.onChange((server) => told.push(server));
@@ -49,12 +38,12 @@ describe("Gateway.reconfigure", () => {
     expect(g.serves("drop_echo")).toBe(false);
     expect(listed(g, "keep", "drop", "change", "fresh")).not.toContain("drop");
 
-    await up(g, "change", "fresh");
+    await upstreamsUp(g, "change", "fresh");
     expect(state(g, "keep")!.pid).toBe(keepPid);
     expect(state(g, "keep")!.restarts).toBe(0);
     expect(state(g, "change")!.pid).not.toBe(changePid);
     expect(new Set(listed(g, "keep", "drop", "change", "fresh"))).toEqual(new Set(["keep", "change", "fresh"]));
-    expect(await g.call(caller("fresh"), "fresh_echo", { text: "hi" })).toMatchObject({ structuredContent: { text: "hi", server: "fresh" } });
+    expect(await g.call(gatewayCaller("fresh"), "fresh_echo", { text: "hi" })).toMatchObject({ structuredContent: { text: "hi", server: "fresh" } });
     // Each affected server once its tools changed for its callers: the removed, the changed (gone, then back), the new.
     expect(told.filter((s) => s === "drop")).toHaveLength(1);
     expect(told.filter((s) => s === "change").length).toBeGreaterThanOrEqual(2);
@@ -66,10 +55,10 @@ describe("Gateway.reconfigure", () => {
 
   test("a reload that removes an upstream while a call to it is in flight: the call ends at once with UPSTREAM_UNAVAILABLE", async () => {
     const g = gateway(stdioUpstream("stuck", "hang"), stdioUpstream("steady"));
-    await up(g, "stuck", "steady");
+    await upstreamsUp(g, "stuck", "steady");
     const pid = state(g, "stuck")!.pid!;
     // call_timeout_seconds is 60: without the reload it would wait that long.
-    const inFlight = failure(g.call(caller("stuck"), "stuck_echo", { text: "x" }));
+    const inFlight = appFailure(g.call(gatewayCaller("stuck"), "stuck_echo", { text: "x" }));
     await Bun.sleep(200);
     const started = performance.now();
     await g.reconfigure(upstreamConfigs(stdioUpstream("steady")));
@@ -79,19 +68,19 @@ describe("Gateway.reconfigure", () => {
     expect(err.message).toContain('Upstream "stuck" was stopped during the call');
     await gone(pid);
     // A caller still holding its old tools/list: the name is no longer the gateway's; calling it anyway is refused, not a crash.
-    expect((await failure(g.call(caller("stuck"), "stuck_echo", { text: "x" }))).message).toBe('Upstream "stuck" is no longer configured');
-    expect(await g.call(caller("steady"), "steady_echo", { text: "still here" })).toMatchObject({ structuredContent: { text: "still here" } });
+    expect((await appFailure(g.call(gatewayCaller("stuck"), "stuck_echo", { text: "x" }))).message).toBe('Upstream "stuck" is no longer configured');
+    expect(await g.call(gatewayCaller("steady"), "steady_echo", { text: "still here" })).toMatchObject({ structuredContent: { text: "still here" } });
   });
 
   test("an HTTP upstream is reconnected when its url changes, and dropped when removed", async () => {
     await using one = await httpFixture("web");
     await using two = await httpFixture("web");
     const g = gateway({ name: "web", url: one.url });
-    await up(g, "web");
-    expect((await g.call(caller("web"), "web_pid", {})).structuredContent!.pid).toBe(one.pid);
+    await upstreamsUp(g, "web");
+    expect((await g.call(gatewayCaller("web"), "web_pid", {})).structuredContent!.pid).toBe(one.pid);
     expect((await g.reconfigure(upstreamConfigs({ name: "web", url: two.url }))).restarted).toEqual(["web"]);
-    await up(g, "web");
-    expect((await g.call(caller("web"), "web_pid", {})).structuredContent!.pid).toBe(two.pid);
+    await upstreamsUp(g, "web");
+    expect((await g.call(gatewayCaller("web"), "web_pid", {})).structuredContent!.pid).toBe(two.pid);
     await g.reconfigure([]);
     expect(g.status()).toEqual([]);
     expect(g.listTools(["web"])).toEqual([]);
@@ -99,7 +88,7 @@ describe("Gateway.reconfigure", () => {
 
   test("a new config naming an unset header variable changes nothing", async () => {
     const g = gateway(stdioUpstream("keep"));
-    await up(g, "keep");
+    await upstreamsUp(g, "keep");
     const pid = state(g, "keep")!.pid;
     const bad = upstreamConfigs({ name: "web", url: "http://127.0.0.1:9/mcp", headers: { authorization: "Bearer ${NOT_SET}" } });
     let err: unknown;
@@ -117,27 +106,26 @@ describe("Gateway.reconfigure", () => {
 
   test("reloads in quick succession: an upstream removed and added back runs once, after the old process is gone", async () => {
     const g = gateway(stdioUpstream("flip"));
-    await up(g, "flip");
+    await upstreamsUp(g, "flip");
     const first = state(g, "flip")!.pid!;
     const removing = g.reconfigure([]);
     const adding = g.reconfigure(upstreamConfigs(stdioUpstream("flip")));
     expect((await adding).added).toEqual(["flip"]);
     await removing;
     expect(alive(first)).toBe(false);
-    await up(g, "flip");
+    await upstreamsUp(g, "flip");
     expect(state(g, "flip")!.pid).not.toBe(first);
     expect(g.status()).toHaveLength(1);
   });
 
   test("a reload before start only records the upstreams; start starts them", async () => {
-    const g = new Gateway(upstreamConfigs(stdioUpstream("later")), { env: ENV, version: "test" });
-    open.push(g);
+    const g = testGateway([stdioUpstream("later")], { env: ENV }, false);
     await g.reconfigure(upstreamConfigs(stdioUpstream("later"), stdioUpstream("also")));
     expect(g.status().map((u) => [u.name, u.pid])).toEqual([
       ["later", null],
       ["also", null],
     ]);
     g.start();
-    await up(g, "later", "also");
+    await upstreamsUp(g, "later", "also");
   });
 });
